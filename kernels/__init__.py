@@ -1,0 +1,30 @@
+"""Compute kernels of lagrangian_ot: the only place that knows about backends.
+
+Installed as :mod:`lagrangian_ot.kernels`. Each reduction has a blocked torch
+implementation (exact, any device) and a KeOps implementation (the default on
+CUDA); ``backend="auto"`` picks torch on CPU and KeOps on CUDA when it imports.
+
+- :mod:`.gaussian`: Gaussian sums ``sum_k w_k G_sigma(q - z_k)`` at query
+  points or on tensor-product grids (separable, exact).
+- :mod:`.reductions`: the reductions the matching needs, ``min_j (|x_i - y_j|^2 - g_j)``
+  with its argmin, and the ``k`` smallest values per row.
+- :mod:`.native`: the sparse min-cost transportation solver and farthest-point
+  sampling (C, loaded with ctypes).
+"""
+
+from .backend import available_backends, resolve_backend
+from .gaussian import gaussian_sum, gaussian_sum_grid
+from .native import farthest_points, ssp_transport
+from .reductions import cmin, ctopk, sqdist
+
+__all__ = [
+    "available_backends",
+    "resolve_backend",
+    "gaussian_sum",
+    "gaussian_sum_grid",
+    "ssp_transport",
+    "farthest_points",
+    "cmin",
+    "ctopk",
+    "sqdist",
+]

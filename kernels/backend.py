@@ -1,0 +1,45 @@
+"""Backend choice: torch (blocked, any device) or KeOps (CUDA by default)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+
+import torch
+
+BACKENDS = ("auto", "torch", "keops")
+
+
+@functools.lru_cache(maxsize=1)
+def keops_installed() -> bool:
+    """Whether ``pykeops`` can be found (it is not imported here: importing it is slow)."""
+    return importlib.util.find_spec("pykeops") is not None
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """Return ``"torch"`` or ``"keops"`` for ``backend`` on ``device``.
+
+    ``"auto"`` is KeOps on CUDA when pykeops is installed, torch otherwise: on
+    CPU the blocked torch sums are faster than KeOps' CPU code.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "keops" if device.type == "cuda" and keops_installed() else "torch"
+    if backend == "keops" and not keops_installed():
+        raise RuntimeError("backend='keops' needs pykeops: pip install pykeops")
+    return backend
+
+
+def available_backends() -> dict[str, bool]:
+    """Which backends can run here (KeOps is reported installed, not compiled)."""
+    return {
+        "torch": True,
+        "keops": keops_installed(),
+        "cuda": torch.cuda.is_available(),
+    }
+
+
+def row_block(n_cols: int, bytes_per_entry: int = 8, budget: int = 1 << 25) -> int:
+    """Rows per block so that one block of ``n_cols`` entries stays under ``budget`` bytes."""
+    return max(1, budget // max(1, n_cols * bytes_per_entry))

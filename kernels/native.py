@@ -1,0 +1,165 @@
+"""Native kernels, written in C and loaded with ctypes: the sparse min-cost
+transportation solver, farthest-point sampling and Poisson-disk selection.
+
+The library is built with the package (``lagrangian_ot/kernels/_native*.so``).
+In a source checkout without that build it is compiled once, on first use, into
+``$LAGOT_CACHE`` (default ``~/.cache/lagrangian_ot``) with the system C compiler.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import importlib.machinery
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+_HERE = Path(__file__).resolve().parent
+_SOURCES = sorted((_HERE / "native").glob("*.c"))
+_I64 = ctypes.POINTER(ctypes.c_int64)
+_F64 = ctypes.POINTER(ctypes.c_double)
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("LAGOT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lagrangian_ot")
+    return Path(root)
+
+
+def _compile(sources: list[Path]) -> Path:
+    digest = hashlib.sha256(b"".join(s.read_bytes() for s in sources)).hexdigest()[:16]
+    target = _cache_dir() / f"native-{digest}.so"
+    if target.exists():
+        return target
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if compiler is None:
+        raise RuntimeError(
+            "the exact solver's C library is not built and no C compiler was found; "
+            "reinstall lagrangian_ot with a C compiler available (pip install .)"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        out = Path(tmp) / target.name
+        cmd = [compiler, "-O3", "-shared", "-fPIC", *map(str, sources), "-o", str(out), "-lm"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"compiling the native kernels failed: {proc.stderr.strip()[:500]}")
+        os.replace(out, target)
+    return target
+
+
+@functools.lru_cache(maxsize=1)
+def _library() -> ctypes.CDLL:
+    built = [_HERE / f"_native{suffix}" for suffix in importlib.machinery.EXTENSION_SUFFIXES]
+    path = next((p for p in built if p.exists()), None) or _compile(_SOURCES)
+    lib = ctypes.CDLL(str(path))
+    fn = lib.lagot_ssp_transport
+    fn.restype = ctypes.c_int64
+    fn.argtypes = [ctypes.c_int64, ctypes.c_int64] + [_I64] * 5 + [_F64] * 3 + [ctypes.c_double] + [_F64] * 3 + [_I64]
+    fps = lib.lagot_farthest_points
+    fps.restype = ctypes.c_int64
+    fps.argtypes = [ctypes.c_int64, ctypes.c_int64, _F64, ctypes.c_int64, ctypes.c_int64, _I64]
+    pd = lib.lagot_poisson_disk
+    pd.restype = ctypes.c_int64
+    pd.argtypes = [ctypes.c_int64, _F64, _I64, ctypes.c_double, _I64]
+    return lib
+
+
+def _ptr(a: np.ndarray, kind):
+    return a.ctypes.data_as(kind)
+
+
+class InfeasibleGraph(Exception):
+    """The candidate graph admits no feasible flow from ``source``."""
+
+    def __init__(self, source: int):
+        super().__init__(f"source {source} reaches no sink with remaining demand")
+        self.source = source
+
+
+def ssp_transport(
+    n: int,
+    m: int,
+    src: np.ndarray,
+    dst: np.ndarray,
+    cost: np.ndarray,
+    supply: np.ndarray,
+    demand: np.ndarray,
+    v: np.ndarray,
+    tol: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Solve the transportation problem restricted to the edges ``(src[e], dst[e])``.
+
+    Parameters are float64 / int64 NumPy arrays on the host: ``E`` edges with
+    ``cost (E,)``, ``supply (n,)`` and ``demand (m,)`` of equal totals, a warm
+    start ``v (m,)`` for the sink potentials and the tolerance below which an
+    amount counts as zero.
+
+    Returns ``flow (E,)``, ``u (n,)``, ``v (m,)`` with ``u_i + v_j <= cost_e`` on
+    every edge and equality where ``flow_e > 0``, and counters. Raises
+    :class:`InfeasibleGraph` when the graph cannot carry the supplies.
+    """
+    order = np.lexsort((dst, src))  # edges grouped by source
+    src = np.ascontiguousarray(src[order], dtype=np.int64)
+    dst = np.ascontiguousarray(dst[order], dtype=np.int64)
+    cost = np.ascontiguousarray(cost[order], dtype=np.float64)
+    rowptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=rowptr[1:])
+    cedge = np.ascontiguousarray(np.argsort(dst, kind="stable"), dtype=np.int64)
+    colptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.bincount(dst, minlength=m), out=colptr[1:])
+    supply = np.ascontiguousarray(supply, dtype=np.float64)
+    demand = np.ascontiguousarray(demand, dtype=np.float64)
+    u = np.zeros(n, dtype=np.float64)
+    v = np.array(v, dtype=np.float64, copy=True)
+    flow = np.zeros(len(cost), dtype=np.float64)
+    stats = np.zeros(2, dtype=np.int64)
+    status = _library().lagot_ssp_transport(
+        n, m,
+        _ptr(rowptr, _I64), _ptr(dst, _I64), _ptr(colptr, _I64), _ptr(cedge, _I64), _ptr(src, _I64),
+        _ptr(cost, _F64), _ptr(supply, _F64), _ptr(demand, _F64), float(tol),
+        _ptr(u, _F64), _ptr(v, _F64), _ptr(flow, _F64), _ptr(stats, _I64),
+    )  # fmt: skip
+    if status == 1:
+        raise MemoryError("the transportation solver ran out of memory")
+    if status < 0:
+        raise InfeasibleGraph(int(-status - 1))
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    info = {"augmentations": int(stats[0]), "scanned": int(stats[1])}
+    return flow[back], u, v, info
+
+
+def farthest_points(points: np.ndarray, n: int, start: int = 0) -> np.ndarray:
+    """Indices of ``n`` of the ``points (P, d)`` chosen by farthest-point sampling from ``start``."""
+    pts = np.ascontiguousarray(points, dtype=np.float64)
+    P, d = pts.shape
+    if not 1 <= n <= P:
+        raise ValueError(f"cannot choose {n} of {P} points")
+    chosen = np.empty(n, dtype=np.int64)
+    if _library().lagot_farthest_points(P, d, _ptr(pts, _F64), n, int(start), _ptr(chosen, _I64)):
+        raise MemoryError("farthest-point sampling ran out of memory")
+    return chosen
+
+
+def poisson_disk(points: np.ndarray, order: np.ndarray, radius: float) -> np.ndarray:
+    """Greedy maximal ``radius``-packing of 2-D ``points (P, 2)`` visited in ``order``.
+
+    Returns the indices of the accepted points (no two closer than ``radius``).
+    """
+    pts = np.ascontiguousarray(points, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise ValueError("poisson_disk works on 2-D points")
+    order = np.ascontiguousarray(order, dtype=np.int64)
+    out = np.empty(len(pts), dtype=np.int64)
+    count = _library().lagot_poisson_disk(len(pts), _ptr(pts, _F64), _ptr(order, _I64), float(radius), _ptr(out, _I64))
+    if count == -1:
+        raise MemoryError("Poisson-disk selection ran out of memory")
+    if count == -2:
+        raise ValueError(f"radius {radius} is too small for the extent of the points")
+    return out[:count]

@@ -1,0 +1,247 @@
+/*
+ * Minimum-cost transportation on a sparse bipartite graph by successive
+ * shortest paths (Dijkstra on reduced costs, Johnson potentials).
+ *
+ * Problem:   min sum_e cost[e] * flow[e]
+ *            s.t. sum_{e from i} flow[e] = supply[i],  sum_{e into j} flow[e] = demand[j],
+ *                 flow >= 0, only on the given edges.
+ * Dual:      u[i] + v[j] <= cost[e] for every edge e = (i, j),
+ *            with equality wherever flow[e] > 0 (complementary slackness).
+ *
+ * Edges are given twice: by source (CSR: rowptr, col) and by sink (colptr,
+ * cedge = edge ids grouped by sink). erow[e] is the source of edge e.
+ *
+ * The solver keeps reduced costs r[e] = cost[e] - u[i] - v[j] >= 0 on all edges
+ * and r[e] = 0 on edges that carry flow. Each augmentation runs Dijkstra from a
+ * source with remaining supply to the nearest sink with remaining demand, moves
+ * the potentials of the settled nodes, and pushes as much flow as the path
+ * allows. Amounts are doubles; with integral supplies and demands every flow
+ * stays integral, so an assignment problem yields a permutation.
+ *
+ * Amounts below tol count as zero: rounding residues of real-valued supplies
+ * are left unrouted once no sink has demand above tol.
+ *
+ * Return value: 0 on success; 1 when memory ran out; -(s + 1) when source s
+ * has remaining supply but no sink with remaining demand is reachable in the
+ * graph (the caller adds edges and calls again).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    double key;
+    int64_t node;
+} heap_item;
+
+typedef struct {
+    heap_item *items;
+    int64_t size;
+    int64_t cap;
+} heap;
+
+static int heap_push(heap *h, double key, int64_t node) {
+    if (h->size == h->cap) {
+        int64_t cap = h->cap ? 2 * h->cap : 1024;
+        heap_item *items = (heap_item *)realloc(h->items, (size_t)cap * sizeof(heap_item));
+        if (!items) return -1;
+        h->items = items;
+        h->cap = cap;
+    }
+    int64_t k = h->size++;
+    while (k > 0) {
+        int64_t parent = (k - 1) / 2;
+        if (h->items[parent].key <= key) break;
+        h->items[k] = h->items[parent];
+        k = parent;
+    }
+    h->items[k].key = key;
+    h->items[k].node = node;
+    return 0;
+}
+
+static heap_item heap_pop(heap *h) {
+    heap_item top = h->items[0];
+    heap_item last = h->items[--h->size];
+    int64_t k = 0;
+    for (;;) {
+        int64_t child = 2 * k + 1;
+        if (child >= h->size) break;
+        if (child + 1 < h->size && h->items[child + 1].key < h->items[child].key) child++;
+        if (h->items[child].key >= last.key) break;
+        h->items[k] = h->items[child];
+        k = child;
+    }
+    if (h->size > 0) h->items[k] = last;
+    return top;
+}
+
+int64_t lagot_ssp_transport(
+    int64_t n, int64_t m,
+    const int64_t *rowptr, const int64_t *col,
+    const int64_t *colptr, const int64_t *cedge, const int64_t *erow,
+    const double *cost,
+    const double *supply, const double *demand,
+    double tol,
+    double *u, double *v,
+    double *flow,
+    int64_t *stats)
+{
+    const int64_t N = n + m; /* sources 0..n-1, sinks n..n+m-1 */
+    double *excess = (double *)malloc((size_t)n * sizeof(double));
+    double *deficit = (double *)malloc((size_t)m * sizeof(double));
+    double *dist = (double *)malloc((size_t)N * sizeof(double));
+    int64_t *pred = (int64_t *)malloc((size_t)N * sizeof(int64_t));
+    char *settled = (char *)calloc((size_t)N, 1);
+    int64_t *touched = (int64_t *)malloc((size_t)N * sizeof(int64_t));
+    heap h = {0, 0, 0};
+    int64_t status = 0;
+    int64_t augmentations = 0, scanned = 0;
+
+    if (!excess || !deficit || !dist || !pred || !settled || !touched) {
+        status = 1; /* out of memory */
+        goto done;
+    }
+    for (int64_t w = 0; w < N; w++) dist[w] = INFINITY;
+
+    /* Feasible duals: u_i = min over the edges of i of (cost - v_j). */
+    for (int64_t i = 0; i < n; i++) {
+        double best = INFINITY;
+        for (int64_t e = rowptr[i]; e < rowptr[i + 1]; e++) {
+            double r = cost[e] - v[col[e]];
+            if (r < best) best = r;
+        }
+        u[i] = isfinite(best) ? best : 0.0;
+    }
+    for (int64_t i = 0; i < n; i++) excess[i] = supply[i];
+    for (int64_t j = 0; j < m; j++) deficit[j] = demand[j];
+    for (int64_t e = 0; e < rowptr[n]; e++) flow[e] = 0.0;
+
+    /* Greedy start along tight edges. */
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t e = rowptr[i]; e < rowptr[i + 1] && excess[i] > tol; e++) {
+            int64_t j = col[e];
+            if (deficit[j] <= tol) continue;
+            if (cost[e] - v[j] > u[i]) continue; /* not tight (same arithmetic as u) */
+            double delta = excess[i] < deficit[j] ? excess[i] : deficit[j];
+            flow[e] += delta;
+            excess[i] -= delta;
+            deficit[j] -= delta;
+        }
+    }
+
+    int64_t open = 0; /* sinks with remaining demand */
+    for (int64_t j = 0; j < m; j++) open += deficit[j] > tol;
+
+    for (int64_t s = 0; s < n && open > 0; s++) {
+        while (excess[s] > tol && open > 0) {
+            int64_t ntouched = 0, target = -1;
+            double D = 0.0;
+            h.size = 0;
+            dist[s] = 0.0;
+            pred[s] = -1;
+            touched[ntouched++] = s;
+            if (heap_push(&h, 0.0, s)) { status = 1; goto done; }
+            while (h.size > 0) {
+                heap_item it = heap_pop(&h);
+                int64_t w = it.node;
+                if (settled[w] || it.key > dist[w]) continue;
+                settled[w] = 1;
+                scanned++;
+                double d = it.key;
+                if (w >= n) {
+                    int64_t j = w - n;
+                    if (deficit[j] > tol) { target = w; D = d; break; }
+                    /* backward arcs j -> i along edges that carry flow */
+                    for (int64_t q = colptr[j]; q < colptr[j + 1]; q++) {
+                        int64_t e = cedge[q];
+                        if (flow[e] <= tol) continue;
+                        int64_t i = erow[e];
+                        if (settled[i]) continue;
+                        double r = cost[e] - u[i] - v[j];
+                        double nd = d - r;
+                        if (nd < d) nd = d;
+                        if (nd < dist[i]) {
+                            if (!isfinite(dist[i])) touched[ntouched++] = i;
+                            dist[i] = nd;
+                            pred[i] = e;
+                            if (heap_push(&h, nd, i)) { status = 1; goto done; }
+                        }
+                    }
+                } else {
+                    int64_t i = w;
+                    for (int64_t e = rowptr[i]; e < rowptr[i + 1]; e++) {
+                        int64_t t = n + col[e];
+                        if (settled[t]) continue;
+                        double r = cost[e] - u[i] - v[col[e]];
+                        double nd = d + (r > 0.0 ? r : 0.0);
+                        if (nd < dist[t]) {
+                            if (!isfinite(dist[t])) touched[ntouched++] = t;
+                            dist[t] = nd;
+                            pred[t] = e;
+                            if (heap_push(&h, nd, t)) { status = 1; goto done; }
+                        }
+                    }
+                }
+            }
+            if (target < 0) {
+                for (int64_t q = 0; q < ntouched; q++) {
+                    dist[touched[q]] = INFINITY;
+                    settled[touched[q]] = 0;
+                }
+                status = -(s + 1);
+                goto done;
+            }
+            /* Move potentials of settled nodes closer than the target. */
+            for (int64_t q = 0; q < ntouched; q++) {
+                int64_t w = touched[q];
+                if (settled[w] && dist[w] < D) {
+                    if (w < n) u[w] += D - dist[w];
+                    else v[w - n] -= D - dist[w];
+                }
+            }
+            /* Bottleneck along the path. */
+            double delta = excess[s] < deficit[target - n] ? excess[s] : deficit[target - n];
+            for (int64_t w = target;;) {
+                int64_t e = pred[w];          /* forward edge into sink w */
+                int64_t i = erow[e];
+                if (i == s) break;
+                int64_t eb = pred[i];         /* backward edge into source i */
+                if (flow[eb] < delta) delta = flow[eb];
+                w = n + col[eb];
+            }
+            for (int64_t w = target;;) {
+                int64_t e = pred[w];
+                int64_t i = erow[e];
+                flow[e] += delta;
+                if (i == s) break;
+                int64_t eb = pred[i];
+                flow[eb] -= delta;
+                w = n + col[eb];
+            }
+            excess[s] -= delta;
+            deficit[target - n] -= delta;
+            if (deficit[target - n] <= tol) open--;
+            augmentations++;
+            for (int64_t q = 0; q < ntouched; q++) {
+                dist[touched[q]] = INFINITY;
+                settled[touched[q]] = 0;
+            }
+        }
+    }
+
+done:
+    if (stats) {
+        stats[0] = augmentations;
+        stats[1] = scanned;
+    }
+    free(excess);
+    free(deficit);
+    free(dist);
+    free(pred);
+    free(settled);
+    free(touched);
+    free(h.items);
+    return status;
+}

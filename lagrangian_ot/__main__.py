@@ -1,0 +1,7 @@
+"""``python -m lagrangian_ot`` runs the ``lagot`` command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""Errors raised for bad input, and the checks that raise them."""
+
+from __future__ import annotations
+
+import torch
+
+
+class InputError(ValueError):
+    """Bad input: the message says what was wrong and what to do."""
+
+
+def check_cloud(x: torch.Tensor, name: str) -> torch.Tensor:
+    """A point cloud ``(n, d)`` or a batch ``(B, n, d)`` of finite floats, ``n >= 1``."""
+    if not isinstance(x, torch.Tensor):
+        raise InputError(f"{name} must be a torch.Tensor of shape (n, d) or (B, n, d), got {type(x).__name__}")
+    if x.dim() not in (2, 3):
+        raise InputError(f"{name} must have shape (n, d) or (B, n, d), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise InputError(f"{name} must be a floating tensor, got {x.dtype}")
+    if x.shape[-2] < 1 or x.shape[-1] < 1:
+        raise InputError(f"{name} is empty: shape {tuple(x.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        raise InputError(f"{name} contains NaN or infinite values")
+    return x
+
+
+def check_weights(a: torch.Tensor | None, x: torch.Tensor, name: str) -> torch.Tensor:
+    """Nonnegative finite weights matching the cloud ``x``; uniform ``1/n`` when None."""
+    n = x.shape[-2]
+    if a is None:
+        return torch.full(x.shape[:-1], 1.0 / n, dtype=x.dtype, device=x.device)
+    a = torch.as_tensor(a, device=x.device)
+    if a.shape != x.shape[:-1]:
+        raise InputError(f"{name} must have shape {tuple(x.shape[:-1])} to match the cloud, got {tuple(a.shape)}")
+    if not bool(torch.isfinite(a).all()):
+        raise InputError(f"{name} contains NaN or infinite values")
+    if bool((a < 0).any()):
+        raise InputError(f"{name} has negative entries; weights must be nonnegative")
+    if bool((a.sum(-1) <= 0).any()):
+        raise InputError(f"{name} sums to zero; give at least one positive weight")
+    return a.to(x.dtype)
+
+
+def check_positive(value: float, name: str) -> float:
+    """A finite number > 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, got {value!r}") from None
+    if not (v > 0 and v < float("inf")):
+        raise InputError(f"{name} must be a finite number > 0, got {value!r}")
+    return v

@@ -1,0 +1,104 @@
+"""Regular grids of cell centres."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .errors import InputError
+
+MAX_CELLS = 1 << 27  # refuse grids beyond ~134 M cells
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A box ``[lo, hi]`` cut into ``shape`` equal cells; values live at cell centres.
+
+    A density on the grid has mass ``values.sum() * grid.cell_volume``.
+
+    Examples
+    --------
+    >>> g = Grid((0.0, 0.0), (1.0, 2.0), (4, 8))
+    >>> g.spacing, g.cell_volume
+    ((0.25, 0.25), 0.0625)
+    >>> g.points().shape
+    torch.Size([32, 2])
+    """
+
+    lo: tuple[float, ...]
+    hi: tuple[float, ...]
+    shape: tuple[int, ...]
+
+    def __post_init__(self):
+        lo = tuple(float(v) for v in self.lo)
+        hi = tuple(float(v) for v in self.hi)
+        shape = tuple(int(v) for v in self.shape)
+        if not (len(lo) == len(hi) == len(shape)) or not shape:
+            raise InputError(f"lo, hi and shape must have the same length >= 1, got {lo}, {hi}, {shape}")
+        if any(not (h > l) for l, h in zip(lo, hi)) or not all(map(math.isfinite, lo + hi)):
+            raise InputError(f"grid needs finite lo < hi on every axis, got lo={lo}, hi={hi}")
+        if any(s < 1 for s in shape):
+            raise InputError(f"grid shape must be positive, got {shape}")
+        if math.prod(shape) > MAX_CELLS:
+            raise InputError(f"grid of {math.prod(shape):,} cells is too large (limit {MAX_CELLS:,})")
+        object.__setattr__(self, "lo", lo)
+        object.__setattr__(self, "hi", hi)
+        object.__setattr__(self, "shape", shape)
+
+    @property
+    def dim(self) -> int:
+        """Number of axes."""
+        return len(self.shape)
+
+    @property
+    def spacing(self) -> tuple[float, ...]:
+        """Cell size along each axis."""
+        return tuple((h - l) / s for l, h, s in zip(self.lo, self.hi, self.shape))
+
+    @property
+    def cell_volume(self) -> float:
+        """Volume (area, length) of one cell."""
+        return math.prod(self.spacing)
+
+    @property
+    def axes(self) -> list[torch.Tensor]:
+        """Cell-centre coordinates along each axis (float64 tensors)."""
+        return [
+            l + (torch.arange(s, dtype=torch.float64) + 0.5) * h
+            for l, s, h in zip(self.lo, self.shape, self.spacing)
+        ]
+
+    @property
+    def extent(self) -> tuple[float, ...]:
+        """``(lo_0, hi_0, lo_1, hi_1, ...)``, for example for ``imshow``."""
+        return tuple(v for pair in zip(self.lo, self.hi) for v in pair)
+
+    def points(self) -> torch.Tensor:
+        """All cell centres, ``(prod(shape), d)`` in C order (last axis fastest)."""
+        mesh = torch.meshgrid(*self.axes, indexing="ij")
+        return torch.stack([m.reshape(-1) for m in mesh], dim=-1)
+
+    @classmethod
+    def around(cls, points: torch.Tensor, resolution: int = 128, pad: float = 0.0) -> Grid:
+        """The bounding box of ``points (..., d)`` grown by ``pad``, with square cells.
+
+        ``resolution`` cells along the longest side.
+        """
+        if points.numel() == 0:
+            raise InputError("Grid.around needs at least one point")
+        if not bool(torch.isfinite(points).all()):
+            raise InputError("Grid.around: points contain NaN or infinite values")
+        if int(resolution) < 1:
+            raise InputError(f"resolution must be >= 1, got {resolution}")
+        p = points.detach().reshape(-1, points.shape[-1]).double().cpu()
+        lo = p.min(0).values - pad
+        hi = p.max(0).values + pad
+        side = float((hi - lo).max())
+        side = side if side > 0 else 1.0
+        h = side / int(resolution)
+        shape = [max(1, math.ceil(float(w) / h - 1e-9)) for w in (hi - lo)]
+        centre = (lo + hi) / 2
+        half = torch.tensor(shape, dtype=torch.float64) * h / 2
+        return cls(tuple((centre - half).tolist()), tuple((centre + half).tolist()), tuple(shape))

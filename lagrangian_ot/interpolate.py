@@ -1,0 +1,48 @@
+"""McCann (displacement) interpolation of a plan."""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import InputError
+from .plan import Plan, take
+
+
+def mccann(plan: Plan, t) -> torch.Tensor:
+    """Particles ``Z_t = (1 - t) x[src] + t y[dst]`` of the plan at time(s) ``t``.
+
+    Particle ``k`` carries ``plan.mass[k]`` and moves with constant velocity
+    ``plan.velocity[k]``; for an optimal plan this is the Benamou-Brenier
+    geodesic between the two clouds.
+
+    Parameters
+    ----------
+    plan : Plan
+    t : float or Tensor
+        A time in [0, 1] (extrapolation outside is allowed), or a 1-D tensor of ``T`` times.
+
+    Returns
+    -------
+    Tensor
+        ``(K, d)`` for a float, ``(T, K, d)`` for ``T`` times (batched plans:
+        ``(T, B, K, d)``), in the dtype and on the device of ``plan.x``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lagrangian_ot import match, mccann
+    >>> plan = match(torch.tensor([[0.0, 0.0]]), torch.tensor([[2.0, 0.0]]))
+    >>> mccann(plan, torch.tensor([0.0, 0.5, 1.0]))[:, 0, 0].tolist()
+    [0.0, 1.0, 2.0]
+    """
+    x0 = take(plan.x, plan.src)  # (..., K, d)
+    x1 = take(plan.y, plan.dst)  # (..., K, d)
+    if isinstance(t, (int, float)):
+        return torch.lerp(x0, x1, float(t))
+    t = torch.as_tensor(t, dtype=x0.dtype, device=x0.device)
+    if t.dim() != 1:
+        raise InputError(f"t must be a float or a 1-D tensor of times, got shape {tuple(t.shape)}")
+    if not bool(torch.isfinite(t).all()):
+        raise InputError("t contains NaN or infinite values")
+    tt = t.reshape(-1, *([1] * x0.dim()))  # (T, 1, ..., 1)
+    return x0 + tt * (x1 - x0)  # (T, ..., K, d)

@@ -1,0 +1,117 @@
+"""The transport plan: one object carrying the coupling, its cost and its certificate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .errors import InputError
+
+_DENSE_LIMIT = 10**8
+
+
+def take(points: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``points (..., n, d)``, ``index (..., K)`` -> ``points[..., index, :]`` of shape ``(..., K, d)``."""
+    return torch.take_along_dim(points, index.unsqueeze(-1), dim=-2)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A sparse coupling ``pi = sum_k mass_k delta_(x_src[k], y_dst[k])``.
+
+    Batched plans carry the batch in leading dimensions of every field
+    (``x (B, n, d)``, ``src (B, K)``, ``cost (B,)``); entries with zero mass pad
+    batches whose supports differ in size.
+
+    Attributes
+    ----------
+    x, y : Tensor
+        The two clouds, ``(n, d)`` and ``(m, d)``.
+    src, dst, mass : Tensor
+        Support of the plan, ``(K,)`` each, sorted by ``src`` then ``dst``.
+    cost : Tensor
+        ``sum_k mass_k |x_src[k] - y_dst[k]|^2`` (no 1/2), a scalar tensor.
+    method : str
+        ``"exact"`` or ``"sinkhorn"``.
+    gap : float or None
+        Certified bound on ``cost - optimum`` (exact: from dual potentials
+        checked on all pairs); None when unknown.
+    potentials : (Tensor, Tensor) or None
+        Dual potentials ``(f, g)`` with ``f_i + g_j <= |x_i - y_j|^2`` (exact), or
+        the entropic potentials (Sinkhorn), in the cost ``|x - y|^2``.
+    info : dict
+        Solver details (iterations, blur, dropped mass, ...).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    src: torch.Tensor
+    dst: torch.Tensor
+    mass: torch.Tensor
+    cost: torch.Tensor
+    method: str
+    gap: float | None = None
+    potentials: tuple[torch.Tensor, torch.Tensor] | None = None
+    info: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def n(self) -> int:
+        """Number of source points."""
+        return self.x.shape[-2]
+
+    @property
+    def m(self) -> int:
+        """Number of target points."""
+        return self.y.shape[-2]
+
+    @property
+    def is_permutation(self) -> bool:
+        """True when ``n == m`` and every source sends all its mass to one distinct target."""
+        if self.n != self.m or self.src.shape[-1] != self.n:
+            return False
+        ar = torch.arange(self.n, device=self.src.device)
+        if not bool((self.src == ar).all()):
+            return False
+        seen = torch.zeros(*self.dst.shape[:-1], self.m, dtype=torch.long, device=self.dst.device)
+        seen.scatter_add_(-1, self.dst, torch.ones_like(self.dst))
+        return bool((seen == 1).all())
+
+    @property
+    def permutation(self) -> torch.Tensor | None:
+        """Target index per source ``(n,)`` when the plan is a permutation, else None."""
+        return self.dst if self.is_permutation else None
+
+    @property
+    def velocity(self) -> torch.Tensor:
+        """Displacement ``y[dst] - x[src]`` of each pair, ``(K, d)``."""
+        return take(self.y, self.dst) - take(self.x, self.src)
+
+    def dense(self) -> torch.Tensor:
+        """The plan as a dense ``(n, m)`` matrix (small problems only)."""
+        if self.n * self.m > _DENSE_LIMIT:
+            raise InputError(f"dense() of a {self.n} x {self.m} plan would not fit; use src, dst, mass")
+        batch = self.mass.shape[:-1]
+        out = torch.zeros(*batch, self.n * self.m, dtype=self.mass.dtype, device=self.mass.device)
+        out.scatter_add_(-1, self.src * self.m + self.dst, self.mass)
+        return out.reshape(*batch, self.n, self.m)
+
+    def marginals(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row and column sums ``(a, b)`` of the plan."""
+        batch = self.mass.shape[:-1]
+        a = torch.zeros(*batch, self.n, dtype=self.mass.dtype, device=self.mass.device)
+        b = torch.zeros(*batch, self.m, dtype=self.mass.dtype, device=self.mass.device)
+        return a.scatter_add_(-1, self.src, self.mass), b.scatter_add_(-1, self.dst, self.mass)
+
+    def barycentric_map(self) -> torch.Tensor:
+        """``T(x_i) = sum_j pi_ij y_j / sum_j pi_ij``, shape ``(n, d)``.
+
+        Rows without mass map to themselves.
+        """
+        a, _ = self.marginals()
+        weighted = take(self.y, self.dst) * self.mass.unsqueeze(-1)  # (..., K, d)
+        acc = torch.zeros_like(self.x)
+        acc.scatter_add_(-2, self.src.unsqueeze(-1).expand_as(weighted), weighted)  # (..., n, d)
+        has = (a > 0).unsqueeze(-1)
+        return torch.where(has, acc / a.clamp_min(torch.finfo(a.dtype).tiny).unsqueeze(-1), self.x)

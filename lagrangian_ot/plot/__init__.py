@@ -1,0 +1,19 @@
+"""Figures (matplotlib is imported only when a figure is drawn).
+
+Every function takes ``ax=None`` (a new figure when None) and returns the
+figure; save it with :func:`save` (PNG, PDF or SVG by file name).
+"""
+
+from ._geodesic import arrow_segments, density_sequence, geodesic_figure, midpoint_arrows
+from ._save import save
+from ._style import default_sigma, time_color
+
+__all__ = [
+    "arrow_segments",
+    "default_sigma",
+    "density_sequence",
+    "geodesic_figure",
+    "midpoint_arrows",
+    "save",
+    "time_color",
+]

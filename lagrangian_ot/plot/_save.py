@@ -1,0 +1,22 @@
+"""Saving figures atomically in the shared style."""
+
+from __future__ import annotations
+
+import os
+
+from .._io import atomic_path
+from ..errors import InputError
+from ._style import STYLE
+
+FORMATS = (".png", ".pdf", ".svg")
+
+
+def save(fig, path: str | os.PathLike) -> None:
+    """Save ``fig`` to ``path`` (format from the suffix); no partial file on failure."""
+    import matplotlib
+
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix not in FORMATS:
+        raise InputError(f"cannot save a figure as {suffix or 'a file without suffix'}; use {', '.join(FORMATS)}")
+    with matplotlib.rc_context(STYLE), atomic_path(path) as tmp:
+        fig.savefig(tmp, format=suffix[1:])

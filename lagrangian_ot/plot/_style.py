@@ -1,0 +1,67 @@
+"""The shared look of the figures: colours, sizes, axes without decoration."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+SOURCE_RGB = np.array([0.80, 0.13, 0.15])  # t = 0: red
+TARGET_RGB = np.array([0.12, 0.30, 0.72])  # t = 1: blue
+ARROW_COLOR = "#1a1a1a"
+HALO_SIGMAS = 2.7  # crops extend this many bandwidths beyond the particles
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "figure.dpi": 100,
+    "savefig.dpi": 200,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.05,
+    "pdf.fonttype": 42,
+}
+
+
+def time_color(t: float) -> np.ndarray:
+    """RGB of time ``t``: red at 0 to blue at 1, linearly."""
+    t = min(max(float(t), 0.0), 1.0)
+    return (1 - t) * SOURCE_RGB + t * TARGET_RGB
+
+
+def default_sigma(points: torch.Tensor) -> float:
+    """Bandwidth for figures: about the spacing of the particles, never below 1/80 of their extent.
+
+    ``points (K, d)``; spacing estimated as ``(area / K)^(1/d)`` of the bounding box.
+    """
+    p = points.detach().double().cpu().reshape(-1, points.shape[-1])
+    span = (p.max(0).values - p.min(0).values).clamp_min(1e-12)
+    extent = float(span.max())
+    spacing = float(torch.prod(span)) ** (1 / p.shape[1]) / max(p.shape[0], 1) ** (1 / p.shape[1])
+    return max(0.9 * spacing, extent / 80)
+
+
+def default_resolution(extent: float, sigma: float) -> int:
+    """Cells along the longest side: at least three per bandwidth, between 120 and 640."""
+    return int(min(640, max(120, math.ceil(3 * extent / sigma))))
+
+
+def rgba_image(rho: np.ndarray, rgb: np.ndarray, gamma: float = 0.8) -> np.ndarray:
+    """A density as a colour image: constant colour, opacity rising with the density.
+
+    ``rho (H, W)`` indexed ``[x, y]`` -> ``(W, H, 4)`` ready for ``imshow(origin="lower")``.
+    """
+    peak = float(rho.max())
+    alpha = np.clip(rho / (0.85 * peak), 0, 1) ** gamma if peak > 0 else np.zeros_like(rho)
+    img = np.empty((*rho.T.shape, 4))
+    img[..., :3] = rgb
+    img[..., 3] = alpha.T
+    return img
+
+
+def bare(ax) -> None:
+    """Equal aspect, no ticks, no frame."""
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
