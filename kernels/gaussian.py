@@ -41,8 +41,9 @@ def gaussian_sum(
     d = points.shape[-1]
     s = _sigmas(sigma, d, points)  # (d,)
     norm = 1.0 / (math.pow(2 * math.pi, d / 2) * float(torch.prod(s)))
-    q = queries / s  # (Q, d)
-    z = points / s  # (..., K, d)
+    centre = points.detach().reshape(-1, d).mean(0)  # distances by expansion lose digits far from 0
+    q = (queries - centre) / s  # (Q, d)
+    z = (points - centre) / s  # (..., K, d)
     if resolve_backend(backend, points.device) == "keops":
         return norm * _gauss_keops(q, z, weights)
     batch = z.shape[:-2]

@@ -46,6 +46,48 @@ def potentials(x, y, a, b, blur: float, reach: float | None, scaling: float = 0.
     return 2.0 * F.reshape(-1), 2.0 * G.reshape(-1), backend
 
 
+def _logsumexp(v: torch.Tensor) -> torch.Tensor:
+    """Row-wise log-sum-exp; terms below ``e^-80`` of the largest are flushed to zero.
+
+    Their share of the sum is under ``K e^-80`` (negligible), and flushing them
+    avoids the slow path of ``exp`` on far-negative arguments.
+    """
+    top = v.amax(dim=1, keepdim=True)  # (b, 1)
+    return (v - top).clamp_min_(-80.0).exp_().sum(1).log_() + top[:, 0]
+
+
+def _softmin(x, y, g, log_b, eps):
+    """``-eps log sum_j b_j exp((g_j - C_ij) / eps)`` for every row, in row blocks."""
+    X, Y = _lifted(x, y, g + eps * log_b)  # X_i . Y_j = C_ij - g_j - eps log b_j
+    Yt = Y.t().contiguous()
+    out = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
+    step = row_block(y.shape[0])
+    for s in range(0, x.shape[0], step):
+        out[s : s + step] = -eps * _logsumexp(-(X[s : s + step] @ Yt) / eps)
+    return out
+
+
+def refine(x, y, a, b, f, g, eps: float, rho: float | None, tol: float = 1e-6, max_iter: int = 500):
+    """Sinkhorn iterations at the final ``eps`` until the column marginal is within ``tol``.
+
+    GeomLoss anneals ``eps`` and stops after a few iterations at the last scale,
+    so its plan's marginals are off by a few percent; the plan needs them right.
+    The last update is on ``f``, so the row marginal is exact. ``rho`` (unbalanced)
+    damps the updates by ``rho / (rho + eps)``. Returns ``f, g, iterations``.
+    """
+    log_a, log_b = a.log(), b.log()
+    damp = 1.0 if rho is None else rho / (rho + eps)
+    it = 0
+    for it in range(1, max_iter + 1):
+        g = damp * _softmin(y, x, f, log_a, eps)
+        f_new = damp * _softmin(x, y, g, log_b, eps)
+        change = float((f_new - f).abs().max())
+        f = f_new
+        if change <= tol * eps:
+            break
+    return f, g, it
+
+
 def sparse_plan(x, y, a, b, f, g, eps: float, row_cap: int = ROW_CAP):
     """Sparse entropic plan: per row, the ``row_cap`` largest entries above the floor.
 
@@ -62,7 +104,7 @@ def sparse_plan(x, y, a, b, f, g, eps: float, row_cap: int = ROW_CAP):
     for s in range(0, n, step):
         e = min(n, s + step)
         logp = (f[s:e, None] - X[s:e] @ Yt) / eps + log_a[s:e, None]  # (b, m), log pi_ij
-        total = torch.logsumexp(logp, dim=1)  # (b,)
+        total = _logsumexp(logp)  # (b,)
         top, j = torch.topk(logp, k, dim=1)  # (b, k)
         keep = top >= top[:, :1] + math.log(RELATIVE_FLOOR)  # (b, k)
         p = top.exp() * keep

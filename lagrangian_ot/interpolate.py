@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .errors import InputError
@@ -38,6 +40,8 @@ def mccann(plan: Plan, t) -> torch.Tensor:
     x0 = take(plan.x, plan.src)  # (..., K, d)
     x1 = take(plan.y, plan.dst)  # (..., K, d)
     if isinstance(t, (int, float)):
+        if not math.isfinite(t):
+            raise InputError(f"t must be finite, got {t}")
         return torch.lerp(x0, x1, float(t))
     t = torch.as_tensor(t, dtype=x0.dtype, device=x0.device)
     if t.dim() != 1:

@@ -29,10 +29,15 @@ def _match_one(x, y, a, b, method, blur, reach, backend) -> Plan:
     blur = _sinkhorn.default_blur(x, y) if blur is None else blur
     f, g, gl_backend = _sinkhorn.potentials(x, y, a, b, blur, reach)
     eps = 2.0 * blur**2
-    x64, y64 = x.double(), y.double()
-    src, dst, mass, dropped = _sinkhorn.sparse_plan(x64, y64, a.double(), b.double(), f.double(), g.double(), eps)
+    rho = None if reach is None else 2.0 * reach**2
+    x64, y64, a64, b64 = x.double(), y.double(), a.double(), b.double()
+    f, g, iters = _sinkhorn.refine(x64, y64, a64, b64, f.double(), g.double(), eps, rho)
+    src, dst, mass, dropped = _sinkhorn.sparse_plan(x64, y64, a64, b64, f, g, eps)
     cost = _cost(x, y, src, dst, mass)
-    info = {"blur": blur, "epsilon": eps, "reach": reach, "dropped_mass": dropped, "backend": gl_backend}
+    info = {
+        "blur": blur, "epsilon": eps, "reach": reach, "dropped_mass": dropped, "backend": gl_backend,
+        "refine_iterations": iters,
+    }  # fmt: skip
     return Plan(
         x=x, y=y, src=src, dst=dst, mass=mass.to(dtype), cost=cost.to(dtype), method="sinkhorn",
         gap=None, potentials=(f.to(dtype), g.to(dtype)), info=info,

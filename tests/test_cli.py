@@ -1,0 +1,153 @@
+"""The command line: the main job end to end, and one clear line for bad input."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lagrangian_ot.cli import main
+
+OUTPUTS = {
+    "density-sequence.png",
+    "density-sequence.pdf",
+    "midpoint-velocities.png",
+    "midpoint-velocities.pdf",
+    "figure.png",
+    "geodesic.npz",
+}
+
+
+def lagot(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "lagrangian_ot", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+def test_interpolate_end_to_end_on_files(tmp_path):
+    shapes_dir = tmp_path / "shapes"
+    r = lagot("shapes", "--write", str(shapes_dir))
+    assert r.returncode == 0, r.stderr
+    assert {"cat.png", "disks.png"} <= set(os.listdir(shapes_dir))
+    out = tmp_path / "out"
+    r = lagot("interpolate", str(shapes_dir / "cat.png"), str(shapes_dir / "disks.png"), "--n", "300", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 1 and "n=300" in lines[0] and "method exact" in lines[0] and "W2^2" in lines[0]
+    assert r.stderr == ""  # no progress bar when stderr is not a terminal
+    assert set(os.listdir(out)) == OUTPUTS
+    data = np.load(out / "geodesic.npz")
+    assert {"x", "y", "src", "dst", "mass", "cost", "times"} <= set(data.files)
+    assert data["x"].shape == (300, 2) and data["y"].shape == (300, 2)
+    assert sorted(data["dst"].tolist()) == list(range(300))  # a permutation
+    cost = (data["mass"] * ((data["x"][data["src"]] - data["y"][data["dst"]]) ** 2).sum(1)).sum()
+    assert float(data["cost"]) == pytest.approx(cost, rel=1e-9)
+    np.testing.assert_allclose(data["times"], [0, 0.25, 0.5, 0.75, 1])
+    img = Image.open(out / "figure.png")
+    assert img.size[0] > 2 * img.size[1]  # the sequence and the arrows side by side
+
+
+def test_interpolate_defaults_to_cat_and_disks(tmp_path, capsys):
+    assert main(["interpolate", "--n", "120", "--times", "0,1", "--out", str(tmp_path)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("lagot: cat -> disks, n=120")
+    data = np.load(tmp_path / "geodesic.npz")
+    np.testing.assert_allclose(data["times"], [0, 1])
+
+
+def test_help_is_useful():
+    r = lagot("--help")
+    assert r.returncode == 0 and "interpolate" in r.stdout and "shapes" in r.stdout
+    r = lagot("interpolate", "--help")
+    for word in ("SRC", "--n", "--method", "--times", "--sigma", "--seed", "--device", "--out", "density-sequence"):
+        assert word in r.stdout
+
+
+def test_shapes_lists_names(capsys):
+    assert main(["shapes"]) == 0
+    assert {"cat", "disks"} <= set(capsys.readouterr().out.split())
+
+
+def _blank(d):
+    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(d / "blank.png")
+    return [str(d / "blank.png"), "disks"]
+
+
+def _not_image(d):
+    (d / "cat.png").write_text("hello")
+    return [str(d / "cat.png"), "disks"]
+
+
+def _tiny(d):
+    img = np.full((30, 30), 255, np.uint8)
+    img[5:10, 5:10] = 0
+    Image.fromarray(img).save(d / "tiny.png")
+    return [str(d / "tiny.png"), "disks", "--sampling", "grid", "--n", "50"]
+
+
+def _under_a_file(d):
+    (d / "afile").write_text("x")
+    return ["--out", str(d / "afile" / "sub")]
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda d: [str(d / "missing.png"), "disks"], "no such file"),
+        (_not_image, "cannot read"),
+        (_blank, "blank"),
+        (_tiny, "larger than the silhouette"),
+        (lambda d: ["--n", "0"], "--n must be"),
+        (lambda d: ["--n", "-3"], "--n must be"),
+        (lambda d: ["unicorn", "disks"], "built-in shapes"),
+        (lambda d: ["cat"], "both SRC and DST"),
+        (_under_a_file, "output folder"),
+        (lambda d: ["--out", str(d / "afile2")] if (d / "afile2").write_text("x") else [], "not a folder"),
+        (lambda d: ["--times", "0,2"], "--times"),
+        (lambda d: ["--times", "a,b"], "--times"),
+        (lambda d: ["--sigma", "-1"], "--sigma"),
+        (lambda d: ["--method", "magic"], "invalid choice"),
+        (lambda d: ["--n", "ten"], "invalid int"),
+    ],
+)
+def test_bad_input_gives_one_line_and_status_2(tmp_path, capsys, make, message):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    args = make(inputs)
+    if "--out" not in args:
+        args = [*args, "--out", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) if "invalid" in message else _nothing():
+        status = main(["interpolate", *args])
+        assert status == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    out = tmp_path / "out"
+    assert not out.exists() or os.listdir(out) == []  # nothing half-written
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_argument_errors_exit_2_in_a_real_process(tmp_path):
+    r = lagot("interpolate", "--n", "ten")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    r = lagot("interpolate", str(tmp_path / "nope.png"), "disks", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and r.stderr.startswith("lagot: error: no such file")
+    assert not (tmp_path / "o").exists()
+
+
+def test_cuda_request_without_cuda(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    assert main(["interpolate", "--device", "cuda", "--out", str(tmp_path)]) == 2
+    assert "no CUDA device" in capsys.readouterr().err

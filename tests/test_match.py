@@ -1,0 +1,280 @@
+"""Plans: exact against POT's network simplex, Sinkhorn against its own conventions."""
+
+import numpy as np
+import ot
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lagrangian_ot import InputError, load_silhouette, match
+from lagrangian_ot import _exact
+
+F64 = torch.float64
+
+
+def emd_cost(x, y, a=None, b=None):
+    n, m = x.shape[0], y.shape[0]
+    a = np.full(n, 1.0 / n) if a is None else a.numpy().astype(np.float64)
+    b = np.full(m, 1.0 / m) if b is None else b.numpy().astype(np.float64)
+    b = b * a.sum() / b.sum()
+    C = ot.dist(x.numpy().astype(np.float64), y.numpy().astype(np.float64))  # squared Euclidean
+    return float(ot.emd2(a, b, C, numItermax=10**7))
+
+
+def assert_exact(plan, x, y, a=None, b=None, rel=1e-9):
+    ref = emd_cost(x, y, a, b)
+    assert plan.method == "exact"
+    assert abs(float(plan.cost) - ref) <= rel * max(ref, 1e-300) + 1e-13
+    assert plan.gap is not None and plan.gap <= 1e-9 * max(ref, 1e-12) + 1e-12
+
+
+def rand(n, d, gen, scale=1.0, shift=0.0):
+    return torch.rand(n, d, generator=gen, dtype=F64) * scale + shift
+
+
+@pytest.mark.parametrize("n", [1, 2, 17, 60, 300, 700])
+def test_exact_uniform_random_is_optimal_permutation(n, gen):
+    x, y = rand(n, 2, gen), rand(n, 2, gen, 0.5, 2.0)
+    plan = match(x, y, method="exact")
+    assert_exact(plan, x, y)
+    assert plan.is_permutation
+    assert sorted(plan.permutation.tolist()) == list(range(n))
+
+
+def test_exact_takes_the_multiscale_path_and_stays_exact(gen):
+    n = 900  # n * m above the complete-graph threshold
+    assert n * n > _exact.DENSE_EDGES
+    x, y = rand(n, 2, gen, 3.0, -1.0), rand(n, 2, gen)
+    plan = match(x, y, method="exact")
+    assert "coarse" in plan.info
+    assert_exact(plan, x, y)
+
+
+@pytest.mark.parametrize("n,m", [(120, 80), (37, 101), (640, 500)])
+def test_exact_unequal_sizes(n, m, gen):
+    x, y = rand(n, 2, gen), rand(m, 2, gen, 2.0, 0.5)
+    plan = match(x, y, method="exact")
+    assert_exact(plan, x, y)
+    a, b = plan.marginals()
+    torch.testing.assert_close(a, torch.full((n,), 1.0 / n, dtype=F64), atol=1e-12, rtol=0)
+    torch.testing.assert_close(b, torch.full((m,), 1.0 / m, dtype=F64), atol=1e-12, rtol=0)
+    assert not plan.is_permutation
+
+
+@pytest.mark.parametrize("n,m", [(50, 70), (600, 450)])
+def test_exact_general_weights(n, m, gen):
+    x, y = rand(n, 3, gen), rand(m, 3, gen, 1.0, 0.3)
+    a = torch.rand(n, generator=gen, dtype=F64) + 0.05
+    b = torch.rand(m, generator=gen, dtype=F64)
+    b[::7] = 0.0  # some empty targets
+    b = b * a.sum() / b.sum()
+    plan = match(x, y, a, b, method="exact")
+    assert_exact(plan, x, y, a, b)
+    pa, pb = plan.marginals()
+    torch.testing.assert_close(pa, a, atol=1e-9, rtol=0)
+    torch.testing.assert_close(pb, b, atol=1e-9, rtol=0)
+
+
+def test_exact_silhouettes():
+    x = load_silhouette("cat", 500, dtype=F64) - torch.tensor([1.5, 0.0], dtype=F64)
+    y = load_silhouette("disks", 500, dtype=F64) + torch.tensor([1.5, 0.0], dtype=F64)
+    plan = match(x, y, method="exact")
+    assert_exact(plan, x, y)
+    assert plan.is_permutation
+
+
+def test_exact_shift_and_scale_invariance(gen):
+    x, y = rand(200, 2, gen), rand(200, 2, gen)
+    base = match(x, y, method="exact")
+    shifted = match(x + 5.0, y + 5.0, method="exact")
+    scaled = match(3.0 * x, 3.0 * y, method="exact")
+    assert float(shifted.cost) == pytest.approx(float(base.cost), rel=1e-9)
+    assert float(scaled.cost) == pytest.approx(9.0 * float(base.cost), rel=1e-9)
+
+
+def test_exact_identical_clouds_cost_zero(gen):
+    x = rand(300, 2, gen)
+    plan = match(x, x.clone(), method="exact")
+    assert float(plan.cost) <= 1e-14
+    assert plan.permutation.tolist() == list(range(300))
+
+
+def test_exact_duplicates_collinear_and_ties(gen):
+    base = rand(40, 2, gen)
+    x = torch.cat([base, base, base])  # duplicate points
+    y = rand(120, 2, gen)
+    assert_exact(match(x, y, method="exact"), x, y)
+    t = torch.linspace(0, 1, 90, dtype=F64)
+    line = torch.stack([t, 2 * t], 1)  # collinear
+    assert_exact(match(line, line.flip(0) + 0.1, method="exact"), line, line.flip(0) + 0.1)
+    g = torch.stack(torch.meshgrid(torch.arange(8.0), torch.arange(8.0), indexing="ij"), -1).reshape(-1, 2).double()
+    assert_exact(match(g, g + 0.5, method="exact"), g, g + 0.5)  # many equal costs
+
+
+@pytest.mark.parametrize("n", [10, 333, 1500])
+def test_exact_1d_is_sorted_matching(n, gen):
+    x, y = rand(n, 1, gen), rand(n, 1, gen, 2.0, -0.5)
+    plan = match(x, y, method="exact")
+    ref = ((x[:, 0].sort().values - y[:, 0].sort().values) ** 2).mean()
+    assert float(plan.cost) == pytest.approx(float(ref), rel=1e-9)
+
+
+def test_exact_certificate_is_dual_feasible(gen):
+    x, y = rand(800, 2, gen), rand(700, 2, gen, 1.0, 0.7)
+    plan = match(x, y, method="exact")
+    f, g = plan.potentials
+    C = torch.cdist(x, y) ** 2
+    assert float((f[:, None] + g[None, :] - C).max()) <= 1e-12
+    dual = float(f.mean() + g.mean())
+    assert float(plan.cost) - dual == pytest.approx(plan.gap, abs=1e-12)
+    assert plan.gap <= 1e-11
+
+
+def test_exact_float32_input_keeps_dtype(gen):
+    x, y = rand(100, 2, gen).float(), rand(100, 2, gen).float()
+    plan = match(x, y)
+    assert plan.mass.dtype == torch.float32 and plan.cost.dtype == torch.float32
+    assert plan.method == "exact"
+    assert float(plan.cost) == pytest.approx(emd_cost(x.double(), y.double()), rel=1e-6)
+
+
+def test_batched_exact_matches_one_by_one(gen):
+    x, y = rand(4 * 30, 2, gen).reshape(4, 30, 2), rand(4 * 30, 2, gen).reshape(4, 30, 2)
+    plan = match(x, y)
+    assert plan.src.shape == (4, 30) and plan.cost.shape == (4,)
+    for i in range(4):
+        assert float(plan.cost[i]) == pytest.approx(float(match(x[i], y[i]).cost), rel=1e-12)
+    assert plan.velocity.shape == (4, 30, 2)
+    assert plan.dense().shape == (4, 30, 30)
+
+
+def test_plan_helpers(gen):
+    x, y = rand(20, 2, gen), rand(20, 2, gen)
+    plan = match(x, y)
+    P = plan.dense()
+    torch.testing.assert_close(P.sum(1), torch.full((20,), 0.05, dtype=F64))
+    torch.testing.assert_close(plan.velocity, y[plan.dst] - x[plan.src])
+    torch.testing.assert_close(plan.barycentric_map(), y[plan.permutation])
+    assert float(plan.cost) == pytest.approx(float((P * torch.cdist(x, y) ** 2).sum()), rel=1e-12)
+
+
+# --- Sinkhorn -----------------------------------------------------------------------------
+
+
+def test_sinkhorn_tends_to_exact_as_blur_shrinks(gen):
+    x, y = rand(150, 2, gen), rand(150, 2, gen, 1.0, 0.5)
+    exact = float(match(x, y, method="exact").cost)
+    errors = []
+    for blur in (0.05, 0.015, 0.005):
+        plan = match(x, y, method="sinkhorn", blur=blur)
+        assert plan.method == "sinkhorn" and plan.info["epsilon"] == pytest.approx(2 * blur**2)
+        errors.append(abs(float(plan.cost) - exact) / exact)
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < 5e-3
+
+
+def test_sinkhorn_plan_marginals_and_potentials(gen):
+    x, y = rand(200, 2, gen), rand(150, 2, gen, 1.0, 0.3)
+    plan = match(x, y, method="sinkhorn", blur=0.05)
+    a, b = plan.marginals()
+    assert plan.info["dropped_mass"] >= 0
+    assert float((a - 1 / 200).abs().max()) < 1e-9 + plan.info["dropped_mass"]  # the last update is on f
+    assert float((b - 1 / 150).abs().max()) < 1e-3 / 150
+    f, g = plan.potentials
+    # the plan is a_i b_j exp((f_i + g_j - C_ij) / eps): recompute its densest entries
+    eps = plan.info["epsilon"]
+    C = torch.cdist(x, y) ** 2
+    full = torch.exp((f[:, None] + g[None, :] - C) / eps) / (200 * 150)
+    dense = plan.dense()
+    kept = dense > 0
+    torch.testing.assert_close(dense[kept], full[kept], rtol=1e-9, atol=0)
+    assert plan.barycentric_map().shape == (200, 2)
+
+
+def test_sinkhorn_unbalanced_reach(gen):
+    x = rand(100, 2, gen)
+    y = torch.cat([rand(100, 2, gen), rand(20, 2, gen, 0.2, 6.0)])  # an outlier cluster
+    balanced = match(x, y, method="sinkhorn", blur=0.05)
+    unbalanced = match(x, y, method="sinkhorn", blur=0.05, reach=0.3)
+    assert unbalanced.info["reach"] == 0.3
+    _, b_u = unbalanced.marginals()
+    _, b_b = balanced.marginals()
+    assert float(b_u[100:].sum()) < 0.2 * float(b_b[100:].sum())  # the outliers are mostly ignored
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(method="simplex"), "unknown method"),
+        (dict(reach=0.1, method="exact"), "reach"),
+        (dict(blur=-1.0), "blur"),
+        (dict(a=-torch.ones(5, dtype=F64) / 5), "negative"),
+        (dict(a=torch.ones(4, dtype=F64)), "shape"),
+        (dict(b=torch.ones(5, dtype=F64)), "totals"),
+    ],
+)
+def test_match_rejects_bad_arguments(kwargs, message, gen):
+    x, y = rand(5, 2, gen), rand(5, 2, gen)
+    with pytest.raises(InputError, match=message):
+        match(x, y, **kwargs)
+
+
+def test_match_rejects_bad_clouds(gen):
+    x = rand(5, 2, gen)
+    with pytest.raises(InputError, match="NaN"):
+        match(x, torch.full((5, 2), float("nan"), dtype=F64))
+    with pytest.raises(InputError, match="share"):
+        match(x, rand(5, 3, gen))
+    with pytest.raises(InputError, match="empty"):
+        match(x, torch.zeros(0, 2, dtype=F64))
+    with pytest.raises(InputError, match="floating"):
+        match(x, torch.zeros(5, 2, dtype=torch.long))
+    with pytest.raises(InputError, match="shape"):
+        match(x[0], x)
+
+
+# --- properties ---------------------------------------------------------------------------
+
+clouds = st.integers(min_value=1, max_value=40).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.floats(-3, 3, allow_nan=False, width=32), min_size=2 * n, max_size=2 * n),
+        st.lists(st.floats(-3, 3, allow_nan=False, width=32), min_size=2 * n, max_size=2 * n),
+    )
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(clouds)
+def test_property_permutation_has_no_improving_swap(data):
+    x = torch.tensor(data[0], dtype=F64).reshape(-1, 2)
+    y = torch.tensor(data[1], dtype=F64).reshape(-1, 2)
+    plan = match(x, y, method="exact")
+    assert plan.is_permutation
+    p = plan.permutation
+    C = torch.cdist(x, y) ** 2
+    own = C[torch.arange(len(p)), p]  # (n,)
+    swapped = C[:, p]  # C[i, p[j]]
+    gain = own[:, None] + own[None, :] - swapped - swapped.T  # cost saved by swapping i and j
+    assert float(gain.max()) <= 1e-9 * (1 + float(own.max()))
+
+
+@settings(max_examples=30, deadline=None)
+@given(clouds, st.integers(0, 2**31 - 1))
+def test_property_marginals_and_symmetry(data, seed):
+    x = torch.tensor(data[0], dtype=F64).reshape(-1, 2)
+    y = torch.tensor(data[1], dtype=F64).reshape(-1, 2)[: max(1, len(data[1]) // 4)]
+    g = torch.Generator().manual_seed(seed)
+    a = torch.rand(x.shape[0], generator=g, dtype=F64) + 0.01
+    b = torch.rand(y.shape[0], generator=g, dtype=F64) + 0.01
+    b = b * a.sum() / b.sum()
+    plan = match(x, y, a, b, method="exact")
+    pa, pb = plan.marginals()
+    torch.testing.assert_close(pa, a, atol=1e-9, rtol=0)
+    torch.testing.assert_close(pb, b, atol=1e-9, rtol=0)
+    back = match(y, x, b, a, method="exact")
+    assert float(back.cost) == pytest.approx(float(plan.cost), rel=1e-9, abs=1e-12)
+    assert plan.src.shape[0] <= x.shape[0] + y.shape[0] - 1 or plan.gap <= 1e-12
