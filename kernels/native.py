@@ -16,9 +16,11 @@ import os
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import torch
 
 _HERE = Path(__file__).resolve().parent
 _SOURCES = sorted((_HERE / "native").glob("*.c"))
@@ -60,10 +62,22 @@ def _library() -> ctypes.CDLL:
     lib = ctypes.CDLL(str(path))
     fn = lib.lagot_ssp_transport
     fn.restype = ctypes.c_int64
-    fn.argtypes = [ctypes.c_int64, ctypes.c_int64] + [_I64] * 5 + [_F64] * 3 + [ctypes.c_double] + [_F64] * 3 + [_I64]
+    fn.argtypes = (
+        [ctypes.c_int64, ctypes.c_int64] + [_I64] * 5 + [_F64] * 3 + [ctypes.c_double] * 2
+        + [_F64] * 3 + [ctypes.c_int64, _I64]
+    )  # fmt: skip
     fps = lib.lagot_farthest_points
     fps.restype = ctypes.c_int64
     fps.argtypes = [ctypes.c_int64, ctypes.c_int64, _F64, ctypes.c_int64, ctypes.c_int64, _I64]
+    tk = lib.lagot_pruned_topk
+    tk.restype = ctypes.c_int64
+    tk.argtypes = [ctypes.c_int64] * 3 + [_F64] * 3 + [ctypes.c_int64, _I64] + [_F64] * 5 + [ctypes.c_double, ctypes.c_int64, _F64, _I64, _F64]
+    lap = lib.lagot_lap_dense
+    lap.restype = ctypes.c_int64
+    lap.argtypes = [ctypes.c_int64] * 3 + [_F64, _I64, _F64, _F64]
+    mb = lib.lagot_make_basic
+    mb.restype = ctypes.c_int64
+    mb.argtypes = [ctypes.c_int64] * 3 + [_I64, _I64, _F64]
     pd = lib.lagot_poisson_disk
     pd.restype = ctypes.c_int64
     pd.argtypes = [ctypes.c_int64, _F64, _I64, ctypes.c_double, _I64]
@@ -92,13 +106,17 @@ def ssp_transport(
     demand: np.ndarray,
     v: np.ndarray,
     tol: float,
+    *,
+    flow: np.ndarray | None = None,
+    tight: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Solve the transportation problem restricted to the edges ``(src[e], dst[e])``.
 
     Parameters are float64 / int64 NumPy arrays on the host: ``E`` edges with
     ``cost (E,)``, ``supply (n,)`` and ``demand (m,)`` of equal totals, a warm
     start ``v (m,)`` for the sink potentials and the tolerance below which an
-    amount counts as zero.
+    amount counts as zero. A warm ``flow (E,)`` is kept where its edges stay
+    within ``tight`` of tight, and the rest is routed again.
 
     Returns ``flow (E,)``, ``u (n,)``, ``v (m,)`` with ``u_i + v_j <= cost_e`` on
     every edge and equality where ``flow_e > 0``, and counters. Raises
@@ -117,13 +135,14 @@ def ssp_transport(
     demand = np.ascontiguousarray(demand, dtype=np.float64)
     u = np.zeros(n, dtype=np.float64)
     v = np.array(v, dtype=np.float64, copy=True)
-    flow = np.zeros(len(cost), dtype=np.float64)
+    warm = flow is not None
+    flow = np.ascontiguousarray(flow[order], dtype=np.float64) if warm else np.zeros(len(cost), dtype=np.float64)
     stats = np.zeros(2, dtype=np.int64)
     status = _library().lagot_ssp_transport(
         n, m,
         _ptr(rowptr, _I64), _ptr(dst, _I64), _ptr(colptr, _I64), _ptr(cedge, _I64), _ptr(src, _I64),
-        _ptr(cost, _F64), _ptr(supply, _F64), _ptr(demand, _F64), float(tol),
-        _ptr(u, _F64), _ptr(v, _F64), _ptr(flow, _F64), _ptr(stats, _I64),
+        _ptr(cost, _F64), _ptr(supply, _F64), _ptr(demand, _F64), float(tol), float(tight),
+        _ptr(u, _F64), _ptr(v, _F64), _ptr(flow, _F64), int(warm), _ptr(stats, _I64),
     )  # fmt: skip
     if status == 1:
         raise MemoryError("the transportation solver ran out of memory")
@@ -133,6 +152,87 @@ def ssp_transport(
     back[order] = np.arange(len(order))
     info = {"augmentations": int(stats[0]), "scanned": int(stats[1])}
     return flow[back], u, v, info
+
+
+def _threads() -> int:
+    return max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
+
+
+def _split(n: int, parts: int) -> list[tuple[int, int]]:
+    step = -(-n // parts)
+    return [(s, min(n, s + step)) for s in range(0, n, step)]
+
+
+def pruned_topk(x: np.ndarray, y: np.ndarray, w: np.ndarray, blocks, thresh: np.ndarray, k: int, margin: float):
+    """Rows' ``k`` smallest ``|x_i|^2 + w_j - 2 x_i . y_j`` below ``thresh``, skipping blocks by bounds.
+
+    ``blocks`` gives ``off, lo, hi, a, b`` (see ``prune.c``); ``y`` and ``w`` are in
+    block order. Returns ``vals (n, k)``, ``idx (n, k)`` (block order, -1 for
+    none) and the number of pairs evaluated. Rows run on several threads.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    n, d = x.shape
+    off, lo, hi, a, b = blocks
+    vals = np.empty((n, k), dtype=np.float64)
+    idx = np.empty((n, k), dtype=np.int64)
+    thresh = np.ascontiguousarray(thresh, dtype=np.float64)
+    lib = _library()
+    nb = len(off) - 1
+
+    def run(span):
+        work = np.empty(nb, dtype=np.float64)
+        return lib.lagot_pruned_topk(
+            span[0], span[1], d, _ptr(x, _F64), _ptr(y, _F64), _ptr(w, _F64), nb, _ptr(off, _I64),
+            _ptr(lo, _F64), _ptr(hi, _F64), _ptr(a, _F64), _ptr(b, _F64), _ptr(thresh, _F64),
+            float(margin), int(k), _ptr(vals, _F64), _ptr(idx, _I64), _ptr(work, _F64),
+        )  # fmt: skip
+
+    spans = _split(n, _threads() if n >= 2048 else 1)
+    if len(spans) == 1:
+        evaluated = run(spans[0])
+    else:
+        with ThreadPoolExecutor(len(spans)) as pool:
+            evaluated = sum(pool.map(run, spans))
+    return vals, idx, int(evaluated)
+
+
+def make_basic(n: int, m: int, src: np.ndarray, dst: np.ndarray, mass: np.ndarray) -> np.ndarray:
+    """Masses of an equivalent basic plan (acyclic support) on the same edges; see ``basic.c``.
+
+    Valid for optimal plans (all support edges tight): the cost is unchanged.
+    """
+    src = np.ascontiguousarray(src, dtype=np.int64)
+    dst = np.ascontiguousarray(dst, dtype=np.int64)
+    out = np.array(mass, dtype=np.float64, copy=True)
+    if _library().lagot_make_basic(n, m, len(out), _ptr(src, _I64), _ptr(dst, _I64), _ptr(out, _F64)):
+        raise MemoryError("make_basic ran out of memory")
+    return out
+
+
+def lap_dense(costs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Optimal assignments of a batch of square cost matrices ``(B, n, n)``.
+
+    Returns ``col4row (B, n)`` and the duals ``u, v (B, n)`` with
+    ``u_i + v_j <= C_ij`` and equality on the assignment.
+    """
+    costs = np.ascontiguousarray(costs, dtype=np.float64)
+    B, n, _ = costs.shape
+    col4row = np.empty((B, n), dtype=np.int64)
+    u = np.empty((B, n), dtype=np.float64)
+    v = np.empty((B, n), dtype=np.float64)
+    lib = _library()
+
+    def run(span):
+        return lib.lagot_lap_dense(span[0], span[1], n, _ptr(costs, _F64), _ptr(col4row, _I64), _ptr(u, _F64), _ptr(v, _F64))
+
+    spans = _split(B, min(_threads(), B))
+    with ThreadPoolExecutor(len(spans)) as pool:
+        status = list(pool.map(run, spans))
+    if any(s == 1 for s in status):
+        raise MemoryError("the assignment solver ran out of memory")
+    if any(s != 0 for s in status):
+        raise RuntimeError("the assignment solver met a non-finite cost")
+    return col4row, u, v
 
 
 def farthest_points(points: np.ndarray, n: int, start: int = 0) -> np.ndarray:

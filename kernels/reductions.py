@@ -11,6 +11,7 @@ a fixed memory budget; KeOps streams the reduction on the device.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .backend import resolve_backend, row_block
@@ -113,3 +114,83 @@ def _cmin_keops(x, y, g):
 def _ctopk_keops(x, y, g, k):
     vals, idx = _lazy_cost(x, y, g).Kmin_argKmin(k, dim=1)  # (n, k), (n, k)
     return vals, idx.long()
+
+
+class Reductions:
+    """All-pairs reductions between two fixed clouds ``x (n, d)`` and ``y (m, d)``.
+
+    ``topk(g, k, thresh)``: per row ``i``, the ``k`` smallest ``|x_i - y_j|^2 - g_j``
+    below ``thresh[i]`` (``inf`` and index -1 where there are fewer).
+
+    Backends: ``"native"`` (CPU: C code that skips blocks of ``y`` by exact lower
+    bounds, several threads), ``"torch"`` (row blocks, any device), ``"keops"``
+    (CUDA). ``"auto"`` is native on CPU and KeOps on CUDA when installed.
+    All arithmetic in the dtype of the inputs (the exact solver passes float64).
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, backend: str = "auto"):
+        self.x, self.y = x, y
+        if backend == "native" or (backend == "auto" and x.device.type == "cpu"):
+            if x.device.type != "cpu":
+                raise ValueError("backend='native' runs on CPU tensors")
+            self.backend = "native"
+        else:
+            self.backend = resolve_backend(backend, x.device)
+        self._index = None
+        self._xnp = None
+
+    def _native_index(self):
+        if self._index is None:
+            from .pruning import BlockIndex
+
+            self._index = BlockIndex(self.y.detach().cpu().numpy())
+            self._xnp = np.ascontiguousarray(self.x.detach().cpu().numpy(), dtype=np.float64)
+        return self._index
+
+    def margin(self, g: torch.Tensor | None) -> float:
+        """A bound on the rounding error of one reduced cost computed by expansion."""
+        gx = float(g.abs().max()) if g is not None and g.numel() else 0.0
+        sx = float((self.x * self.x).sum(-1).max())
+        sy = float((self.y * self.y).sum(-1).max())
+        eps = torch.finfo(self.x.dtype).eps
+        return 16 * eps * (sx + sy + gx + 1e-300) * (self.x.shape[-1] + 2)
+
+    def topk(
+        self,
+        g: torch.Tensor | None,
+        k: int,
+        thresh: torch.Tensor | None = None,
+        rows: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(vals (r, k), idx (r, k))`` for all rows, or for ``rows`` only."""
+        k = min(int(k), self.y.shape[0])
+        x = self.x if rows is None else self.x[rows]
+        if self.backend != "native":
+            vals, idx = ctopk(x, self.y, g, k, backend=self.backend)
+            if thresh is not None:
+                over = vals >= thresh.unsqueeze(1)
+                vals = vals.masked_fill(over, float("inf"))
+                idx = idx.masked_fill(over, -1)
+            return vals, idx
+        from .native import pruned_topk
+
+        index = self._native_index()
+        gnp = np.zeros(self.y.shape[0]) if g is None else g.detach().cpu().numpy().astype(np.float64)
+        gb = gnp[index.perm]
+        a, b = index.affine_bound(gb)
+        w = np.ascontiguousarray(index.sq - gb)
+        xn = self._xnp if rows is None else self._xnp[rows.cpu().numpy()]
+        th = np.full(xn.shape[0], np.inf) if thresh is None else thresh.detach().cpu().numpy().astype(np.float64)
+        blocks = (index.offsets, index.lo, index.hi, a, b)
+        vals, idx, _ = pruned_topk(xn, index.points, w, blocks, th, k, self.margin(g))
+        found = idx >= 0
+        idx = np.where(found, index.perm[np.where(found, idx, 0)], -1)
+        return (
+            torch.from_numpy(vals).to(device=self.x.device, dtype=self.x.dtype),
+            torch.from_numpy(idx).to(self.x.device),
+        )
+
+    def min(self, g: torch.Tensor | None, thresh: torch.Tensor | None = None):
+        """``(vals (n,), idx (n,))``: the row minima (below ``thresh`` when given)."""
+        vals, idx = self.topk(g, 1, thresh)
+        return vals[:, 0], idx[:, 0]

@@ -74,6 +74,7 @@ def test_exact_general_weights(n, m, gen):
     pa, pb = plan.marginals()
     torch.testing.assert_close(pa, a, atol=1e-9, rtol=0)
     torch.testing.assert_close(pb, b, atol=1e-9, rtol=0)
+    assert plan.src.shape[0] <= n + m - 1  # a basic solution
 
 
 def test_exact_silhouettes():
@@ -277,4 +278,4 @@ def test_property_marginals_and_symmetry(data, seed):
     torch.testing.assert_close(pb, b, atol=1e-9, rtol=0)
     back = match(y, x, b, a, method="exact")
     assert float(back.cost) == pytest.approx(float(plan.cost), rel=1e-9, abs=1e-12)
-    assert plan.src.shape[0] <= x.shape[0] + y.shape[0] - 1 or plan.gap <= 1e-12
+    assert plan.src.shape[0] <= x.shape[0] + y.shape[0] - 1  # a basic solution

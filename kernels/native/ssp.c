@@ -21,6 +21,10 @@
  * Amounts below tol count as zero: rounding residues of real-valued supplies
  * are left unrouted once no sink has demand above tol.
  *
+ * With warm != 0 the given flow is kept on edges whose reduced cost under the
+ * given v (and the recomputed u) is at most `tight`; the rest is released and
+ * routed again. Rounds that only add a few edges then cost a few augmentations.
+ *
  * Return value: 0 on success; 1 when memory ran out; -(s + 1) when source s
  * has remaining supply but no sink with remaining demand is reachable in the
  * graph (the caller adds edges and calls again).
@@ -77,15 +81,95 @@ static heap_item heap_pop(heap *h) {
     return top;
 }
 
+/*
+ * Augmenting row reduction (Jonker-Volgenant) for assignment problems (all
+ * supplies and demands 1): free rows bid for their best column, lowering its
+ * potential by the margin to their second best and evicting its owner; two
+ * sweeps over the free rows. It keeps u_i + v_j <= cost on every edge and
+ * equality on the assigned ones, and leaves few rows for the shortest paths.
+ */
+static void row_reduction(int64_t n, int64_t m, const int64_t *rowptr, const int64_t *col,
+                          const double *cost, double *v, double *flow, double *excess, double *deficit)
+{
+    int64_t *row4col = (int64_t *)malloc((size_t)m * sizeof(int64_t));
+    int64_t *edge4row = (int64_t *)malloc((size_t)n * sizeof(int64_t));
+    int64_t *freeq = (int64_t *)malloc((size_t)n * sizeof(int64_t));
+    if (!row4col || !edge4row || !freeq) goto out;
+    for (int64_t j = 0; j < m; j++) row4col[j] = -1;
+    int64_t nfree = 0;
+    for (int64_t i = 0; i < n; i++) {
+        edge4row[i] = -1;
+        freeq[nfree++] = i;
+    }
+    int64_t budget = 20 * (n + 16);
+    for (int sweep = 0; sweep < 2 && nfree > 0; sweep++) {
+        int64_t k = 0, previous = nfree;
+        nfree = 0;
+        while (k < previous && budget-- > 0) {
+            int64_t i = freeq[k++];
+            double u1 = INFINITY, u2 = INFINITY;
+            int64_t e1 = -1, e2 = -1;
+            for (int64_t e = rowptr[i]; e < rowptr[i + 1]; e++) {
+                double r = cost[e] - v[col[e]];
+                if (r < u2) {
+                    if (r < u1) {
+                        u2 = u1;
+                        e2 = e1;
+                        u1 = r;
+                        e1 = e;
+                    } else {
+                        u2 = r;
+                        e2 = e;
+                    }
+                }
+            }
+            if (e1 < 0) continue;
+            int64_t j1 = col[e1];
+            int64_t owner = row4col[j1];
+            int strict = u1 < u2 && isfinite(u2);
+            if (strict) {
+                v[j1] -= u2 - u1;
+            } else if (owner >= 0) {
+                if (e2 < 0 || row4col[col[e2]] >= 0) { /* nothing free to take: leave i for later */
+                    freeq[nfree++] = i;
+                    continue;
+                }
+                e1 = e2;
+                j1 = col[e1];
+                owner = -1;
+            }
+            row4col[j1] = i;
+            edge4row[i] = e1;
+            if (owner >= 0) {
+                edge4row[owner] = -1;
+                if (strict) freeq[--k] = owner;
+                else freeq[nfree++] = owner;
+            }
+        }
+        while (k < previous) freeq[nfree++] = freeq[k++]; /* budget exhausted */
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t e = edge4row[i];
+        if (e < 0) continue;
+        flow[e] = 1.0;
+        excess[i] -= 1.0;
+        deficit[col[e]] -= 1.0;
+    }
+out:
+    free(row4col);
+    free(edge4row);
+    free(freeq);
+}
+
 int64_t lagot_ssp_transport(
     int64_t n, int64_t m,
     const int64_t *rowptr, const int64_t *col,
     const int64_t *colptr, const int64_t *cedge, const int64_t *erow,
     const double *cost,
     const double *supply, const double *demand,
-    double tol,
+    double tol, double tight,
     double *u, double *v,
-    double *flow,
+    double *flow, int64_t warm,
     int64_t *stats)
 {
     const int64_t N = n + m; /* sources 0..n-1, sinks n..n+m-1 */
@@ -116,7 +200,38 @@ int64_t lagot_ssp_transport(
     }
     for (int64_t i = 0; i < n; i++) excess[i] = supply[i];
     for (int64_t j = 0; j < m; j++) deficit[j] = demand[j];
-    for (int64_t e = 0; e < rowptr[n]; e++) flow[e] = 0.0;
+    if (warm) {
+        /* Keep the flow on edges that are still tight (within `tight`); release the rest. */
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t e = rowptr[i]; e < rowptr[i + 1]; e++) {
+                if (flow[e] <= 0.0) continue;
+                if (cost[e] - v[col[e]] > u[i] + tight) {
+                    flow[e] = 0.0;
+                    continue;
+                }
+                excess[i] -= flow[e];
+                deficit[col[e]] -= flow[e];
+            }
+        }
+    } else {
+        for (int64_t e = 0; e < rowptr[n]; e++) flow[e] = 0.0;
+    }
+
+    if (!warm && n == m) {
+        int unit = 1;
+        for (int64_t i = 0; i < n && unit; i++) unit = supply[i] == 1.0 && demand[i] == 1.0;
+        if (unit) {
+            row_reduction(n, m, rowptr, col, cost, v, flow, excess, deficit);
+            for (int64_t i = 0; i < n; i++) { /* duals again, for the new v */
+                double best = INFINITY;
+                for (int64_t e = rowptr[i]; e < rowptr[i + 1]; e++) {
+                    double r = cost[e] - v[col[e]];
+                    if (r < best) best = r;
+                }
+                u[i] = isfinite(best) ? best : 0.0;
+            }
+        }
+    }
 
     /* Greedy start along tight edges. */
     for (int64_t i = 0; i < n; i++) {
