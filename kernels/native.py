@@ -75,6 +75,9 @@ def _library() -> ctypes.CDLL:
     lap = lib.lagot_lap_dense
     lap.restype = ctypes.c_int64
     lap.argtypes = [ctypes.c_int64] * 3 + [_F64, _I64, _F64, _F64]
+    lp = lib.lagot_lap_points
+    lp.restype = ctypes.c_int64
+    lp.argtypes = [ctypes.c_int64] * 4 + [_F64, _F64, _I64, _F64, _F64, _F64]
     mb = lib.lagot_make_basic
     mb.restype = ctypes.c_int64
     mb.argtypes = [ctypes.c_int64] * 3 + [_I64, _I64, _F64]
@@ -163,10 +166,11 @@ def _split(n: int, parts: int) -> list[tuple[int, int]]:
     return [(s, min(n, s + step)) for s in range(0, n, step)]
 
 
-def pruned_topk(x: np.ndarray, y: np.ndarray, w: np.ndarray, blocks, thresh: np.ndarray, k: int, margin: float):
-    """Rows' ``k`` smallest ``|x_i|^2 + w_j - 2 x_i . y_j`` below ``thresh``, skipping blocks by bounds.
+def pruned_topk(x: np.ndarray, y: np.ndarray, g: np.ndarray, blocks, thresh: np.ndarray, k: int, margin: float):
+    """Rows' ``k`` smallest ``|x_i - y_j|^2 - g_j`` below ``thresh``, skipping blocks by bounds.
 
-    ``blocks`` gives ``off, lo, hi, a, b`` (see ``prune.c``); ``y`` and ``w`` are in
+    Values are lowered by a bound on their rounding error (rigorous lower bounds).
+    ``blocks`` gives ``off, lo, hi, a, b`` (see ``prune.c``); ``y`` and ``g`` are in
     block order. Returns ``vals (n, k)``, ``idx (n, k)`` (block order, -1 for
     none) and the number of pairs evaluated. Rows run on several threads.
     """
@@ -182,7 +186,7 @@ def pruned_topk(x: np.ndarray, y: np.ndarray, w: np.ndarray, blocks, thresh: np.
     def run(span):
         work = np.empty(nb, dtype=np.float64)
         return lib.lagot_pruned_topk(
-            span[0], span[1], d, _ptr(x, _F64), _ptr(y, _F64), _ptr(w, _F64), nb, _ptr(off, _I64),
+            span[0], span[1], d, _ptr(x, _F64), _ptr(y, _F64), _ptr(g, _F64), nb, _ptr(off, _I64),
             _ptr(lo, _F64), _ptr(hi, _F64), _ptr(a, _F64), _ptr(b, _F64), _ptr(thresh, _F64),
             float(margin), int(k), _ptr(vals, _F64), _ptr(idx, _I64), _ptr(work, _F64),
         )  # fmt: skip
@@ -194,6 +198,37 @@ def pruned_topk(x: np.ndarray, y: np.ndarray, w: np.ndarray, blocks, thresh: np.
         with ThreadPoolExecutor(len(spans)) as pool:
             evaluated = sum(pool.map(run, spans))
     return vals, idx, int(evaluated)
+
+
+def lap_points(x: np.ndarray, y: np.ndarray):
+    """Optimal assignments for a batch of equal-size clouds ``x, y (B, n, d)``, cost ``|x - y|^2``.
+
+    Returns ``col4row (B, n)``, duals ``u, v (B, n)`` and, per problem, the
+    largest ``u_i + v_j - C_ij`` over all pairs (rounding).
+    """
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    B, n, d = x.shape
+    col4row = np.empty((B, n), dtype=np.int64)
+    u = np.empty((B, n), dtype=np.float64)
+    v = np.empty((B, n), dtype=np.float64)
+    bad = np.empty(B, dtype=np.float64)
+    lib = _library()
+
+    def run(span):
+        return lib.lagot_lap_points(
+            span[0], span[1], n, d, _ptr(x, _F64), _ptr(y, _F64), _ptr(col4row, _I64), _ptr(u, _F64),
+            _ptr(v, _F64), _ptr(bad, _F64),
+        )  # fmt: skip
+
+    spans = _split(B, min(_threads(), B))
+    with ThreadPoolExecutor(len(spans)) as pool:
+        status = list(pool.map(run, spans))
+    if any(s == 1 for s in status):
+        raise MemoryError("the assignment solver ran out of memory")
+    if any(s != 0 for s in status):
+        raise RuntimeError("the assignment solver met a non-finite cost")
+    return col4row, u, v, bad
 
 
 def make_basic(n: int, m: int, src: np.ndarray, dst: np.ndarray, mass: np.ndarray) -> np.ndarray:

@@ -120,7 +120,8 @@ class Reductions:
     """All-pairs reductions between two fixed clouds ``x (n, d)`` and ``y (m, d)``.
 
     ``topk(g, k, thresh)``: per row ``i``, the ``k`` smallest ``|x_i - y_j|^2 - g_j``
-    below ``thresh[i]`` (``inf`` and index -1 where there are fewer).
+    below ``thresh[i]`` (``inf`` and index -1 where there are fewer). Values are
+    rigorous lower bounds: each is lowered by a bound on its rounding error.
 
     Backends: ``"native"`` (CPU: C code that skips blocks of ``y`` by exact lower
     bounds, several threads), ``"torch"`` (row blocks, any device), ``"keops"``
@@ -167,6 +168,7 @@ class Reductions:
         x = self.x if rows is None else self.x[rows]
         if self.backend != "native":
             vals, idx = ctopk(x, self.y, g, k, backend=self.backend)
+            vals = vals - self.margin(g)  # lower bounds despite the rounding of the expansion
             if thresh is not None:
                 over = vals >= thresh.unsqueeze(1)
                 vals = vals.masked_fill(over, float("inf"))
@@ -176,13 +178,12 @@ class Reductions:
 
         index = self._native_index()
         gnp = np.zeros(self.y.shape[0]) if g is None else g.detach().cpu().numpy().astype(np.float64)
-        gb = gnp[index.perm]
+        gb = np.ascontiguousarray(gnp[index.perm])
         a, b = index.affine_bound(gb)
-        w = np.ascontiguousarray(index.sq - gb)
-        xn = self._xnp if rows is None else self._xnp[rows.cpu().numpy()]
+        xn = self._xnp if rows is None else np.ascontiguousarray(self._xnp[rows.cpu().numpy()])
         th = np.full(xn.shape[0], np.inf) if thresh is None else thresh.detach().cpu().numpy().astype(np.float64)
         blocks = (index.offsets, index.lo, index.hi, a, b)
-        vals, idx, _ = pruned_topk(xn, index.points, w, blocks, th, k, self.margin(g))
+        vals, idx, _ = pruned_topk(xn, index.points, gb, blocks, th, k, 0.0)
         found = idx >= 0
         idx = np.where(found, index.perm[np.where(found, idx, 0)], -1)
         return (

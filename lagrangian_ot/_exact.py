@@ -34,7 +34,7 @@ from .kernels.native import InfeasibleGraph, make_basic
 DENSE_EDGES = 1 << 12  # solve on the complete graph below this many pairs
 COARSE_RATIO = 3  # fine points per coarse point in the warm start
 NEIGHBOURS = 24  # candidate partners per point
-RELATIVE_GAP = 1e-12  # certified gap accepted, relative to the cost scale
+SLACK = 1e-12  # reduced costs above -SLACK * (|u_i| + mean pair cost) count as nonnegative
 MAX_ROUNDS = 30
 
 
@@ -79,7 +79,8 @@ def _amounts(a: torch.Tensor, b: torch.Tensor) -> tuple[np.ndarray, np.ndarray, 
     supply = (a / a.sum() * n).cpu().numpy()
     demand = (b / b.sum() * n).cpu().numpy()
     demand *= supply.sum() / demand.sum()
-    return supply, demand, total / n, 1e-10
+    smallest = min(supply[supply > 0].min(), demand[demand > 0].min())
+    return supply, demand, total / n, max(min(1e-10, 1e-6 * smallest), 1e-14 * n)
 
 
 def _edge_costs(x: torch.Tensor, y: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
@@ -147,7 +148,7 @@ def _coarse_potential(x, y, a, b, backend, depth):
     gen = torch.Generator(device="cpu").manual_seed(depth)
 
     def cluster(p, w):
-        k = max(32, p.shape[0] // COARSE_RATIO)
+        k = min(p.shape[0], max(32, p.shape[0] // COARSE_RATIO))
         reps = p[torch.randperm(p.shape[0], generator=gen)[:k].to(p.device)]  # (k, d)
         _, label = Reductions(p, reps, backend).min(None)  # nearest representative, (n,)
         mass = torch.zeros(k, dtype=w.dtype, device=w.device).index_add_(0, label, w)
@@ -161,6 +162,11 @@ def _coarse_potential(x, y, a, b, backend, depth):
     return g, coarse.info
 
 
+def _fsum(t: torch.Tensor) -> float:
+    """Correctly rounded sum (the certificate subtracts large, nearly equal sums)."""
+    return math.fsum(t.detach().double().cpu().numpy().tolist())
+
+
 def solve(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -171,21 +177,25 @@ def solve(
     neighbours: int = NEIGHBOURS,
     depth: int = 0,
 ) -> ExactSolution:
-    """Certified exact plan between ``x (n, d)`` and ``y (m, d)`` with weights ``a``, ``b``."""
-    x = x.double()
-    y = y.double()
+    """Certified exact plan between ``x (n, d)`` and ``y (m, d)`` with weights ``a``, ``b``.
+
+    ``b`` is rescaled to the total of ``a``. The plan is returned only when no
+    pair violates the dual constraints beyond rounding; its ``gap`` is the
+    rigorous bound ``cost - (a.f + b.g)`` with ``f_i + g_j <= |x_i - y_j|^2`` for all pairs.
+    """
+    x0, y0 = x.double(), y.double()  # edge costs from the given coordinates
     a = a.double()
-    b = b.double()
-    n, m = x.shape[0], y.shape[0]
-    centre = torch.cat([x, y]).mean(0)  # the cost is translation invariant
-    x = x - centre
-    y = y - centre
-    scale = float(torch.cat([x, y]).abs().max()) ** 2 * x.shape[1] + 1e-300
+    b = b.double() * (a.sum() / b.sum())
+    n, m = x0.shape[0], y0.shape[0]
+    centre = torch.cat([x0, y0]).mean(0)  # the reductions work on centred copies
+    x, y = x0 - centre, y0 - centre
     supply, demand, unit, tol = _amounts(a, b)
+    a_moved = torch.from_numpy(supply * unit).to(x.device)  # the masses the flow carries
+    b_moved = torch.from_numpy(demand * unit).to(x.device)
+    total = float(a.sum())
     rows = Reductions(x, y, backend)
     cols = Reductions(y, x, backend)
     info: dict = {"rounds": 0, "edges": 0, "augmentations": 0}
-    slack = RELATIVE_GAP * scale  # reduced costs above -slack count as nonnegative
 
     if n * m <= DENSE_EDGES:
         src = torch.arange(n, device=x.device).repeat_interleave(m)
@@ -203,29 +213,32 @@ def solve(
     flow = None
     for rounds in range(1, MAX_ROUNDS + 1):
         try:
-            flow, u, g, cost, sinfo = _solve_on_edges(x, y, src, dst, supply, demand, g, tol, flow, slack)
+            flow, u, g, cost, sinfo = _solve_on_edges(x0, y0, src, dst, supply, demand, g, tol, flow, 0.0)
         except InfeasibleGraph:
             if k >= m:
                 raise RuntimeError("transportation solver found no feasible flow on the complete graph") from None
             k *= 2  # the graph cannot carry the masses: widen it everywhere
-            f, _ = rows.min(g)
-            s2, d2 = _candidates(rows, cols, f, g, k)
+            s2, d2 = _candidates(rows, cols, rows.min(g)[0], g, k)
             src, dst = _unique_edges(torch.cat([src, s2]), torch.cat([dst, d2]), m)
             flow = None
             continue
         info["rounds"] = rounds
         info["edges"] = int(src.shape[0])
         info["augmentations"] += sinfo["augmentations"]
-        # Certificate over all pairs: any pair with C_ij - g_j < u_i - slack?
-        thresh = u - slack
-        below, _ = rows.min(g, thresh)  # +inf where none
-        violated = below < thresh
-        f = torch.minimum(below, thresh) - rows.margin(g)  # f_i + g_j <= C_ij for all pairs
         flow_t = torch.from_numpy(flow).to(x.device)
-        primal = float((flow_t * cost).sum()) * unit
-        dual = float((a * f).sum() + (b * g).sum())
-        gap = max(primal - dual, 0.0)
+        primal = _fsum(flow_t * cost) * unit
+        slack = SLACK * (u.abs() + primal / total)  # (n,) rounding allowance of the duals
+        # All pairs: the best C_ij - g_j of every row, as a rigorous lower bound.
+        best, _ = rows.min(g, u + slack)  # +inf where nothing is below u_i + slack_i
+        f = torch.minimum(best, u + slack)  # f_i + g_j <= C_ij for all pairs
+        violated = best < u - slack  # a better partner outside the graph
         if not bool(violated.any()):
+            gap = primal - _fsum(a_moved * f) - _fsum(b_moved * g)
+            if gap < -1e-9 * (abs(primal) + 1e-300) or gap > 1e-6 * abs(primal) + 1e-12 * total:
+                raise RuntimeError(
+                    f"exact solver could not certify its plan (cost {primal:.6g}, gap {gap:.3g}); "
+                    "the weights or coordinates may span too many orders of magnitude for float64"
+                )
             support = flow_t > tol
             if int(support.sum()) > n + m - 1:  # cycles in the support: make the plan basic
                 kept = torch.nonzero(support).reshape(-1)
@@ -235,7 +248,7 @@ def solve(
                 support = flow_t > tol
             return ExactSolution(
                 src=src[support], dst=dst[support], mass=flow_t[support] * unit, f=f, g=g,
-                cost=primal, gap=gap, info=info,
+                cost=_fsum(flow_t[support] * cost[support]) * unit, gap=max(gap, 0.0), info=info,
             )  # fmt: skip
         bad = torch.nonzero(violated).reshape(-1)
         _, new = rows.topk(g, k, rows=bad)  # (r, k)
@@ -243,5 +256,32 @@ def solve(
         src, dst = _unique_edges(
             torch.cat([src, bad.repeat_interleave(new.shape[1])]), torch.cat([dst, new.reshape(-1)]), m
         )
+        if src.shape[0] == old_src.shape[0]:  # nothing new to try: the violation is rounding
+            raise RuntimeError(
+                "exact solver could not certify its plan: dual violations persist on the complete "
+                "candidate set; the weights or coordinates may span too many orders of magnitude"
+            )
         flow = _carry_flow(old_src, old_dst, flow, src, dst, m)
-    raise RuntimeError(f"exact solver did not certify its plan in {MAX_ROUNDS} rounds (gap {gap:.3e})")
+    raise RuntimeError(f"exact solver did not certify its plan in {MAX_ROUNDS} rounds")
+
+
+def solve_batch_assignment(x: torch.Tensor, y: torch.Tensor):
+    """Optimal permutations for a batch of equal-size, uniform problems ``(B, n, d)``.
+
+    Dense shortest augmenting paths per problem (native, several threads), on
+    host copies of the points: the ``n x n`` costs are built per problem in C
+    and never leave it. Certified like :func:`solve`: the duals are checked on
+    all pairs. Returns ``perm (B, n)``, ``f, g (B, n)`` and the gaps ``(B,)``.
+    """
+    from .kernels.native import lap_points
+
+    xh = x.detach().double().cpu()
+    yh = y.detach().double().cpu()
+    centre = torch.cat([xh, yh], dim=1).mean(1, keepdim=True)  # translation invariant
+    xh, yh = xh - centre, yh - centre
+    perm, u, v, bad = (torch.from_numpy(t) for t in lap_points(xh.numpy(), yh.numpy()))
+    f = u - bad[:, None]  # f_i + g_j <= C_ij on all pairs
+    primal = ((xh - torch.take_along_dim(yh, perm[:, :, None], dim=1)) ** 2).sum(-1).mean(1)
+    gaps = (primal - f.mean(1) - v.mean(1)).clamp_min(0)
+    dev = x.device
+    return perm.to(dev), f.to(dev), v.to(dev), gaps

@@ -16,29 +16,79 @@ static int solve_one(int64_t n, const double *C, int64_t *col4row, double *u, do
                      int64_t *row4col, double *shortest, int64_t *path, char *SR, char *SC,
                      int64_t *remaining, int64_t *visited_rows)
 {
-    for (int64_t j = 0; j < n; j++) {
+    /* Column reduction: v_j = min_i C_ij, and the minimising row takes j if it is free. */
+    for (int64_t i = 0; i < n; i++) col4row[i] = -1;
+    for (int64_t j = n - 1; j >= 0; j--) {
         double best = INFINITY;
+        int64_t arg = 0;
         for (int64_t i = 0; i < n; i++)
-            if (C[i * n + j] < best) best = C[i * n + j];
+            if (C[i * n + j] < best) {
+                best = C[i * n + j];
+                arg = i;
+            }
         v[j] = best;
         row4col[j] = -1;
+        if (col4row[arg] < 0) {
+            col4row[arg] = j;
+            row4col[j] = arg;
+        }
     }
-    for (int64_t i = 0; i < n; i++) {
-        double best = INFINITY;
-        int64_t arg = -1;
-        for (int64_t j = 0; j < n; j++) {
-            double r = C[i * n + j] - v[j];
-            if (r < best || (r == best && arg >= 0 && row4col[arg] >= 0 && row4col[j] < 0)) {
-                best = r;
-                arg = j;
+    /* Augmenting row reduction: two sweeps of bids by the free rows. */
+    int64_t nfree = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (col4row[i] < 0) remaining[nfree++] = i; /* the free list */
+    int64_t budget = 20 * (n + 16);
+    for (int sweep = 0; sweep < 2 && nfree > 0; sweep++) {
+        int64_t k = 0, previous = nfree;
+        nfree = 0;
+        while (k < previous && budget-- > 0) {
+            int64_t i = remaining[k++];
+            const double *Ci = C + i * n;
+            double u1 = INFINITY, u2 = INFINITY;
+            int64_t j1 = -1, j2 = -1;
+            for (int64_t j = 0; j < n; j++) {
+                double r = Ci[j] - v[j];
+                if (r < u2) {
+                    if (r < u1) {
+                        u2 = u1;
+                        j2 = j1;
+                        u1 = r;
+                        j1 = j;
+                    } else {
+                        u2 = r;
+                        j2 = j;
+                    }
+                }
+            }
+            if (j1 < 0) return -1;
+            int64_t owner = row4col[j1];
+            int strict = u1 < u2 && j2 >= 0;
+            if (strict) {
+                v[j1] -= u2 - u1;
+            } else if (owner >= 0) {
+                if (j2 < 0 || row4col[j2] >= 0) {
+                    remaining[nfree++] = i;
+                    continue;
+                }
+                j1 = j2;
+                owner = -1;
+            }
+            row4col[j1] = i;
+            col4row[i] = j1;
+            if (owner >= 0) {
+                col4row[owner] = -1;
+                if (strict) remaining[--k] = owner;
+                else remaining[nfree++] = owner;
             }
         }
+        while (k < previous) remaining[nfree++] = remaining[k++];
+    }
+    for (int64_t i = 0; i < n; i++) { /* duals of the rows: tight on their columns */
+        double best = INFINITY;
+        const double *Ci = C + i * n;
+        for (int64_t j = 0; j < n; j++)
+            if (Ci[j] - v[j] < best) best = Ci[j] - v[j];
         u[i] = best;
-        col4row[i] = -1;
-        if (arg >= 0 && row4col[arg] < 0) {
-            row4col[arg] = i;
-            col4row[i] = arg;
-        }
     }
     for (int64_t cur = 0; cur < n; cur++) {
         if (col4row[cur] >= 0) continue;
@@ -123,5 +173,43 @@ int64_t lagot_lap_dense(int64_t b0, int64_t b1, int64_t n, const double *costs, 
     free(SC);
     free(remaining);
     free(visited);
+    return status;
+}
+
+/*
+ * The same for point clouds: problem b has costs |x_i - y_j|^2 between
+ * X[b] (n, d) and Y[b] (n, d), built per problem in a local buffer. Also
+ * returns, per problem, the largest dual infeasibility max(u_i + v_j - C_ij)
+ * over all pairs (rounding only, for the certificate).
+ */
+int64_t lagot_lap_points(int64_t b0, int64_t b1, int64_t n, int64_t d, const double *X, const double *Y,
+                         int64_t *col4row, double *u, double *v, double *infeasibility)
+{
+    double *C = (double *)malloc((size_t)(n * n) * sizeof(double));
+    if (!C) return 1;
+    int64_t status = 0;
+    for (int64_t b = b0; b < b1 && status == 0; b++) {
+        const double *x = X + b * n * d, *y = Y + b * n * d;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < n; j++) {
+                double s = 0.0;
+                for (int64_t a = 0; a < d; a++) {
+                    double t = x[i * d + a] - y[j * d + a];
+                    s += t * t;
+                }
+                C[i * n + j] = s;
+            }
+        status = lagot_lap_dense(0, 1, n, C, col4row + b * n, u + b * n, v + b * n);
+        if (status < 0) status = -(b + 1);
+        double worst = 0.0;
+        const double *ub = u + b * n, *vb = v + b * n;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < n; j++) {
+                double r = ub[i] + vb[j] - C[i * n + j];
+                if (r > worst) worst = r;
+            }
+        infeasibility[b] = worst;
+    }
+    free(C);
     return status;
 }

@@ -15,9 +15,12 @@
  * is evaluated only if its bound, minus margin (rounding), is below the
  * current k-th value. The block with the smallest bound is evaluated first.
  *
- * Values use r_ij = |x_i|^2 + (|y_j|^2 - g_j) - 2 x_i . y_j, with w_j = |y_j|^2 - g_j
- * given; the caller accounts for the rounding of this expansion.
+ * Values are computed from differences, r = sum_a (x_ia - y_ja)^2 - g_j, and
+ * returned as rigorous lower bounds: minus a bound on their rounding error,
+ * 4 (d + 2) eps (|x_i - y_j|^2 + |g_j|). The block bounds get a generous
+ * relative margin: it costs evaluations, never correctness.
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,12 +40,12 @@ int64_t lagot_pruned_topk(
     int64_t row_start, int64_t row_end, int64_t d,
     const double *x,                 /* (n, d) */
     const double *y,                 /* (m, d), block-contiguous */
-    const double *w,                 /* (m,) |y_j|^2 - g_j */
+    const double *g,                 /* (m,) potential */
     int64_t nb, const int64_t *off,  /* (nb + 1,) block offsets */
     const double *lo, const double *hi, /* (nb, d) boxes */
     const double *aff_a, const double *aff_b, /* (nb, d), (nb,) */
     const double *thresh,            /* (n,) */
-    double margin,
+    double margin,                   /* extra absolute margin on the block bounds */
     int64_t k,
     double *vals, int64_t *idx,      /* (n, k) out, ascending; +inf / -1 when empty */
     double *work)                    /* (nb,) scratch */
@@ -52,8 +55,7 @@ int64_t lagot_pruned_topk(
         const double *xi = x + i * d;
         double *vi = vals + i * k;
         int64_t *ii = idx + i * k;
-        double xx = 0.0;
-        for (int64_t a = 0; a < d; a++) xx += xi[a] * xi[a];
+        const double rel = 4.0 * (double)(d + 2) * DBL_EPSILON;
         for (int64_t q = 0; q < k; q++) {
             vi[q] = INFINITY;
             ii[q] = -1;
@@ -71,7 +73,8 @@ int64_t lagot_pruned_topk(
                 aa += aJ[a] * aJ[a];
                 ax += aJ[a] * xi[a];
             }
-            double bound = dist2 - 0.25 * aa - ax - aff_b[J] - margin;
+            double bound = dist2 - 0.25 * aa - ax - aff_b[J];
+            bound -= 1e-10 * (dist2 + 0.25 * aa + fabs(ax) + fabs(aff_b[J])) + margin;
             work[J] = bound;
             if (bound < first_bound) {
                 first_bound = bound;
@@ -86,9 +89,13 @@ int64_t lagot_pruned_topk(
             evaluated += off[J + 1] - off[J];
             for (int64_t j = off[J]; j < off[J + 1]; j++) {
                 const double *yj = y + j * d;
-                double dot = 0.0;
-                for (int64_t a = 0; a < d; a++) dot += xi[a] * yj[a];
-                double r = xx + w[j] - 2.0 * dot;
+                double c = 0.0;
+                for (int64_t a = 0; a < d; a++) {
+                    double t = xi[a] - yj[a];
+                    c += t * t;
+                }
+                double r = c - g[j];
+                r -= rel * (c + fabs(g[j]));
                 if (r < kth) {
                     insert(vi, ii, k, r, j);
                     kth = vi[k - 1] < limit ? vi[k - 1] : limit;
