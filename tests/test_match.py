@@ -279,3 +279,37 @@ def test_property_marginals_and_symmetry(data, seed):
     back = match(y, x, b, a, method="exact")
     assert float(back.cost) == pytest.approx(float(plan.cost), rel=1e-9, abs=1e-12)
     assert plan.src.shape[0] <= x.shape[0] + y.shape[0] - 1  # a basic solution
+
+
+@pytest.mark.parametrize("backend", ["torch", "native"])
+def test_exact_backends_agree(backend, gen):
+    x, y = rand(1500, 2, gen), rand(1400, 2, gen, 1.0, 0.8)
+    plan = match(x, y, method="exact", backend=backend)
+    assert_exact(plan, x, y)
+
+
+def test_exact_point_far_from_the_rest(gen):
+    x, y = rand(400, 2, gen), rand(400, 2, gen)
+    x[0] = y[0] = 1e4  # a far pair: costs span many orders of magnitude
+    plan = match(x, y, method="exact")
+    ref = emd_cost(x[1:], y[1:]) * 399 / 400  # the far pair matches itself
+    assert float(plan.cost) == pytest.approx(ref, rel=1e-9)
+    assert plan.gap <= 1e-6 * float(plan.cost)
+
+
+@pytest.mark.gpu
+def test_exact_on_cuda_matches_cpu(gen):
+    x, y = rand(3000, 2, gen), rand(3000, 2, gen, 1.0, 0.5)
+    cpu = match(x, y, method="exact")
+    gpu = match(x.cuda(), y.cuda(), method="exact")
+    assert gpu.src.is_cuda and gpu.cost.is_cuda
+    assert float(gpu.cost) == pytest.approx(float(cpu.cost), rel=1e-9)
+    assert gpu.gap <= 1e-9 * float(gpu.cost)
+
+
+@pytest.mark.gpu
+def test_batched_exact_on_cuda(gen):
+    x, y = rand(64 * 128, 2, gen).reshape(64, 128, 2), rand(64 * 128, 2, gen).reshape(64, 128, 2)
+    gpu = match(x.cuda(), y.cuda())
+    assert gpu.dst.is_cuda
+    torch.testing.assert_close(gpu.cost.cpu(), match(x, y).cost, rtol=1e-12, atol=0)
