@@ -78,6 +78,9 @@ def _library() -> ctypes.CDLL:
     lp = lib.lagot_lap_points
     lp.restype = ctypes.c_int64
     lp.argtypes = [ctypes.c_int64] * 4 + [_F64, _F64, _I64, _F64, _F64, _F64]
+    ba = lib.lagot_batch_assign
+    ba.restype = ctypes.c_int64
+    ba.argtypes = [ctypes.c_int64] * 4 + [_F64, _F64, ctypes.c_int64, _I64, _F64, _F64, _F64]
     mb = lib.lagot_make_basic
     mb.restype = ctypes.c_int64
     mb.argtypes = [ctypes.c_int64] * 3 + [_I64, _I64, _F64]
@@ -200,7 +203,7 @@ def pruned_topk(x: np.ndarray, y: np.ndarray, g: np.ndarray, blocks, thresh: np.
     return vals, idx, int(evaluated)
 
 
-def lap_points(x: np.ndarray, y: np.ndarray):
+def lap_points(x: np.ndarray, y: np.ndarray, *, neighbours: int | None = 16):
     """Optimal assignments for a batch of equal-size clouds ``x, y (B, n, d)``, cost ``|x - y|^2``.
 
     Returns ``col4row (B, n)``, duals ``u, v (B, n)`` and, per problem, the
@@ -216,6 +219,11 @@ def lap_points(x: np.ndarray, y: np.ndarray):
     lib = _library()
 
     def run(span):
+        if neighbours:  # sparse shortest paths on the nearest partners, checked on all pairs
+            return lib.lagot_batch_assign(
+                span[0], span[1], n, d, _ptr(x, _F64), _ptr(y, _F64), int(neighbours), _ptr(col4row, _I64),
+                _ptr(u, _F64), _ptr(v, _F64), _ptr(bad, _F64),
+            )  # fmt: skip
         return lib.lagot_lap_points(
             span[0], span[1], n, d, _ptr(x, _F64), _ptr(y, _F64), _ptr(col4row, _I64), _ptr(u, _F64),
             _ptr(v, _F64), _ptr(bad, _F64),

@@ -33,7 +33,7 @@ from .kernels.native import InfeasibleGraph, make_basic
 
 DENSE_EDGES = 1 << 12  # solve on the complete graph below this many pairs
 COARSE_RATIO = 3  # fine points per coarse point in the warm start
-NEIGHBOURS = 24  # candidate partners per point
+NEIGHBOURS = 16  # candidate partners per point
 SLACK = 1e-12  # reduced costs above -SLACK * (|u_i| + mean pair cost) count as nonnegative
 MAX_ROUNDS = 30
 
@@ -210,9 +210,10 @@ def solve(
     k = neighbours
     gap = math.inf
     flow = None
+    tight = 0.0
     for rounds in range(1, MAX_ROUNDS + 1):
         try:
-            flow, u, g, cost, sinfo = _solve_on_edges(x0, y0, src, dst, supply, demand, g, tol, flow, 0.0)
+            flow, u, g, cost, sinfo = _solve_on_edges(x0, y0, src, dst, supply, demand, g, tol, flow, tight)
         except InfeasibleGraph:
             if k >= m:
                 raise RuntimeError("transportation solver found no feasible flow on the complete graph") from None
@@ -227,6 +228,7 @@ def solve(
         flow_t = torch.from_numpy(flow).to(x.device)
         primal = _fsum(flow_t * cost) * unit
         slack = SLACK * (u.abs() + primal / total)  # (n,) rounding allowance of the duals
+        tight = float(slack.max())  # a warm restart keeps flow on edges this close to tight
         # All pairs: the best C_ij - g_j of every row, as a rigorous lower bound.
         best, _ = rows.min(g, u + slack)  # +inf where nothing is below u_i + slack_i
         f = torch.minimum(best, u + slack)  # f_i + g_j <= C_ij for all pairs
