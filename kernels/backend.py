@@ -7,7 +7,7 @@ import importlib.util
 
 import torch
 
-BACKENDS = ("auto", "torch", "keops")
+BACKENDS = ("auto", "torch", "keops", "fft")
 
 
 @functools.lru_cache(maxsize=1)
@@ -24,6 +24,8 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend == "fft":
+        return "torch"  # off grids, FFT has nothing to offer: exact sums
     if backend == "auto":
         return "keops" if device.type == "cuda" and keops_installed() else "torch"
     if backend == "keops" and not keops_installed():

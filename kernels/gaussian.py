@@ -71,6 +71,25 @@ def _gauss_keops(q: torch.Tensor, z: torch.Tensor, w: torch.Tensor) -> torch.Ten
     return out.reshape(*batch, q.shape[0], w.shape[-1])
 
 
+FFT_WORK = 2e8  # exact separable sums above this many (particle x cell x channel) terms go to FFT
+
+
+def _fft_pays(axes, points, weights, sigma) -> bool:
+    """Binning + FFT (error under 1e-3) once the exact sum would cost more than ``FFT_WORK``.
+
+    Not when the bandwidth is so small against the grid step that the binning
+    grid would be huge (then the exact sums are cheap per cell anyway).
+    """
+    from .fft import MAX_BYTES, RATIO, fine_bytes, plan_size
+
+    cells = math.prod(len(ax) for ax in axes)
+    batch = math.prod(points.shape[:-2]) if points.dim() > 2 else 1
+    if cells * points.shape[-2] * weights.shape[-1] * batch <= FFT_WORK or any(len(ax) < 2 for ax in axes):
+        return False
+    fine = plan_size(axes, sigma, points.shape[-1], RATIO)
+    return fine_bytes(fine, batch * weights.shape[-1], points.dtype) <= MAX_BYTES // 4
+
+
 def gaussian_sum_grid(
     axes: Sequence[torch.Tensor],
     points: torch.Tensor,
@@ -83,12 +102,20 @@ def gaussian_sum_grid(
 
     ``axes``: d 1-D tensors of lengths ``N_a``; ``points (..., K, d)``,
     ``weights (..., K, c)`` -> ``(..., N_0, ..., N_{d-1}, c)``.
-    With ``backend="keops"`` the sum runs point by point through KeOps;
-    otherwise the separable product form (exact, matrix multiplies).
+    ``backend``: ``"torch"`` (and ``"auto"`` for small problems) uses the
+    separable product form (exact, matrix multiplies); ``"fft"`` bins the
+    particles and convolves by FFT (relative error under 1e-3 in the max norm,
+    chosen by ``"auto"`` when the exact sum would be expensive); ``"keops"``
+    sums point by point through KeOps.
     """
     d = points.shape[-1]
     if len(axes) != d:
         raise ValueError(f"grid has {len(axes)} axes but points have dimension {d}")
+    if backend == "fft" or (backend == "auto" and _fft_pays(axes, points, weights, sigma)):
+        from .fft import gaussian_sum_fft
+
+        return gaussian_sum_fft(axes, points, weights, sigma)
+    axes = [ax.to(dtype=points.dtype) for ax in axes]
     if resolve_backend(backend, points.device) == "keops" and backend == "keops":
         mesh = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)  # (*shape, d)
         shape = mesh.shape[:-1]

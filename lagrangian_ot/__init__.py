@@ -31,6 +31,7 @@ from .fields import density, density_and_momentum, momentum, velocity  # noqa: E
 from .grid import Grid  # noqa: E402
 from .interpolate import mccann  # noqa: E402
 from .match import match  # noqa: E402
+from .physics import continuity_residual, kinetic_action, weak_continuity  # noqa: E402
 from .plan import Plan  # noqa: E402
 from .silhouette import load_silhouette  # noqa: E402
 
@@ -40,11 +41,14 @@ __all__ = [
     "InputError",
     "Plan",
     "density",
+    "continuity_residual",
     "density_and_momentum",
+    "kinetic_action",
     "load_silhouette",
     "match",
     "mccann",
     "momentum",
     "shapes",
     "velocity",
+    "weak_continuity",
 ]

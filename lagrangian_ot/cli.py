@@ -79,7 +79,7 @@ def _interpolate(args) -> int:
         plot.save(fig, out / "midpoint-velocities.png")
         plot.save(fig, out / "midpoint-velocities.pdf")
         bar.step("figure")
-        plot.save(plot.geodesic_figure(plan, times, geo.sigma), out / "figure.png")
+        _side_by_side(out / "density-sequence.png", out / "midpoint-velocities.png", out / "figure.png")
         bar.step("geodesic.npz")
         save_npz(geo, out / "geodesic.npz")
     seconds = time.perf_counter() - start
@@ -89,6 +89,25 @@ def _interpolate(args) -> int:
         f"W2^2 = {float(plan.cost):.6g}, {seconds:.1f} s, wrote {out}/"
     )
     return 0
+
+
+def _side_by_side(left: Path, right: Path, target: Path) -> None:
+    """Two PNG files as one, scaled to the same height (no second rendering)."""
+    from PIL import Image
+
+    from ._io import atomic_path
+
+    with Image.open(left) as a, Image.open(right) as b:
+        a, b = a.convert("RGB"), b.convert("RGB")
+        h = min(a.height, b.height)
+        a = a.resize((round(a.width * h / a.height), h), Image.Resampling.LANCZOS)
+        b = b.resize((round(b.width * h / b.height), h), Image.Resampling.LANCZOS)
+        gap = h // 12
+        both = Image.new("RGB", (a.width + gap + b.width, h), "white")
+        both.paste(a, (0, 0))
+        both.paste(b, (a.width + gap, 0))
+    with atomic_path(target) as tmp:
+        both.save(tmp, format="PNG")
 
 
 def _shapes(args) -> int:
