@@ -24,7 +24,7 @@ if not _os.path.isdir(_os.path.join(_here, "kernels")):
     if _os.path.isfile(_os.path.join(_root, "kernels", "__init__.py")):
         __path__.append(_root)  # type: ignore[name-defined]  # noqa: F821
 
-from . import shapes  # noqa: E402
+from . import plot, shapes  # noqa: E402
 from ._version import __version__  # noqa: E402
 from .errors import InputError  # noqa: E402
 from .fields import density, density_and_momentum, momentum, velocity  # noqa: E402
@@ -48,6 +48,7 @@ __all__ = [
     "match",
     "mccann",
     "momentum",
+    "plot",
     "shapes",
     "velocity",
     "weak_continuity",
