@@ -34,10 +34,12 @@ from .match import match  # noqa: E402
 from .physics import continuity_residual, kinetic_action, weak_continuity  # noqa: E402
 from .plan import Plan  # noqa: E402
 from .silhouette import load_silhouette  # noqa: E402
+from .training import OTPairs, ot_pairs, w2_loss  # noqa: E402
 
 __all__ = [
     "__version__",
     "Grid",
+    "OTPairs",
     "InputError",
     "Plan",
     "density",
@@ -48,8 +50,10 @@ __all__ = [
     "match",
     "mccann",
     "momentum",
+    "ot_pairs",
     "plot",
     "shapes",
     "velocity",
+    "w2_loss",
     "weak_continuity",
 ]
