@@ -81,6 +81,9 @@ def _library() -> ctypes.CDLL:
     ba = lib.lagot_batch_assign
     ba.restype = ctypes.c_int64
     ba.argtypes = [ctypes.c_int64] * 4 + [_F64, _F64, ctypes.c_int64, _I64, _F64, _F64, _F64]
+    bc = lib.lagot_batch_assign_costs
+    bc.restype = ctypes.c_int64
+    bc.argtypes = [ctypes.c_int64] * 3 + [_F64, ctypes.c_int64, _I64, _F64, _F64, _F64]
     mb = lib.lagot_make_basic
     mb.restype = ctypes.c_int64
     mb.argtypes = [ctypes.c_int64] * 3 + [_I64, _I64, _F64]
@@ -227,6 +230,38 @@ def lap_points(x: np.ndarray, y: np.ndarray, *, neighbours: int | None = 16):
         return lib.lagot_lap_points(
             span[0], span[1], n, d, _ptr(x, _F64), _ptr(y, _F64), _ptr(col4row, _I64), _ptr(u, _F64),
             _ptr(v, _F64), _ptr(bad, _F64),
+        )  # fmt: skip
+
+    spans = _split(B, min(_threads(), B))
+    with ThreadPoolExecutor(len(spans)) as pool:
+        status = list(pool.map(run, spans))
+    if any(s == 1 for s in status):
+        raise MemoryError("the assignment solver ran out of memory")
+    if any(s != 0 for s in status):
+        raise RuntimeError("the assignment solver met a non-finite cost")
+    return col4row, u, v, bad
+
+
+def assign_costs(costs: np.ndarray, neighbours: int = 16):
+    """Optimal assignments for a batch of square cost matrices ``(B, n, n)``.
+
+    Sparse shortest paths on the ``neighbours`` cheapest partners of every row
+    and column, checked on all pairs (see ``lap.c``). Returns ``col4row``,
+    ``u``, ``v`` ``(B, n)`` and the largest remaining dual violation per problem.
+    """
+    costs = np.ascontiguousarray(costs, dtype=np.float64)
+    B, n, _ = costs.shape
+    col4row = np.empty((B, n), dtype=np.int64)
+    u = np.empty((B, n), dtype=np.float64)
+    v = np.empty((B, n), dtype=np.float64)
+    bad = np.empty(B, dtype=np.float64)
+    lib = _library()
+
+    def run(span):
+        b0, b1 = span
+        return lib.lagot_batch_assign_costs(
+            0, b1 - b0, n, _ptr(costs[b0:b1], _F64), int(neighbours), _ptr(col4row[b0:b1], _I64),
+            _ptr(u[b0:b1], _F64), _ptr(v[b0:b1], _F64), _ptr(bad[b0:b1], _F64),
         )  # fmt: skip
 
     spans = _split(B, min(_threads(), B))

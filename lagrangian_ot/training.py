@@ -28,11 +28,14 @@ def _permutations(a: torch.Tensor, b: torch.Tensor, method: str, generator, blur
         if D <= DENSE_FEATURES:
             perm, _, _, _ = _exact.solve_batch_assignment(a, b)
             return perm
-        from .kernels.native import lap_dense
+        from .kernels.native import assign_costs
 
-        C = sqdist(a.double(), b.double()).cpu()  # (B, n, n), one matrix product per problem
-        perm, _, _ = lap_dense(C.numpy())
-        return torch.from_numpy(perm).to(a.device)
+        chunk = max(1, (1 << 28) // (8 * n * n))
+        perms = []
+        for s in range(0, B, chunk):  # costs by one matrix product per problem, in the input's dtype
+            C = sqdist(a[s : s + chunk], b[s : s + chunk]).double().cpu()  # (b, n, n)
+            perms.append(torch.from_numpy(assign_costs(C.numpy())[0]))
+        return torch.cat(perms).to(a.device)
     # sinkhorn: sample a partner per source from its row of the entropic plan
     out = torch.empty(B, n, dtype=torch.long, device=a.device)
     for i in range(B):

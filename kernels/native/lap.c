@@ -253,11 +253,38 @@ static void mark_smallest(int64_t n, int64_t k, const double *C, int64_t row_str
  * warm. Returns per problem the assignment, duals u, v and the largest dual
  * violation left (rounding), as lap_points does.
  */
+int64_t lagot_batch_assign_costs(int64_t b0, int64_t b1, int64_t n, const double *costs, int64_t k,
+                                 int64_t *col4row, double *u, double *v, double *infeasibility);
+
 int64_t lagot_batch_assign(int64_t b0, int64_t b1, int64_t n, int64_t d, const double *X, const double *Y,
                            int64_t k, int64_t *col4row, double *u, double *v, double *infeasibility)
 {
+    double *C = (double *)malloc((size_t)(n * n) * sizeof(double));
+    if (!C) return 1;
+    int64_t status = 0;
+    for (int64_t b = b0; b < b1 && status == 0; b++) {
+        const double *x = X + b * n * d, *y = Y + b * n * d;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < n; j++) {
+                double s = 0.0;
+                for (int64_t a = 0; a < d; a++) {
+                    double t = x[i * d + a] - y[j * d + a];
+                    s += t * t;
+                }
+                C[i * n + j] = s;
+            }
+        status = lagot_batch_assign_costs(0, 1, n, C, k, col4row + b * n, u + b * n, v + b * n, infeasibility + b);
+        if (status < 0) status = -(b + 1);
+    }
+    free(C);
+    return status;
+}
+
+/* The same on given cost matrices costs (B, n, n). */
+int64_t lagot_batch_assign_costs(int64_t b0, int64_t b1, int64_t n, const double *costs, int64_t k,
+                                 int64_t *col4row, double *u, double *v, double *infeasibility)
+{
     int64_t nn = n * n;
-    double *C = (double *)malloc((size_t)nn * sizeof(double));
     double *Ct = (double *)malloc((size_t)nn * sizeof(double));
     char *mark = (char *)malloc((size_t)nn);
     int64_t *rowptr = (int64_t *)malloc((size_t)(n + 1) * sizeof(int64_t));
@@ -272,27 +299,22 @@ int64_t lagot_batch_assign(int64_t b0, int64_t b1, int64_t n, int64_t d, const d
     int64_t *idx = (int64_t *)malloc((size_t)(n + 1) * sizeof(int64_t));
     int64_t stats[2];
     int64_t status = 0;
-    if (!C || !Ct || !mark || !rowptr || !colptr || !col || !erow || !cedge || !cost || !flow || !ones || !vals || !idx) {
+    if (!Ct || !mark || !rowptr || !colptr || !col || !erow || !cedge || !cost || !flow || !ones || !vals || !idx) {
         status = 1;
         goto out;
     }
     if (k > n) k = n;
     for (int64_t i = 0; i < n; i++) ones[i] = 1.0;
     for (int64_t b = b0; b < b1 && status == 0; b++) {
-        const double *x = X + b * n * d, *y = Y + b * n * d;
+        const double *C = costs + b * nn;
         double *ub = u + b * n, *vb = v + b * n;
         int64_t *assign = col4row + b * n;
         double scale = 0.0;
         for (int64_t i = 0; i < n; i++)
             for (int64_t j = 0; j < n; j++) {
-                double s = 0.0;
-                for (int64_t a = 0; a < d; a++) {
-                    double t = x[i * d + a] - y[j * d + a];
-                    s += t * t;
-                }
-                C[i * n + j] = s;
+                double s = C[i * n + j];
                 Ct[j * n + i] = s;
-                if (s > scale) scale = s;
+                if (fabs(s) > scale) scale = fabs(s);
             }
         for (int64_t q = 0; q < nn; q++) mark[q] = 0;
         int64_t kk = k;
@@ -357,7 +379,7 @@ int64_t lagot_batch_assign(int64_t b0, int64_t b1, int64_t n, int64_t d, const d
         }
     }
 out:
-    free(C); free(Ct); free(mark); free(rowptr); free(colptr); free(col); free(erow); free(cedge);
+    free(Ct); free(mark); free(rowptr); free(colptr); free(col); free(erow); free(cedge);
     free(cost); free(flow); free(ones); free(vals); free(idx);
     return status;
 }
