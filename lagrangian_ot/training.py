@@ -25,6 +25,8 @@ def _permutations(a: torch.Tensor, b: torch.Tensor, method: str, generator, blur
     """``a, b (B, n, D)`` -> target index for every source, ``(B, n)``."""
     B, n, D = a.shape
     if method == "exact":
+        if D <= 3 and n > 512:  # large low-dimensional batches: the multiscale solver
+            return torch.stack([match(a[i], b[i], method="exact").permutation for i in range(B)])
         if D <= DENSE_FEATURES:
             perm, _, _, _ = _exact.solve_batch_assignment(a, b)
             return perm
