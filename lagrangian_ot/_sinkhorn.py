@@ -29,9 +29,13 @@ def default_blur(x: torch.Tensor, y: torch.Tensor) -> float:
     return 0.01 * float((pts.max(0).values - pts.min(0).values).norm()) or 1e-3
 
 
-def potentials(x, y, a, b, blur: float, reach: float | None, scaling: float = 0.9):
+def potentials(x, y, a, b, blur: float, reach: float | None, scaling: float = 0.95):
     """Entropic potentials ``(f, g)`` in the cost ``|x - y|^2`` (see the module docstring)."""
-    from geomloss import SamplesLoss
+    import contextlib
+    import sys
+
+    with contextlib.redirect_stdout(sys.stderr):  # pykeops prints notices on import: not on our stdout
+        from geomloss import SamplesLoss
 
     n, m, d = x.shape[0], y.shape[0], x.shape[1]
     if n * m <= TENSORIZED_PAIRS:
@@ -67,25 +71,34 @@ def _softmin(x, y, g, log_b, eps):
     return out
 
 
-def refine(x, y, a, b, f, g, eps: float, rho: float | None, tol: float = 1e-6, max_iter: int = 500):
-    """Sinkhorn iterations at the final ``eps`` until the column marginal is within ``tol``.
+def refine(x, y, a, b, f, g, eps: float, rho: float | None, tol: float = 1e-6, max_iter: int | None = None):
+    """Sinkhorn iterations at the final ``eps`` until the marginals are within ``tol``.
 
     GeomLoss anneals ``eps`` and stops after a few iterations at the last scale,
     so its plan's marginals are off by a few percent; the plan needs them right.
-    The last update is on ``f``, so the row marginal is exact. ``rho`` (unbalanced)
-    damps the updates by ``rho / (rho + eps)``. Returns ``f, g, iterations``.
+    The last update is on ``f``, so the row marginal is exact; iterations stop
+    when the column marginal's largest relative error is below ``tol`` (balanced)
+    or the potentials settle (unbalanced, damped by ``rho / (rho + eps)``).
+    Returns ``f, g, iterations, column error``.
     """
+    n, m = x.shape[0], y.shape[0]
+    if max_iter is None:  # small problems can afford many cheap iterations
+        max_iter = 2_000 if n * m <= 100_000 else 500 if n * m <= 4_000_000 else 100
     log_a, log_b = a.log(), b.log()
     damp = 1.0 if rho is None else rho / (rho + eps)
-    it = 0
+    it, error = 0, float("inf")
     for it in range(1, max_iter + 1):
-        g = damp * _softmin(y, x, f, log_a, eps)
-        f_new = damp * _softmin(x, y, g, log_b, eps)
-        change = float((f_new - f).abs().max())
-        f = f_new
-        if change <= tol * eps:
+        g_new = damp * _softmin(y, x, f, log_a, eps)
+        if rho is None:
+            # column marginal of the plan before this update: b_j exp((g_j - g_new_j) / eps)
+            error = float(torch.expm1((g - g_new) / eps).abs().max())
+        else:
+            error = float((g_new - g).abs().max()) / eps
+        g = g_new
+        f = damp * _softmin(x, y, g, log_b, eps)
+        if error <= tol:
             break
-    return f, g, it
+    return f, g, it, error
 
 
 def sparse_plan(x, y, a, b, f, g, eps: float, row_cap: int = ROW_CAP):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from ._version import __version__
-from .errors import InputError
+from .errors import InputError, check_positive
 
 EXIT_USAGE = 2
 
@@ -22,16 +24,49 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _out_dir(path: str) -> Path:
+    """Check (without creating anything) that ``path`` is, or can become, a writable folder."""
     out = Path(path)
     if out.exists() and not out.is_dir():
-        raise InputError(f"output folder {path!r} exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create output folder {path!r}: {exc.strerror or exc}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
+        raise InputError(f"output folder {path!r} exists and is not a folder; choose another with --out")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"cannot create output folder {path!r}: {str(probe)!r} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
         raise InputError(f"output folder {path!r} is not writable; choose another with --out")
     return out
+
+
+class _Staging:
+    """Outputs are written into a hidden folder and moved into place together at the end.
+
+    A failure part-way leaves the output folder as it was (not created, or untouched).
+    """
+
+    def __init__(self, out: Path):
+        self.out = out
+        anchor = out if out.exists() else out.parent
+        while not anchor.exists():
+            anchor = anchor.parent
+        self.dir = Path(tempfile.mkdtemp(prefix=".lagot-", dir=anchor))
+
+    def __enter__(self) -> Path:
+        return self.dir
+
+    def __exit__(self, kind, exc, tb) -> None:
+        try:
+            if kind is None:
+                items = sorted(self.dir.iterdir())
+                for item in items:  # check every destination before moving anything
+                    target = self.out / item.name
+                    if target.exists() and not target.is_file():
+                        raise InputError(f"cannot write {str(target)!r}: something other than a file is there")
+                self.out.mkdir(parents=True, exist_ok=True)
+                for item in items:
+                    os.replace(item, self.out / item.name)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _device(name: str):
@@ -56,14 +91,16 @@ def _interpolate(args) -> int:
         raise InputError("give both SRC and DST, or neither (default: cat disks)")
     if args.n < 1:
         raise InputError(f"--n must be >= 1, got {args.n}")
-    if args.sigma is not None and not args.sigma > 0:
-        raise InputError(f"--sigma must be > 0, got {args.sigma}")
+    if args.sigma is not None:
+        check_positive(args.sigma, "--sigma")
+    if args.seed < 0:
+        raise InputError(f"--seed must be >= 0, got {args.seed}")
     times = parse_times(args.times)
     device = _device(args.device)
     for name in names:  # fail early, before any work or output
         silhouette_mask(name)
     out = _out_dir(args.out)
-    with Progress(6) as bar:
+    with Progress(6) as bar, _Staging(out) as stage:
         bar.step("sampling and matching")
         geo = silhouette_geodesic(
             names[0], names[1], args.n, method=args.method, seed=args.seed, sampling=args.sampling,
@@ -72,21 +109,22 @@ def _interpolate(args) -> int:
         plan = geo.plan
         bar.step("density sequence")
         fig = plot.density_sequence(plan, times, geo.sigma)
-        plot.save(fig, out / "density-sequence.png")
-        plot.save(fig, out / "density-sequence.pdf")
+        plot.save(fig, stage / "density-sequence.png")
+        plot.save(fig, stage / "density-sequence.pdf")
         bar.step("midpoint velocities")
         fig = plot.midpoint_arrows(plan, sigma=geo.sigma)
-        plot.save(fig, out / "midpoint-velocities.png")
-        plot.save(fig, out / "midpoint-velocities.pdf")
+        plot.save(fig, stage / "midpoint-velocities.png")
+        plot.save(fig, stage / "midpoint-velocities.pdf")
         bar.step("figure")
-        _side_by_side(out / "density-sequence.png", out / "midpoint-velocities.png", out / "figure.png")
+        _side_by_side(stage / "density-sequence.png", stage / "midpoint-velocities.png", stage / "figure.png")
         bar.step("geodesic.npz")
-        save_npz(geo, out / "geodesic.npz")
+        save_npz(geo, stage / "geodesic.npz")
     seconds = time.perf_counter() - start
     certificate = f", certified gap {plan.gap:.1e}" if plan.gap is not None else ""
+    label = "W2^2" if plan.method == "exact" else "cost"
     print(
         f"lagot: {names[0]} -> {names[1]}, n={args.n}, method {plan.method}{certificate}, "
-        f"W2^2 = {float(plan.cost):.6g}, {seconds:.1f} s, wrote {out}/"
+        f"{label} = {float(plan.cost):.6g}, {seconds:.1f} s, wrote {out}/"
     )
     return 0
 
@@ -112,15 +150,16 @@ def _side_by_side(left: Path, right: Path, target: Path) -> None:
 
 def _shapes(args) -> int:
     from . import shapes
-    from ._io import atomic_path
 
     if args.write is None:
         print("\n".join(shapes.names()))
         return 0
+    if not 16 <= args.size <= 8192:
+        raise InputError(f"--size must be between 16 and 8192 pixels, got {args.size}")
     out = _out_dir(args.write)
-    for name in shapes.names():
-        with atomic_path(out / f"{name}.png") as tmp:
-            shapes.render(name, args.size).save(tmp, format="PNG")
+    with _Staging(out) as stage:
+        for name in shapes.names():
+            shapes.render(name, args.size).save(stage / f"{name}.png", format="PNG")
     print(f"lagot: wrote {', '.join(n + '.png' for n in shapes.names())} to {out}/")
     return 0
 
@@ -133,9 +172,13 @@ def _doctor(args) -> int:
     from .kernels import available_backends
     from .kernels.native import _library
 
+    import importlib.util
+
     print(f"lagrangian_ot {__version__}, Python {platform.python_version()}, torch {torch.__version__}")
+    print(f"  geomloss {'yes' if importlib.util.find_spec('geomloss') else 'no (method=sinkhorn needs it)'}")
     for name, ok in available_backends().items():
-        print(f"  {name:<8} {'yes' if ok else 'no'}")
+        note = " (installed; lagot doctor --keops compiles a test formula)" if name == "keops" and ok else ""
+        print(f"  {name:<8} {'yes' if ok else 'no'}{note}")
     try:
         _library()
         print("  native   yes (exact solver, farthest-point sampling)")
@@ -185,7 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="lagot-out", help="output folder (default lagot-out)")
     p.set_defaults(run=_interpolate)
 
-    p = sub.add_parser("shapes", help="list the built-in shapes or write them as PNG files")
+    p = sub.add_parser(
+        "shapes", help="list the built-in shapes or write them as PNG files",
+        description="List the built-in shapes, or write them as black-on-white PNG files (cat.png, disks.png, ...) "
+        "that lagot interpolate and load_silhouette read like any picture.",
+    )  # fmt: skip
     p.add_argument("--write", metavar="DIR", default=None, help="write cat.png, disks.png, ... into DIR")
     p.add_argument("--size", type=int, default=512, help="image size in pixels (default 512)")
     p.set_defaults(run=_shapes)

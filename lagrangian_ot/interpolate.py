@@ -44,6 +44,8 @@ def mccann(plan: Plan, t) -> torch.Tensor:
             raise InputError(f"t must be finite, got {t}")
         return torch.lerp(x0, x1, float(t))
     t = torch.as_tensor(t, dtype=x0.dtype, device=x0.device)
+    if t.dim() == 0:
+        return mccann(plan, float(t))
     if t.dim() != 1:
         raise InputError(f"t must be a float or a 1-D tensor of times, got shape {tuple(t.shape)}")
     if not bool(torch.isfinite(t).all()):

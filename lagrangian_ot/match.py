@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from . import _exact, _sinkhorn
@@ -19,6 +21,7 @@ def _cost(x, y, src, dst, mass) -> torch.Tensor:
 
 def _match_one(x, y, a, b, method, blur, reach, backend) -> Plan:
     dtype = x.dtype
+    x, y, a, b = x.detach(), y.detach(), a.detach(), b.detach()  # plans are not differentiated
     if method == "exact":
         sol = _exact.solve(x, y, a, b, backend=backend)
         cost = torch.tensor(sol.cost, dtype=torch.float64, device=x.device)
@@ -32,13 +35,20 @@ def _match_one(x, y, a, b, method, blur, reach, backend) -> Plan:
     eps = 2.0 * blur**2
     rho = None if reach is None else 2.0 * reach**2
     x64, y64, a64, b64 = x.double(), y.double(), a.double(), b.double()
-    f, g, iters = _sinkhorn.refine(x64, y64, a64, b64, f.double(), g.double(), eps, rho)
+    f, g, iters, error = _sinkhorn.refine(x64, y64, a64, b64, f.double(), g.double(), eps, rho)
     src, dst, mass, dropped = _sinkhorn.sparse_plan(x64, y64, a64, b64, f, g, eps)
     cost = _cost(x, y, src, dst, mass)
     info = {
         "blur": blur, "epsilon": eps, "reach": reach, "dropped_mass": dropped, "backend": gl_backend,
-        "refine_iterations": iters,
+        "refine_iterations": iters, "marginal_error": error,
     }  # fmt: skip
+    if error > 1e-2:
+        warnings.warn(
+            f"Sinkhorn did not converge at blur={blur:.3g}: the plan's column marginal is off by up to "
+            f"{error:.1%}; use a larger blur or method='exact'",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return Plan(
         x=x, y=y, src=src, dst=dst, mass=mass.to(dtype), cost=cost.to(dtype), method="sinkhorn",
         gap=None, potentials=(f.to(dtype), g.to(dtype)), info=info,
@@ -47,6 +57,7 @@ def _match_one(x, y, a, b, method, blur, reach, backend) -> Plan:
 
 def _match_batch_assignment(x, y, a) -> Plan:
     """Batched equal-size uniform problems: one optimal permutation per problem."""
+    x, y, a = x.detach(), y.detach(), a.detach()
     B, n, _ = x.shape
     perm, f, g, gaps = _exact.solve_batch_assignment(x, y)
     src = torch.arange(n, device=x.device).expand(B, n)
@@ -158,6 +169,8 @@ def match(
                 "normalise them, or pass reach= for unbalanced transport"
             )
     if x.dim() == 3:
+        if x.shape[0] == 0:
+            raise InputError("the batch is empty (B = 0)")
         uniform = bool((a == a[..., :1]).all()) and bool((b == b[..., :1]).all())
         if method == "exact" and uniform and x.shape[1] == y.shape[1] and x.shape[1] <= BATCH_DENSE_LIMIT:
             return _match_batch_assignment(x, y, a)

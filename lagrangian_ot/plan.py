@@ -56,6 +56,23 @@ class Plan:
     potentials: tuple[torch.Tensor, torch.Tensor] | None = None
     info: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    def __getitem__(self, i: int) -> Plan:
+        """Problem ``i`` of a batched plan, as an unbatched plan (padding dropped)."""
+        if self.src.dim() < 2:
+            raise InputError("only batched plans can be indexed")
+        keep = self.mass[i] > 0
+        pots = None if self.potentials is None else (self.potentials[0][i], self.potentials[1][i])
+        gap = self.gap
+        return Plan(
+            x=self.x[i], y=self.y[i], src=self.src[i][keep], dst=self.dst[i][keep], mass=self.mass[i][keep],
+            cost=self.cost[i], method=self.method, gap=gap, potentials=pots, info=dict(self.info),
+        )  # fmt: skip
+
+    def __len__(self) -> int:
+        if self.src.dim() < 2:
+            raise TypeError("an unbatched plan has no length; use plan.src.shape[0] for its support")
+        return self.src.shape[0]
+
     @property
     def n(self) -> int:
         """Number of source points."""

@@ -15,6 +15,7 @@ from .kernels.native import farthest_points, poisson_disk
 
 SAMPLINGS = ("farthest", "poisson", "random", "grid")
 BUILTIN_SIZE = 512
+MIN_PIXELS = 16  # a silhouette smaller than this is a speck, not a shape
 
 
 def _open(path_or_name) -> np.ndarray:
@@ -190,7 +191,13 @@ def load_silhouette(
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise InputError(f"n must be an integer >= 1, got {n!r}")
     n = int(n)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be an integer >= 0, got {seed!r}")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise InputError(f"dtype must be a floating torch dtype, got {dtype!r}")
     mask = silhouette_mask(path_or_name, threshold)
+    if int(mask.sum()) < MIN_PIXELS:
+        raise InputError(f"{path_or_name!s}: the silhouette has only {int(mask.sum())} pixels; draw it larger")
     rng = np.random.default_rng(seed)
     if sampling == "grid":
         pts = _grid_sample(mask, n, rng)

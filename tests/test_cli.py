@@ -151,3 +151,45 @@ def test_cuda_request_without_cuda(tmp_path, capsys):
         pytest.skip("a CUDA device is present")
     assert main(["interpolate", "--device", "cuda", "--out", str(tmp_path)]) == 2
     assert "no CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--sigma", "inf"], "--sigma"),
+        (["--seed", "-1"], "--seed"),
+    ],
+)
+def test_more_bad_numbers(tmp_path, capsys, args, message):
+    out = tmp_path / "o"
+    assert main(["interpolate", *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_failure_part_way_leaves_the_output_folder_untouched(tmp_path, capsys):
+    out = tmp_path / "o"
+    (out / "figure.png").mkdir(parents=True)  # the last file cannot be written
+    assert main(["interpolate", "--n", "100", "--out", str(out)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["figure.png"]  # nothing else written
+    assert not [p for p in tmp_path.rglob(".lagot-*")]  # no staging left behind
+
+
+def test_grid_sampling_error_creates_no_folder(tmp_path, capsys):
+    img = np.full((24, 24), 255, np.uint8)
+    img[8:16, 8:16] = 0
+    Image.fromarray(img).save(tmp_path / "small.png")
+    out = tmp_path / "o"
+    args = ["interpolate", str(tmp_path / "small.png"), "disks", "--n", "1000", "--sampling", "grid", "--out", str(out)]
+    assert main(args) == 2
+    assert "larger than the silhouette" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("size", ["0", "-3", "8"])
+def test_shapes_rejects_bad_sizes(tmp_path, capsys, size):
+    assert main(["shapes", "--write", str(tmp_path / "s"), "--size", size]) == 2
+    assert "--size" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

@@ -29,7 +29,7 @@ def _check_plan(plan: Plan) -> None:
     if not isinstance(plan, Plan):
         raise InputError(f"expected a Plan, got {type(plan).__name__}")
     if plan.src.dim() != 1:
-        raise InputError("figures take one plan; index a batched plan first")
+        raise InputError("figures take one plan; take problem i of a batched plan with plan[i]")
     if plan.x.shape[-1] != 2:
         raise InputError(f"figures are drawn for 2-D clouds, got dimension {plan.x.shape[-1]}")
 
@@ -46,7 +46,9 @@ def _local_density(points: torch.Tensor, mass: torch.Tensor, sigma: float, resol
 
 
 def _sigma(plan: Plan, sigma: float | None) -> float:
-    return float(sigma) if sigma is not None else _style.default_sigma(plan.x)
+    from ..errors import check_positive
+
+    return check_positive(sigma, "sigma") if sigma is not None else _style.default_sigma(plan.x)
 
 
 def density_sequence(

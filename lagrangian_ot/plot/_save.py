@@ -18,5 +18,8 @@ def save(fig, path: str | os.PathLike) -> None:
     suffix = os.path.splitext(os.fspath(path))[1].lower()
     if suffix not in FORMATS:
         raise InputError(f"cannot save a figure as {suffix or 'a file without suffix'}; use {', '.join(FORMATS)}")
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot save {os.fspath(path)!r}: the folder {folder!r} does not exist")
     with matplotlib.rc_context(STYLE), atomic_path(path) as tmp:
         fig.savefig(tmp, format=suffix[1:])
