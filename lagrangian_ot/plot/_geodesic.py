@@ -150,6 +150,7 @@ def midpoint_arrows(
     sigma: float | None = None,
     ax=None,
     resolution: int | None = None,
+    labels: bool = True,
 ):
     """Density at time ``t`` (default 1/2) with shortened velocity arrows.
 
@@ -168,7 +169,7 @@ def midpoint_arrows(
     z = mccann(plan, float(t))
     grid, rho = _local_density(z, plan.mass, sig, resolution)
     ax.imshow(
-        _style.rgba_image(rho, _style.time_color(t), gamma=1.0) * np.array([1, 1, 1, 0.75]),
+        _style.rgba_image(rho, _style.time_color(t)) * np.array([1, 1, 1, 0.85]),
         origin="lower", extent=grid.extent, interpolation="bilinear",
     )  # fmt: skip
     _, tails, heads = arrow_segments(plan, n_arrows, scale, t)
@@ -181,7 +182,12 @@ def midpoint_arrows(
     )  # fmt: skip
     x0, x1, y0, y1 = grid.extent
     ax.set_xlim(min(x0, tails[:, 0].min(), (tails + d)[:, 0].min()), max(x1, tails[:, 0].max(), (tails + d)[:, 0].max()))
-    ax.set_ylim(min(y0, tails[:, 1].min(), (tails + d)[:, 1].min()), max(y1, tails[:, 1].max(), (tails + d)[:, 1].max()))
+    bottom = min(y0, tails[:, 1].min(), (tails + d)[:, 1].min())
+    top = max(y1, tails[:, 1].max(), (tails + d)[:, 1].max())
+    if labels:
+        ax.text(0.5 * (x0 + x1), bottom, f"t = {float(t):g}", ha="center", va="top", fontsize=9)
+        bottom -= 0.12 * (top - bottom)
+    ax.set_ylim(bottom, top)
     _style.bare(ax)
     return fig
 

@@ -37,7 +37,7 @@ def default_sigma(points: torch.Tensor) -> float:
     span = (p.max(0).values - p.min(0).values).clamp_min(1e-12)
     extent = float(span.max())
     spacing = float(torch.prod(span)) ** (1 / p.shape[1]) / max(p.shape[0], 1) ** (1 / p.shape[1])
-    return max(0.9 * spacing, extent / 80)
+    return max(1.1 * spacing, extent / 80)
 
 
 def default_resolution(extent: float, sigma: float) -> int:
