@@ -72,9 +72,6 @@ def _library() -> ctypes.CDLL:
     tk = lib.lagot_pruned_topk
     tk.restype = ctypes.c_int64
     tk.argtypes = [ctypes.c_int64] * 3 + [_F64] * 3 + [ctypes.c_int64, _I64] + [_F64] * 5 + [ctypes.c_double, ctypes.c_int64, _F64, _I64, _F64]
-    lap = lib.lagot_lap_dense
-    lap.restype = ctypes.c_int64
-    lap.argtypes = [ctypes.c_int64] * 3 + [_F64, _I64, _F64, _F64]
     lp = lib.lagot_lap_points
     lp.restype = ctypes.c_int64
     lp.argtypes = [ctypes.c_int64] * 4 + [_F64, _F64, _I64, _F64, _F64, _F64]
@@ -206,6 +203,17 @@ def pruned_topk(x: np.ndarray, y: np.ndarray, g: np.ndarray, blocks, thresh: np.
     return vals, idx, int(evaluated)
 
 
+def _run_batches(B: int, call) -> None:
+    """Run ``call(b0, b1)`` (a native batched kernel) over ``B`` problems on several threads."""
+    spans = _split(B, min(_threads(), B))
+    with ThreadPoolExecutor(len(spans)) as pool:
+        status = list(pool.map(lambda span: call(*span), spans))
+    if any(s == 1 for s in status):
+        raise MemoryError("the assignment solver ran out of memory")
+    if any(s != 0 for s in status):
+        raise RuntimeError("the assignment solver met a non-finite cost")
+
+
 def lap_points(x: np.ndarray, y: np.ndarray, *, neighbours: int | None = 16):
     """Optimal assignments for a batch of equal-size clouds ``x, y (B, n, d)``, cost ``|x - y|^2``.
 
@@ -221,24 +229,18 @@ def lap_points(x: np.ndarray, y: np.ndarray, *, neighbours: int | None = 16):
     bad = np.empty(B, dtype=np.float64)
     lib = _library()
 
-    def run(span):
+    def run(b0, b1):
         if neighbours:  # sparse shortest paths on the nearest partners, checked on all pairs
             return lib.lagot_batch_assign(
-                span[0], span[1], n, d, _ptr(x, _F64), _ptr(y, _F64), int(neighbours), _ptr(col4row, _I64),
+                b0, b1, n, d, _ptr(x, _F64), _ptr(y, _F64), int(neighbours), _ptr(col4row, _I64),
                 _ptr(u, _F64), _ptr(v, _F64), _ptr(bad, _F64),
             )  # fmt: skip
         return lib.lagot_lap_points(
-            span[0], span[1], n, d, _ptr(x, _F64), _ptr(y, _F64), _ptr(col4row, _I64), _ptr(u, _F64),
-            _ptr(v, _F64), _ptr(bad, _F64),
+            b0, b1, n, d, _ptr(x, _F64), _ptr(y, _F64), _ptr(col4row, _I64), _ptr(u, _F64), _ptr(v, _F64),
+            _ptr(bad, _F64),
         )  # fmt: skip
 
-    spans = _split(B, min(_threads(), B))
-    with ThreadPoolExecutor(len(spans)) as pool:
-        status = list(pool.map(run, spans))
-    if any(s == 1 for s in status):
-        raise MemoryError("the assignment solver ran out of memory")
-    if any(s != 0 for s in status):
-        raise RuntimeError("the assignment solver met a non-finite cost")
+    _run_batches(B, run)
     return col4row, u, v, bad
 
 
@@ -257,20 +259,13 @@ def assign_costs(costs: np.ndarray, neighbours: int = 16):
     bad = np.empty(B, dtype=np.float64)
     lib = _library()
 
-    def run(span):
-        b0, b1 = span
+    def run(b0, b1):
         return lib.lagot_batch_assign_costs(
             0, b1 - b0, n, _ptr(costs[b0:b1], _F64), int(neighbours), _ptr(col4row[b0:b1], _I64),
             _ptr(u[b0:b1], _F64), _ptr(v[b0:b1], _F64), _ptr(bad[b0:b1], _F64),
         )  # fmt: skip
 
-    spans = _split(B, min(_threads(), B))
-    with ThreadPoolExecutor(len(spans)) as pool:
-        status = list(pool.map(run, spans))
-    if any(s == 1 for s in status):
-        raise MemoryError("the assignment solver ran out of memory")
-    if any(s != 0 for s in status):
-        raise RuntimeError("the assignment solver met a non-finite cost")
+    _run_batches(B, run)
     return col4row, u, v, bad
 
 
@@ -285,32 +280,6 @@ def make_basic(n: int, m: int, src: np.ndarray, dst: np.ndarray, mass: np.ndarra
     if _library().lagot_make_basic(n, m, len(out), _ptr(src, _I64), _ptr(dst, _I64), _ptr(out, _F64)):
         raise MemoryError("make_basic ran out of memory")
     return out
-
-
-def lap_dense(costs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Optimal assignments of a batch of square cost matrices ``(B, n, n)``.
-
-    Returns ``col4row (B, n)`` and the duals ``u, v (B, n)`` with
-    ``u_i + v_j <= C_ij`` and equality on the assignment.
-    """
-    costs = np.ascontiguousarray(costs, dtype=np.float64)
-    B, n, _ = costs.shape
-    col4row = np.empty((B, n), dtype=np.int64)
-    u = np.empty((B, n), dtype=np.float64)
-    v = np.empty((B, n), dtype=np.float64)
-    lib = _library()
-
-    def run(span):
-        return lib.lagot_lap_dense(span[0], span[1], n, _ptr(costs, _F64), _ptr(col4row, _I64), _ptr(u, _F64), _ptr(v, _F64))
-
-    spans = _split(B, min(_threads(), B))
-    with ThreadPoolExecutor(len(spans)) as pool:
-        status = list(pool.map(run, spans))
-    if any(s == 1 for s in status):
-        raise MemoryError("the assignment solver ran out of memory")
-    if any(s != 0 for s in status):
-        raise RuntimeError("the assignment solver met a non-finite cost")
-    return col4row, u, v
 
 
 def farthest_points(points: np.ndarray, n: int, start: int = 0) -> np.ndarray:

@@ -182,6 +182,20 @@ int64_t lagot_lap_dense(int64_t b0, int64_t b1, int64_t n, const double *costs, 
  * returns, per problem, the largest dual infeasibility max(u_i + v_j - C_ij)
  * over all pairs (rounding only, for the certificate).
  */
+/* C[i, j] = |x_i - y_j|^2 for two clouds of n points in d dimensions. */
+static void squared_distances(int64_t n, int64_t d, const double *x, const double *y, double *C)
+{
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double s = 0.0;
+            for (int64_t a = 0; a < d; a++) {
+                double t = x[i * d + a] - y[j * d + a];
+                s += t * t;
+            }
+            C[i * n + j] = s;
+        }
+}
+
 int64_t lagot_lap_points(int64_t b0, int64_t b1, int64_t n, int64_t d, const double *X, const double *Y,
                          int64_t *col4row, double *u, double *v, double *infeasibility)
 {
@@ -189,16 +203,7 @@ int64_t lagot_lap_points(int64_t b0, int64_t b1, int64_t n, int64_t d, const dou
     if (!C) return 1;
     int64_t status = 0;
     for (int64_t b = b0; b < b1 && status == 0; b++) {
-        const double *x = X + b * n * d, *y = Y + b * n * d;
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t j = 0; j < n; j++) {
-                double s = 0.0;
-                for (int64_t a = 0; a < d; a++) {
-                    double t = x[i * d + a] - y[j * d + a];
-                    s += t * t;
-                }
-                C[i * n + j] = s;
-            }
+        squared_distances(n, d, X + b * n * d, Y + b * n * d, C);
         status = lagot_lap_dense(0, 1, n, C, col4row + b * n, u + b * n, v + b * n);
         if (status < 0) status = -(b + 1);
         double worst = 0.0;
@@ -263,16 +268,7 @@ int64_t lagot_batch_assign(int64_t b0, int64_t b1, int64_t n, int64_t d, const d
     if (!C) return 1;
     int64_t status = 0;
     for (int64_t b = b0; b < b1 && status == 0; b++) {
-        const double *x = X + b * n * d, *y = Y + b * n * d;
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t j = 0; j < n; j++) {
-                double s = 0.0;
-                for (int64_t a = 0; a < d; a++) {
-                    double t = x[i * d + a] - y[j * d + a];
-                    s += t * t;
-                }
-                C[i * n + j] = s;
-            }
+        squared_distances(n, d, X + b * n * d, Y + b * n * d, C);
         status = lagot_batch_assign_costs(0, 1, n, C, k, col4row + b * n, u + b * n, v + b * n, infeasibility + b);
         if (status < 0) status = -(b + 1);
     }
