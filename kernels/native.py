@@ -72,9 +72,6 @@ def _library() -> ctypes.CDLL:
     tk = lib.lagot_pruned_topk
     tk.restype = ctypes.c_int64
     tk.argtypes = [ctypes.c_int64] * 3 + [_F64] * 3 + [ctypes.c_int64, _I64] + [_F64] * 5 + [ctypes.c_double, ctypes.c_int64, _F64, _I64, _F64]
-    lp = lib.lagot_lap_points
-    lp.restype = ctypes.c_int64
-    lp.argtypes = [ctypes.c_int64] * 4 + [_F64, _F64, _I64, _F64, _F64, _F64]
     ba = lib.lagot_batch_assign
     ba.restype = ctypes.c_int64
     ba.argtypes = [ctypes.c_int64] * 4 + [_F64, _F64, ctypes.c_int64, _I64, _F64, _F64, _F64]
@@ -214,7 +211,7 @@ def _run_batches(B: int, call) -> None:
         raise RuntimeError("the assignment solver met a non-finite cost")
 
 
-def lap_points(x: np.ndarray, y: np.ndarray, *, neighbours: int | None = 16):
+def lap_points(x: np.ndarray, y: np.ndarray, *, neighbours: int = 16):
     """Optimal assignments for a batch of equal-size clouds ``x, y (B, n, d)``, cost ``|x - y|^2``.
 
     Returns ``col4row (B, n)``, duals ``u, v (B, n)`` and, per problem, the
@@ -230,14 +227,9 @@ def lap_points(x: np.ndarray, y: np.ndarray, *, neighbours: int | None = 16):
     lib = _library()
 
     def run(b0, b1):
-        if neighbours:  # sparse shortest paths on the nearest partners, checked on all pairs
-            return lib.lagot_batch_assign(
-                b0, b1, n, d, _ptr(x, _F64), _ptr(y, _F64), int(neighbours), _ptr(col4row, _I64),
-                _ptr(u, _F64), _ptr(v, _F64), _ptr(bad, _F64),
-            )  # fmt: skip
-        return lib.lagot_lap_points(
-            b0, b1, n, d, _ptr(x, _F64), _ptr(y, _F64), _ptr(col4row, _I64), _ptr(u, _F64), _ptr(v, _F64),
-            _ptr(bad, _F64),
+        return lib.lagot_batch_assign(
+            b0, b1, n, d, _ptr(x, _F64), _ptr(y, _F64), int(neighbours), _ptr(col4row, _I64),
+            _ptr(u, _F64), _ptr(v, _F64), _ptr(bad, _F64),
         )  # fmt: skip
 
     _run_batches(B, run)

@@ -266,9 +266,9 @@ def solve(
 def solve_batch_assignment(x: torch.Tensor, y: torch.Tensor):
     """Optimal permutations for a batch of equal-size, uniform problems ``(B, n, d)``.
 
-    Dense shortest augmenting paths per problem (native, several threads), on
-    host copies of the points: the ``n x n`` costs are built per problem in C
-    and never leave it. Certified like :func:`solve`: the duals are checked on
+    Sparse shortest paths on each problem's nearest partners, checked on all
+    pairs (native, several threads), on host copies of the points: the
+    ``n x n`` costs are built per problem in C and never leave it. Certified like :func:`solve`: the duals are checked on
     all pairs. Returns ``perm (B, n)``, ``f, g (B, n)`` and the gaps ``(B,)``.
     """
     from .kernels.native import lap_points

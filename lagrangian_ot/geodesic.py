@@ -16,14 +16,6 @@ from .plan import Plan
 from .silhouette import load_silhouette
 
 SEPARATION = 3.0  # distance between the centres of the two unit-radius shapes
-OUTPUTS = (
-    "density-sequence.png",
-    "density-sequence.pdf",
-    "midpoint-velocities.png",
-    "midpoint-velocities.pdf",
-    "figure.png",
-    "geodesic.npz",
-)
 
 
 @dataclass
