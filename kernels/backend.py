@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import warnings
 
 import torch
 
@@ -14,6 +15,24 @@ BACKENDS = ("auto", "torch", "keops", "fft")
 def keops_installed() -> bool:
     """Whether ``pykeops`` can be found (it is not imported here: importing it is slow)."""
     return importlib.util.find_spec("pykeops") is not None
+
+
+_keops_failure: list[str] = []  # the first KeOps error met where "auto" had chosen it
+
+
+def keops_failed(backend: str, error: Exception) -> None:
+    """Record a KeOps failure. Raises it again unless ``backend`` was ``"auto"``:
+    then warns once, and ``"auto"`` means torch from now on."""
+    if backend != "auto":
+        raise error
+    if not _keops_failure:
+        _keops_failure.append(f"{type(error).__name__}: {error}".splitlines()[0][:300])
+        warnings.warn(
+            f"KeOps failed ({_keops_failure[0]}); falling back to the blocked torch reductions. "
+            "Pass backend='keops' to see the error, or backend='torch' to silence this.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
@@ -27,7 +46,7 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     if backend == "fft":
         return "torch"  # off grids, FFT has nothing to offer: exact sums
     if backend == "auto":
-        return "keops" if device.type == "cuda" and keops_installed() else "torch"
+        return "keops" if device.type == "cuda" and keops_installed() and not _keops_failure else "torch"
     if backend == "keops" and not keops_installed():
         raise RuntimeError("backend='keops' needs pykeops: pip install pykeops")
     return backend

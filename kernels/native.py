@@ -77,7 +77,7 @@ def _library() -> ctypes.CDLL:
     ba.argtypes = [ctypes.c_int64] * 4 + [_F64, _F64, ctypes.c_int64, _I64, _F64, _F64, _F64]
     bc = lib.lagot_batch_assign_costs
     bc.restype = ctypes.c_int64
-    bc.argtypes = [ctypes.c_int64] * 3 + [_F64, ctypes.c_int64, _I64, _F64, _F64, _F64]
+    bc.argtypes = [ctypes.c_int64] * 3 + [_F64, _I64, _F64, _F64, _F64]
     mb = lib.lagot_make_basic
     mb.restype = ctypes.c_int64
     mb.argtypes = [ctypes.c_int64] * 3 + [_I64, _I64, _F64]
@@ -203,16 +203,24 @@ def pruned_topk(x: np.ndarray, y: np.ndarray, g: np.ndarray, blocks, thresh: np.
 def _run_batches(B: int, call) -> None:
     """Run ``call(b0, b1)`` (a native batched kernel) over ``B`` problems on several threads."""
     spans = _split(B, min(_threads(), B))
-    with ThreadPoolExecutor(len(spans)) as pool:
-        status = list(pool.map(lambda span: call(*span), spans))
+    if len(spans) == 1:
+        status = [call(*spans[0])]
+    else:
+        with ThreadPoolExecutor(len(spans)) as pool:
+            status = list(pool.map(lambda span: call(*span), spans))
     if any(s == 1 for s in status):
         raise MemoryError("the assignment solver ran out of memory")
     if any(s != 0 for s in status):
         raise RuntimeError("the assignment solver met a non-finite cost")
 
 
-def lap_points(x: np.ndarray, y: np.ndarray, *, neighbours: int = 16):
+def lap_points(x: np.ndarray, y: np.ndarray, *, neighbours: int = 0):
     """Optimal assignments for a batch of equal-size clouds ``x, y (B, n, d)``, cost ``|x - y|^2``.
+
+    The costs of each problem are built in C and solved as :func:`assign_costs`
+    does, or, with ``neighbours > 0``, by sparse shortest paths on that many
+    nearest partners of every row and column, checked on all pairs (suits low
+    dimensions, where nearest partners are meaningful).
 
     Returns ``col4row (B, n)``, duals ``u, v (B, n)`` and, per problem, the
     largest ``u_i + v_j - C_ij`` over all pairs (rounding).
@@ -236,12 +244,12 @@ def lap_points(x: np.ndarray, y: np.ndarray, *, neighbours: int = 16):
     return col4row, u, v, bad
 
 
-def assign_costs(costs: np.ndarray, neighbours: int = 16):
+def assign_costs(costs: np.ndarray):
     """Optimal assignments for a batch of square cost matrices ``(B, n, n)``.
 
-    Sparse shortest paths on the ``neighbours`` cheapest partners of every row
-    and column, checked on all pairs (see ``lap.c``). Returns ``col4row``,
-    ``u``, ``v`` ``(B, n)`` and the largest remaining dual violation per problem.
+    An epsilon-scaling auction finished by shortest augmenting paths (see
+    ``lap.c``). Returns ``col4row``, ``u``, ``v`` ``(B, n)`` and the largest
+    remaining dual violation per problem over all pairs (rounding).
     """
     costs = np.ascontiguousarray(costs, dtype=np.float64)
     B, n, _ = costs.shape
@@ -253,7 +261,7 @@ def assign_costs(costs: np.ndarray, neighbours: int = 16):
 
     def run(b0, b1):
         return lib.lagot_batch_assign_costs(
-            0, b1 - b0, n, _ptr(costs[b0:b1], _F64), int(neighbours), _ptr(col4row[b0:b1], _I64),
+            0, b1 - b0, n, _ptr(costs[b0:b1], _F64), _ptr(col4row[b0:b1], _I64),
             _ptr(u[b0:b1], _F64), _ptr(v[b0:b1], _F64), _ptr(bad[b0:b1], _F64),
         )  # fmt: skip
 

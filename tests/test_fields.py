@@ -454,7 +454,7 @@ def test_float32_queries_off_origin_are_as_accurate_as_grid():
 def test_density_on_cuda_matches_cpu(dtype):
     z, mass, vel = _particles(K=50, d=2, seed=400, batch=(3,), dtype=dtype)
     grid = GRIDS[2]
-    sigma = SIGMAS[2]
+    sigma = SIGMAS[2][1]
     dev = torch.device("cuda")
     cpu = density(z, mass, grid, sigma)
     gpu = density(z.to(dev), mass.to(dev), grid, sigma)  # grid: separable torch sum by default
@@ -549,3 +549,45 @@ def test_bad_floor_raises(floor):
 def test_input_error_is_value_error():
     with pytest.raises(ValueError):
         density(_Z, _MASS, _G2, -1.0)
+
+
+@pytest.mark.gpu
+@pytest.mark.keops
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_keops_and_fft_on_cuda_match_exact_sums():
+    z, mass, vel = _particles(K=400, d=2, seed=402, dtype=torch.float32)
+    dev = torch.device("cuda")
+    sigma = SIGMAS[2][1]
+    q = _queries(300, 2, seed=403).float()
+    ref = density(z.double(), mass.double(), q.double(), sigma, backend="torch")
+    keops = density(z.to(dev), mass.to(dev), q.to(dev), sigma, backend="keops")
+    assert keops.device.type == "cuda"
+    _close(keops.cpu().double(), ref, rel=1e-5)
+    grid = Grid((-1.0, -0.5), (2.0, 1.8), (96, 80))
+    exact = density(z.double(), mass.double(), grid, sigma, backend="torch")
+    fft = density(z.to(dev), mass.to(dev), grid, sigma, backend="fft")
+    assert fft.device.type == "cuda"
+    _close(fft.cpu().double(), exact, rel=1e-3)
+
+
+def test_auto_falls_back_to_torch_when_keops_fails(monkeypatch):
+    from lagrangian_ot.kernels import backend, gaussian
+
+    def broken(*args):
+        raise RuntimeError("no compiler")
+
+    monkeypatch.setattr(backend, "_keops_failure", [])
+    monkeypatch.setattr(backend, "keops_installed", lambda: True)
+    monkeypatch.setattr(gaussian, "_gauss_keops", broken)
+    cuda_like = torch.device("cuda")
+    assert backend.resolve_backend("auto", cuda_like) == "keops"
+    z, mass, _ = _particles(K=30, d=2, seed=404)
+    q = _queries(20, 2, seed=405)
+    ref = density(z, mass, q, 0.2, backend="torch")
+    monkeypatch.setattr(gaussian, "resolve_backend", lambda b, dev: "keops" if b in ("auto", "keops") else b)
+    with pytest.raises(RuntimeError, match="no compiler"):
+        gaussian.gaussian_sum(q, z, mass[:, None], 0.2, backend="keops")
+    with pytest.warns(RuntimeWarning, match="KeOps failed"):
+        out = density(z, mass, q, 0.2)
+    _close(out, ref, rel=1e-12)
+    assert backend.resolve_backend("auto", cuda_like) == "torch"  # remembered

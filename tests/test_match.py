@@ -339,3 +339,22 @@ def test_sinkhorn_warns_when_it_does_not_converge(gen):
     with pytest.warns(RuntimeWarning, match="did not converge"):
         plan = match(x, y, method="sinkhorn", blur=0.002)
     assert plan.info["marginal_error"] > 1e-2
+
+
+@pytest.mark.gpu
+def test_sinkhorn_on_cuda_matches_cpu(gen):
+    x, y = rand(2000, 2, gen), rand(1500, 2, gen, 1.0, 0.5)
+    cpu = match(x, y, method="sinkhorn", blur=0.05)
+    gpu = match(x.cuda(), y.cuda(), method="sinkhorn", blur=0.05)
+    assert gpu.src.is_cuda and gpu.barycentric_map().is_cuda
+    assert float(gpu.cost) == pytest.approx(float(cpu.cost), rel=1e-4)
+
+
+@pytest.mark.gpu
+def test_exact_on_cuda_float32_large(gen):
+    x, y = rand(20000, 2, gen).float(), rand(20000, 2, gen, 2.0, 0.7).float()
+    gpu = match(x.cuda(), y.cuda(), method="exact")
+    cpu = match(x, y, method="exact")
+    assert gpu.permutation.is_cuda
+    assert float(gpu.cost) == pytest.approx(float(cpu.cost), rel=1e-9)
+    assert gpu.gap <= 1e-9 * float(gpu.cost)

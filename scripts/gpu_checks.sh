@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The checks that need a CUDA device, in one go: the tests marked `gpu`, then
+# scripts/bench_gpu.py. Logs go to $OUT (default ./gpu-results). Wheels found
+# in .whl/ (pykeops, keopscore, geomloss, POT for a machine without network)
+# are installed into /tmp/site first.
+#
+#     bash scripts/gpu_checks.sh
+set -u
+OUT=${OUT:-gpu-results}
+PY=${PYTHON:-python3}
+mkdir -p "$OUT"
+if compgen -G ".whl/*.whl" > /dev/null; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
+"$PY" -c "import torch, pykeops; print(torch.__version__, torch.cuda.get_device_name(), pykeops.__version__)" 2>&1 | tee "$OUT/versions.txt"
+"$PY" -m pytest -m gpu -v -p no:cacheprovider tests 2>&1 | tee "$OUT/gpu-tests.log"
+timeout "${BENCH_TIMEOUT:-360}" "$PY" scripts/bench_gpu.py ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench-gpu.txt"
