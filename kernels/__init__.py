@@ -1,8 +1,9 @@
 """Compute kernels of lagrangian_ot: the only place that knows about backends.
 
 Installed as :mod:`lagrangian_ot.kernels`. Each reduction has a blocked torch
-implementation (exact, any device) and a KeOps implementation (the default on
-CUDA); ``backend="auto"`` picks torch on CPU and KeOps on CUDA when it imports.
+implementation (exact, any device) and a KeOps implementation (mainly for
+CUDA); ``backend="auto"`` picks the blocked torch code on every device (see
+``backend.resolve_backend`` for why KeOps is opt-in).
 
 - :mod:`.gaussian`: Gaussian sums ``sum_k w_k G_sigma(q - z_k)`` at query
   points or on tensor-product grids (separable, exact).

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import warnings
 
 import torch
 
@@ -17,36 +16,21 @@ def keops_installed() -> bool:
     return importlib.util.find_spec("pykeops") is not None
 
 
-_keops_failure: list[str] = []  # the first KeOps error met where "auto" had chosen it
-
-
-def keops_failed(backend: str, error: Exception) -> None:
-    """Record a KeOps failure. Raises it again unless ``backend`` was ``"auto"``:
-    then warns once, and ``"auto"`` means torch from now on."""
-    if backend != "auto":
-        raise error
-    if not _keops_failure:
-        _keops_failure.append(f"{type(error).__name__}: {error}".splitlines()[0][:300])
-        warnings.warn(
-            f"KeOps failed ({_keops_failure[0]}); falling back to the blocked torch reductions. "
-            "Pass backend='keops' to see the error, or backend='torch' to silence this.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-
-
 def resolve_backend(backend: str, device: torch.device) -> str:
     """Return ``"torch"`` or ``"keops"`` for ``backend`` on ``device``.
 
-    ``"auto"`` is KeOps on CUDA when pykeops is installed, torch otherwise: on
-    CPU the blocked torch sums are faster than KeOps' CPU code.
+    ``"auto"`` is the blocked torch code on every device; KeOps runs where it
+    is asked for (``backend="keops"``). On CPU the blocked torch sums are
+    faster than KeOps' CPU code; on CUDA, pykeops 2.3 crashed the process
+    (a segmentation fault, which no fallback can catch) with CUDA 13 and
+    torch 2.11 on an H200, so it is not chosen behind a user's back.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if backend == "fft":
         return "torch"  # off grids, FFT has nothing to offer: exact sums
     if backend == "auto":
-        return "keops" if device.type == "cuda" and keops_installed() and not _keops_failure else "torch"
+        return "torch"
     if backend == "keops" and not keops_installed():
         raise RuntimeError("backend='keops' needs pykeops: pip install pykeops")
     return backend

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .backend import keops_failed, resolve_backend, row_block
+from .backend import resolve_backend, row_block
 
 
 def _sigmas(sigma, d: int, like: torch.Tensor) -> torch.Tensor:
@@ -45,10 +45,7 @@ def gaussian_sum(
     q = (queries - centre) / s  # (Q, d)
     z = (points - centre) / s  # (..., K, d)
     if resolve_backend(backend, points.device) == "keops":
-        try:
-            return norm * _gauss_keops(q, z, weights)
-        except Exception as error:  # noqa: BLE001 - compiler or driver trouble: torch can do it
-            keops_failed(backend, error)
+        return norm * _gauss_keops(q, z, weights)
     batch = z.shape[:-2]
     out = torch.empty(*batch, q.shape[0], weights.shape[-1], dtype=weights.dtype, device=weights.device)
     step = row_block(z.shape[-2] * max(1, math.prod(batch)), bytes_per_entry=4 * weights.element_size())

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .backend import keops_failed, resolve_backend, row_block
+from .backend import resolve_backend, row_block
 
 
 def sqdist(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -60,10 +60,7 @@ def cmin(
     ``x (n, d)``, ``y (m, d)``, ``g (m,)`` or None (zero) -> ``(values (n,), index (n,))``.
     """
     if resolve_backend(backend, x.device) == "keops":
-        try:
-            return _cmin_keops(x, y, g)
-        except Exception as error:  # noqa: BLE001 - compiler or driver trouble: torch can do it
-            keops_failed(backend, error)
+        return _cmin_keops(x, y, g)
     X, Y = _lifted(x, y, g)  # (n, d + 2), (m, d + 2)
     Yt = Y.t().contiguous()  # (d + 2, m)
     vals = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
@@ -87,10 +84,7 @@ def ctopk(
     """
     k = min(k, y.shape[0])
     if resolve_backend(backend, x.device) == "keops":
-        try:
-            return _ctopk_keops(x, y, g, k)
-        except Exception as error:  # noqa: BLE001
-            keops_failed(backend, error)
+        return _ctopk_keops(x, y, g, k)
     X, Y = _lifted(x, y, g)  # (n, d + 2), (m, d + 2)
     Yt = Y.t().contiguous()  # (d + 2, m)
     vals = torch.empty(x.shape[0], k, dtype=x.dtype, device=x.device)
@@ -131,13 +125,12 @@ class Reductions:
 
     Backends: ``"native"`` (CPU: C code that skips blocks of ``y`` by exact lower
     bounds, several threads), ``"torch"`` (row blocks, any device), ``"keops"``
-    (CUDA). ``"auto"`` is native on CPU and KeOps on CUDA when installed.
+    (asked for by name). ``"auto"`` is native on CPU and torch elsewhere.
     All arithmetic in the dtype of the inputs (the exact solver passes float64).
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, backend: str = "auto"):
         self.x, self.y = x, y
-        self.requested = backend
         if backend == "native" or (backend == "auto" and x.device.type == "cpu"):
             if x.device.type != "cpu":
                 raise ValueError("backend='native' runs on CPU tensors")
@@ -176,7 +169,7 @@ class Reductions:
         k = min(int(k), self.y.shape[0])
         x = self.x if rows is None else self.x[rows]
         if self.backend != "native":
-            vals, idx = ctopk(x, self.y, g, k, backend=self.requested)
+            vals, idx = ctopk(x, self.y, g, k, backend=self.backend)
             vals = vals - self.margin(g)  # lower bounds despite the rounding of the expansion
             if thresh is not None:
                 over = vals >= thresh.unsqueeze(1)

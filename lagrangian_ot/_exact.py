@@ -16,7 +16,7 @@ The solver (cost ``|x - y|^2``, weights ``a``, ``b`` of equal totals):
 
 All certification arithmetic is float64. The all-pairs passes run in native
 code on CPU, skipping blocks of points that exact lower bounds rule out, in
-row blocks with torch, or in KeOps on CUDA (:class:`kernels.reductions.Reductions`).
+row blocks with torch on other devices, or KeOps when asked for (:class:`kernels.reductions.Reductions`).
 """
 
 from __future__ import annotations

@@ -29,25 +29,57 @@ def default_blur(x: torch.Tensor, y: torch.Tensor) -> float:
     return 0.01 * float((pts.max(0).values - pts.min(0).values).norm()) or 1e-3
 
 
-def potentials(x, y, a, b, blur: float, reach: float | None, scaling: float = 0.95):
-    """Entropic potentials ``(f, g)`` in the cost ``|x - y|^2`` (see the module docstring)."""
+def potentials(x, y, a, b, blur: float, reach: float | None, scaling: float = 0.95, backend: str = "auto"):
+    """Entropic potentials ``(f, g)`` in the cost ``|x - y|^2`` (see the module docstring).
+
+    GeomLoss' dense solver for small problems; for large ones, GeomLoss'
+    KeOps solvers on CPU (or where ``backend="keops"``), and on other devices
+    the blocked torch annealing below (``"auto"`` does not use KeOps on CUDA:
+    see ``kernels/backend.py``).
+    """
+    n, m, d = x.shape[0], y.shape[0], x.shape[1]
+    if n * m <= TENSORIZED_PAIRS:
+        gl_backend = "tensorized"
+    elif backend == "keops" or (backend == "auto" and x.device.type == "cpu"):
+        gl_backend = "multiscale" if d <= 3 else "online"
+    else:
+        f, g = annealed(x, y, a, b, 2.0 * blur**2, None if reach is None else 2.0 * reach**2)
+        return f, g, "torch"
     import contextlib
     import sys
 
     with contextlib.redirect_stdout(sys.stderr):  # pykeops prints notices on import: not on our stdout
         from geomloss import SamplesLoss
 
-    n, m, d = x.shape[0], y.shape[0], x.shape[1]
-    if n * m <= TENSORIZED_PAIRS:
-        backend = "tensorized"
-    else:
-        backend = "multiscale" if d <= 3 else "online"
     loss = SamplesLoss(
         "sinkhorn", p=2, blur=blur, reach=reach, scaling=scaling, debias=False,
-        potentials=True, backend=backend,
+        potentials=True, backend=gl_backend,
     )  # fmt: skip
     F, G = loss(a, x, b, y)  # (n,), (m,) in GeomLoss units (cost / 2)
-    return 2.0 * F.reshape(-1), 2.0 * G.reshape(-1), backend
+    return 2.0 * F.reshape(-1), 2.0 * G.reshape(-1), gl_backend
+
+
+def annealed(x, y, a, b, eps: float, rho: float | None, factor: float = 0.9):
+    """Log-domain Sinkhorn with eps annealed from the squared diameter down to ``eps``.
+
+    Blocked torch reductions on the inputs' device and dtype; one symmetric
+    update per scale (``eps`` times ``factor`` each), as GeomLoss does;
+    :func:`refine` then converges at the final ``eps``.
+    """
+    pts = torch.cat([x, y])
+    scale = float(((pts.max(0).values - pts.min(0).values) ** 2).sum()) or 1.0
+    log_a, log_b = a.log(), b.log()
+    f = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+    g = torch.zeros(y.shape[0], dtype=y.dtype, device=y.device)
+    e = max(scale, eps)
+    while True:
+        damp = 1.0 if rho is None else rho / (rho + e)
+        g_new = damp * _softmin(y, x, f, log_a, e)
+        f = 0.5 * (f + damp * _softmin(x, y, g, log_b, e))  # symmetric (averaged) updates
+        g = 0.5 * (g + g_new)
+        if e <= eps:
+            return f, g
+        e = max(e * factor, eps)
 
 
 def _logsumexp(v: torch.Tensor) -> torch.Tensor:

@@ -31,7 +31,7 @@ def _match_one(x, y, a, b, method, blur, reach, backend) -> Plan:
             potentials=(sol.f.to(dtype), sol.g.to(dtype)), info=sol.info,
         )  # fmt: skip
     blur = _sinkhorn.default_blur(x, y) if blur is None else blur
-    f, g, gl_backend = _sinkhorn.potentials(x, y, a, b, blur, reach)
+    f, g, gl_backend = _sinkhorn.potentials(x, y, a, b, blur, reach, backend=backend)
     eps = 2.0 * blur**2
     rho = None if reach is None else 2.0 * reach**2
     x64, y64, a64, b64 = x.double(), y.double(), a.double(), b.double()
@@ -126,7 +126,9 @@ def match(
     reach : float, optional
         Sinkhorn only: relax the marginals by ``2 reach^2 KL`` (unbalanced).
     backend : {"auto", "torch", "keops"}
-        Backend of the all-pairs reductions (auto: KeOps on CUDA, torch on CPU).
+        Backend of the all-pairs reductions and of large Sinkhorn problems: ``"auto"``
+        (blocked torch on any device; GeomLoss' KeOps solvers for large Sinkhorn
+        problems on CPU), ``"torch"`` or ``"keops"``.
 
     Returns
     -------

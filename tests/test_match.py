@@ -358,3 +358,16 @@ def test_exact_on_cuda_float32_large(gen):
     assert gpu.permutation.is_cuda
     assert float(gpu.cost) == pytest.approx(float(cpu.cost), rel=1e-9)
     assert gpu.gap <= 1e-9 * float(gpu.cost)
+
+
+def test_sinkhorn_torch_annealing_matches_geomloss(gen, monkeypatch):
+    """The blocked torch annealing (large problems off CPU) agrees with GeomLoss' dense solver."""
+    from lagrangian_ot import _sinkhorn
+
+    x, y = rand(300, 2, gen), rand(200, 2, gen, 0.5, 1.0)
+    dense = match(x, y, method="sinkhorn", blur=0.05)
+    monkeypatch.setattr(_sinkhorn, "TENSORIZED_PAIRS", 1000)
+    annealed = match(x, y, method="sinkhorn", blur=0.05, backend="torch")
+    assert dense.info["backend"] == "tensorized" and annealed.info["backend"] == "torch"
+    assert annealed.info["marginal_error"] < 1e-3
+    assert float(annealed.cost) == pytest.approx(float(dense.cost), rel=1e-4)
