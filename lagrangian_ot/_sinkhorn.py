@@ -114,8 +114,10 @@ def refine(x, y, a, b, f, g, eps: float, rho: float | None, tol: float = 1e-6, m
     Returns ``f, g, iterations, column error``.
     """
     n, m = x.shape[0], y.shape[0]
-    if max_iter is None:  # small problems can afford many cheap iterations
+    if max_iter is None:  # small problems, and accelerators, can afford many cheap iterations
         max_iter = 2_000 if n * m <= 100_000 else 500 if n * m <= 4_000_000 else 100
+        if x.device.type != "cpu":
+            max_iter = max(max_iter, 1_000)
     log_a, log_b = a.log(), b.log()
     damp = 1.0 if rho is None else rho / (rho + eps)
     it, error = 0, float("inf")
