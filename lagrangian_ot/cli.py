@@ -96,11 +96,12 @@ def _interpolate(args) -> int:
     if args.seed < 0:
         raise InputError(f"--seed must be >= 0, got {args.seed}")
     times = parse_times(args.times)
+    _check_animation(args)
     device = _device(args.device)
     for name in names:  # fail early, before any work or output
         silhouette_mask(name)
     out = _out_dir(args.out)
-    with Progress(6) as bar, _Staging(out) as stage:
+    with Progress(6 + 2 * bool(args.animate)) as bar, _Staging(out) as stage:
         bar.step("sampling and matching")
         geo = silhouette_geodesic(
             names[0], names[1], args.n, method=args.method, seed=args.seed, sampling=args.sampling,
@@ -119,6 +120,8 @@ def _interpolate(args) -> int:
         _side_by_side(stage / "density-sequence.png", stage / "midpoint-velocities.png", stage / "figure.png")
         bar.step("geodesic.npz")
         save_npz(geo, stage / "geodesic.npz")
+        if args.animate:
+            _animate(geo, args, stage, bar)
     seconds = time.perf_counter() - start
     certificate = f", certified gap {plan.gap:.1e}" if plan.gap is not None else ""
     label = "W2^2" if plan.method == "exact" else "cost"
@@ -127,6 +130,78 @@ def _interpolate(args) -> int:
         f"{label} = {float(plan.cost):.6g}, {seconds:.1f} s, wrote {out}/"
     )
     return 0
+
+
+def _check_animation(args) -> None:
+    if args.frames < 2:
+        raise InputError(f"--frames must be >= 2, got {args.frames}")
+    if not (args.duration > 0 and args.duration < float("inf")):
+        raise InputError(f"--duration must be a positive number of seconds, got {args.duration}")
+    if args.arrows < 0:
+        raise InputError(f"--arrows must be >= 0, got {args.arrows}")
+
+
+def _animate(geo, args, stage: Path, bar) -> None:
+    """geodesic.gif, and geodesic.mp4 where ffmpeg is installed."""
+    from .animation import ffmpeg_available, write_gif, write_mp4
+
+    options = dict(frames=args.frames, duration=args.duration, arrows=args.arrows, sigma=geo.sigma)
+    bar.step("animation (GIF)")
+    write_gif(geo.plan, stage / "geodesic.gif", **options)
+    bar.step("animation (MP4)" if ffmpeg_available() else "animation (no ffmpeg: no MP4)")
+    if ffmpeg_available():
+        write_mp4(geo.plan, stage / "geodesic.mp4", **options)
+
+
+FIGURES = ("sequence", "arrows", "trajectories", "velocity", "plan")
+
+
+def _figure(args) -> int:
+    from . import plot
+    from .geodesic import load_npz, parse_times
+
+    geo = load_npz(args.npz)
+    kinds = FIGURES if "all" in args.kind else tuple(dict.fromkeys(args.kind))
+    times = parse_times(args.times) if args.times else geo.times
+    if args.sigma is not None:
+        check_positive(args.sigma, "--sigma")
+    sigma = args.sigma if args.sigma is not None else geo.sigma
+    if not 0.0 <= args.t <= 1.0:
+        raise InputError(f"--t must be in [0, 1], got {args.t}")
+    _check_animation(args)
+    out = _out_dir(args.out)
+    plan, written = geo.plan, []
+    with _Staging(out) as stage:
+        draw = {
+            "sequence": ("density-sequence", lambda: plot.density_sequence(plan, times, sigma)),
+            "arrows": ("midpoint-velocities", lambda: plot.midpoint_arrows(plan, sigma=sigma, t=args.t)),
+            "trajectories": ("trajectories", lambda: plot.trajectories(plan)),
+            "velocity": ("velocity-field", lambda: plot.velocity_field(plan, args.t, sigma=sigma, kind=args.velocity)),
+            "plan": ("plan-lines", lambda: plot.plan_lines(plan)),
+        }
+        for kind in kinds:
+            name, make = draw[kind]
+            fig = make()
+            for ext in args.formats.split(","):
+                if ext not in ("png", "pdf", "svg"):
+                    raise InputError(f"--formats takes png, pdf and svg, got {ext!r}")
+                plot.save(fig, stage / f"{name}.{ext}")
+                written.append(f"{name}.{ext}")
+        if args.animate:
+            from ._progress import Progress
+
+            with Progress(2) as bar:
+                _animate(geo, args, stage, bar)
+            written.append("geodesic.gif")
+    print(f"lagot: redrew {', '.join(written)} from {args.npz} into {out}/")
+    return 0
+
+
+def _add_animation_options(p) -> None:
+    p.add_argument("--animate", action="store_true", help="also write geodesic.gif (and geodesic.mp4 when ffmpeg is installed)")
+    p.add_argument("--frames", type=int, default=48, help="animation frames from t = 0 to 1 (default 48)")
+    p.add_argument("--duration", type=float, default=4.0, help="seconds from t = 0 to 1 (default 4)")
+    p.add_argument("--arrows", type=int, default=60, help="velocity arrows carried in the animation (default 60; 0: none)")
 
 
 def _side_by_side(left: Path, right: Path, target: Path) -> None:
@@ -226,7 +301,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to compute (default: cuda if available)")
     p.add_argument("--out", default="lagot-out", help="output folder (default lagot-out)")
+    _add_animation_options(p)
     p.set_defaults(run=_interpolate)
+
+    p = sub.add_parser(
+        "figure", help="redraw figures (and the animation) from a saved geodesic.npz",
+        description="Redraw figures from the geodesic.npz that lagot interpolate writes, without solving "
+        "again: density sequence, midpoint arrows, particle trajectories, the Eulerian velocity field, "
+        "plan lines; optionally the animation.",
+    )  # fmt: skip
+    p.add_argument("npz", help="a geodesic.npz written by lagot interpolate")
+    p.add_argument("--kind", nargs="+", choices=[*FIGURES, "all"], default=["all"], help="which figures (default all)")
+    p.add_argument("--times", default=None, help="times of the density sequence (default: those saved)")
+    p.add_argument("--t", type=float, default=0.5, help="time of the arrows and velocity figures (default 0.5)")
+    p.add_argument("--sigma", type=float, default=None, help="kernel bandwidth (default: the saved one)")
+    p.add_argument("--velocity", choices=["arrows", "streamlines"], default="arrows", help="velocity figure style")
+    p.add_argument("--formats", default="png,pdf", help="comma-separated: png, pdf, svg (default png,pdf)")
+    p.add_argument("--out", default="lagot-figures", help="output folder (default lagot-figures)")
+    _add_animation_options(p)
+    p.set_defaults(run=_figure)
 
     p = sub.add_parser(
         "shapes", help="list the built-in shapes or write them as PNG files",

@@ -64,6 +64,33 @@ def save_npz(geo: Geodesic, path) -> None:
         np.savez(fh, **arrays)
 
 
+def load_npz(path) -> Geodesic:
+    """Read a ``geodesic.npz`` written by :func:`save_npz` (or ``lagot interpolate``) back as a
+    :class:`Geodesic`: the plan and its settings, without solving anything again."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {os.fspath(path)!r} as a geodesic.npz: {exc}") from None
+    missing = {"x", "y", "src", "dst", "mass", "cost", "times", "sigma", "method"} - set(arrays)
+    if missing:
+        raise InputError(f"{os.fspath(path)!r} is not a geodesic.npz: no {', '.join(sorted(missing))}")
+    x, y = torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"])
+    src, dst = torch.from_numpy(arrays["src"]).long(), torch.from_numpy(arrays["dst"]).long()
+    if x.dim() != 2 or y.dim() != 2 or src.shape != dst.shape or len(src) != len(arrays["mass"]):
+        raise InputError(f"{os.fspath(path)!r}: inconsistent array shapes")
+    if len(src) and (int(src.min()) < 0 or int(src.max()) >= len(x) or int(dst.min()) < 0 or int(dst.max()) >= len(y)):
+        raise InputError(f"{os.fspath(path)!r}: plan indices out of range")
+    gap = float(arrays["gap"]) if "gap" in arrays else float("nan")
+    plan = Plan(
+        x=x, y=y, src=src, dst=dst, mass=torch.from_numpy(arrays["mass"]).to(x.dtype),
+        cost=torch.tensor(float(arrays["cost"]), dtype=x.dtype), method=str(arrays["method"]),
+        gap=None if np.isnan(gap) else gap,
+    )  # fmt: skip
+    times = tuple(float(t) for t in arrays["times"])
+    return Geodesic(plan, times, float(arrays["sigma"]), "", "")
+
+
 def parse_times(text: str) -> tuple[float, ...]:
     """``"0,0.5,1"`` -> ``(0.0, 0.5, 1.0)``; each time in [0, 1]."""
     try:

@@ -5,6 +5,7 @@ figure; save it with :func:`save` (PNG, PDF or SVG by file name).
 """
 
 from ._geodesic import arrow_segments, density_sequence, geodesic_figure, midpoint_arrows
+from ._paths import plan_lines, trajectories, velocity_field
 from ._save import save
 from ._style import default_sigma, time_color
 
@@ -14,6 +15,9 @@ __all__ = [
     "density_sequence",
     "geodesic_figure",
     "midpoint_arrows",
+    "plan_lines",
     "save",
     "time_color",
+    "trajectories",
+    "velocity_field",
 ]

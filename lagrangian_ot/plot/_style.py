@@ -28,6 +28,11 @@ def time_color(t: float) -> np.ndarray:
     return (1 - t) * SOURCE_RGB + t * TARGET_RGB
 
 
+def arrow_rgb() -> np.ndarray:
+    """RGB of the arrows, in [0, 1]."""
+    return np.array([int(ARROW_COLOR[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+
+
 def default_sigma(points: torch.Tensor) -> float:
     """Bandwidth for figures: about the spacing of the particles, never below 1/80 of their extent.
 

@@ -1,0 +1,237 @@
+"""Animations of the McCann interpolation: a GIF (Pillow) and an MP4 (ffmpeg).
+
+Frames are rendered one at a time on a fixed canvas that covers the whole
+path (no matplotlib per frame: the density is coloured with NumPy, the arrows
+drawn with Pillow) and written as soon as they are made, so memory stays that
+of one frame however long the animation. The look is the still figures':
+white background, colour from red (t = 0) to blue (t = 1), opacity rising with
+the density.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from ._io import atomic_path
+from .errors import InputError
+from .fields import density
+from .grid import Grid
+from .interpolate import mccann
+from .plan import Plan
+from .plot import _style
+
+ARROW_INDEX = 255  # palette entry of the arrows in GIF frames
+
+
+def _check(plan: Plan, frames: int, duration: float, width: int) -> None:
+    if not isinstance(plan, Plan) or plan.src.dim() != 1 or plan.x.shape[-1] != 2:
+        raise InputError("animations take one 2-D plan (for a batch, take plan[i])")
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 2:
+        raise InputError(f"frames must be an integer of at least 2, got {frames!r}")
+    if not (isinstance(duration, (int, float)) and np.isfinite(duration) and duration > 0):
+        raise InputError(f"duration must be a positive number of seconds, got {duration!r}")
+    if isinstance(width, bool) or not isinstance(width, int) or not 32 <= width <= 4096:
+        raise InputError(f"width must be an integer in [32, 4096], got {width!r}")
+
+
+class Canvas:
+    """The fixed frame of an animation: a grid over the whole path and its pixel size."""
+
+    def __init__(self, plan: Plan, sigma: float | None, width: int):
+        self.plan = plan
+        self.sigma = float(sigma) if sigma is not None else _style.default_sigma(plan.x)
+        pts = torch.cat([plan.x.detach(), plan.y.detach()]).double().cpu()
+        pad = _style.HALO_SIGMAS * self.sigma
+        lo, hi = pts.min(0).values - pad, pts.max(0).values + pad
+        span = (hi - lo).tolist()
+        height = max(2, int(round(width * span[1] / span[0])))
+        self.width, self.height = width - width % 2, height - height % 2  # even sizes suit video codecs
+        self.grid = Grid(lo.tolist(), hi.tolist(), (self.width, self.height))
+        self._arrows = None
+
+    def alpha(self, t: float) -> np.ndarray:
+        """Opacity ``(height, width)`` in [0, 1], top row first."""
+        z = mccann(self.plan, t)
+        rho = density(z, self.plan.mass.detach(), self.grid, self.sigma).double().cpu().numpy()  # (W, H)
+        peak = float(rho.max())
+        a = np.clip(rho / (0.85 * peak), 0, 1) ** 0.8 if peak > 0 else np.zeros_like(rho)
+        return a.T[::-1]
+
+    def arrows(self, t: float, n_arrows: int):
+        """Arrows at time ``t`` in pixels, ``(tails, heads)`` ``(A, 2)``: the particles and
+        lengths of :func:`lagrangian_ot.plot.arrow_segments` at t = 1/2, carried along."""
+        from .plot import arrow_segments
+
+        if self._arrows is None or self._arrows[0] != n_arrows:
+            idx, tails, heads = arrow_segments(self.plan, n_arrows=n_arrows, t=0.5)
+            self._arrows = (n_arrows, idx, (0.5 * (heads - tails)).double().cpu().numpy())
+        _, idx, half = self._arrows
+        centres = mccann(self.plan, t)[idx].double().cpu().numpy()
+        return self._pixels(centres - half), self._pixels(centres + half)
+
+    def _pixels(self, p: np.ndarray) -> np.ndarray:
+        lo, hi = np.array(self.grid.lo), np.array(self.grid.hi)
+        u = (p - lo) / (hi - lo)
+        return np.stack([u[:, 0] * (self.width - 1), (1 - u[:, 1]) * (self.height - 1)], axis=1)
+
+
+def _draw_arrows(draw, tails: np.ndarray, heads: np.ndarray, fill, width: int) -> None:
+    """Lines with a small open head, in pixel coordinates."""
+    for (x0, y0), (x1, y1) in zip(tails.tolist(), heads.tolist()):
+        dx, dy = x1 - x0, y1 - y0
+        length = (dx * dx + dy * dy) ** 0.5
+        if length < 1e-9:
+            continue
+        draw.line([(x0, y0), (x1, y1)], fill=fill, width=width)
+        h = min(0.35 * length, 3.0 + 2.0 * width)
+        ux, uy = dx / length, dy / length
+        for sx in (1, -1):  # two barbs at +-27 degrees
+            bx = x1 - h * (0.89 * ux - sx * 0.45 * uy)
+            by = y1 - h * (0.89 * uy + sx * 0.45 * ux)
+            draw.line([(x1, y1), (bx, by)], fill=fill, width=width)
+
+
+def frames(
+    plan: Plan, n_frames: int = 48, *, sigma: float | None = None, width: int = 640, arrows: int = 0
+) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
+    """Yield ``(t, alpha (H, W), rgb (3,))`` for ``n_frames`` times from 0 to 1, one at a time.
+
+    With ``arrows > 0`` the frames also carry that many arrows (see :func:`write_gif`).
+    """
+    canvas = Canvas(plan, sigma, width)
+    for t in np.linspace(0.0, 1.0, n_frames):
+        yield float(t), canvas.alpha(float(t)), _style.time_color(float(t)), (
+            canvas.arrows(float(t), arrows) if arrows else None
+        )
+
+
+def write_gif(
+    plan: Plan,
+    path: str | os.PathLike,
+    *,
+    frames: int = 48,
+    duration: float = 4.0,
+    arrows: int = 0,
+    sigma: float | None = None,
+    width: int = 640,
+) -> None:
+    """Write the moving density as an animated GIF, looping, one frame in memory at a time.
+
+    Parameters
+    ----------
+    plan : Plan
+        One 2-D plan.
+    path : path
+        The ``.gif`` to write (replaced atomically).
+    frames : int
+        Number of frames from t = 0 to t = 1 (at least 2).
+    duration : float
+        Seconds for one pass from t = 0 to 1.
+    arrows : int
+        Number of velocity arrows carried with the particles (0: none).
+    sigma : float, optional
+        Kernel bandwidth (default about the particle spacing).
+    width : int
+        Width in pixels; the height follows the aspect of the path.
+    """
+    from PIL import GifImagePlugin, Image, ImageDraw
+
+    _check(plan, frames, duration, width)
+    delay = max(20, int(round(1000 * duration / frames / 10)) * 10)  # GIF delays are in 1/100 s
+    levels = np.linspace(0.0, 1.0, ARROW_INDEX)  # palette entries 0..254: white -> colour(t)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        first = True
+        for _, alpha, rgb, arrow in _frames(plan, frames, sigma, width, arrows):
+            index = np.rint(alpha * (ARROW_INDEX - 1)).astype(np.uint8)
+            im = Image.fromarray(index, mode="P")
+            colours = 1.0 - levels[:, None] * (1.0 - rgb[None, :])  # (255, 3)
+            pal = np.vstack([colours, _style.arrow_rgb()[None, :]])
+            im.putpalette((np.rint(pal * 255).astype(np.uint8)).reshape(-1).tolist())
+            if arrow is not None:
+                _draw_arrows(ImageDraw.Draw(im), *arrow, fill=ARROW_INDEX, width=max(1, width // 400))
+            if first:
+                im.encoderinfo = {"loop": 0, "duration": delay}
+                for chunk in GifImagePlugin.getheader(im, None, {"loop": 0, "duration": delay})[0]:
+                    fh.write(chunk)
+                first = False
+            _write_frame(GifImagePlugin, fh, im, delay)
+        fh.write(b";")
+
+
+def _write_frame(gif, fh, im, delay: int) -> None:
+    """One GIF frame with its own colour table, written straight to ``fh``.
+
+    Pillow's public ``getdata`` collects the chunks in a class made per call,
+    whose reference cycle keeps every frame's bytes until a garbage collection;
+    its frame writer (what ``getdata`` calls) writes to the file directly.
+    """
+    params = {"duration": delay, "include_color_table": True}
+    writer = getattr(gif, "_write_frame_data", None)
+    if writer is not None:
+        writer(fh, im, (0, 0), params)
+    else:  # pragma: no cover - older or newer Pillow
+        for chunk in gif.getdata(im, **params):
+            fh.write(chunk)
+
+
+def _frames(plan, n, sigma, width, arrows):
+    return frames(plan, n, sigma=sigma, width=width, arrows=arrows)
+
+
+def ffmpeg_available() -> bool:
+    """Whether an ``ffmpeg`` executable is on the PATH (needed for MP4)."""
+    return shutil.which("ffmpeg") is not None
+
+
+def write_mp4(
+    plan: Plan,
+    path: str | os.PathLike,
+    *,
+    frames: int = 48,
+    duration: float = 4.0,
+    arrows: int = 0,
+    sigma: float | None = None,
+    width: int = 640,
+) -> None:
+    """Write the same animation as an H.264 MP4 through ``ffmpeg`` (frames piped, none kept).
+
+    Raises :class:`InputError` when ffmpeg is not installed.
+    """
+    from PIL import Image, ImageDraw
+
+    _check(plan, frames, duration, width)
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise InputError("MP4 needs ffmpeg on the PATH (GIF needs nothing more)")
+    canvas = Canvas(plan, sigma, width)
+    fps = frames / float(duration)
+    with atomic_path(path) as tmp:
+        cmd = [
+            exe, "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+            "-s", f"{canvas.width}x{canvas.height}", "-r", f"{fps:.6g}", "-i", "-",
+            "-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mp4", os.fspath(tmp),
+        ]  # fmt: skip
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            for t in np.linspace(0.0, 1.0, frames):
+                alpha = canvas.alpha(float(t))
+                rgb = 1.0 - alpha[..., None] * (1.0 - _style.time_color(float(t))[None, None, :])
+                im = Image.fromarray(np.rint(rgb * 255).astype(np.uint8), mode="RGB")
+                if arrows:
+                    fill = tuple(int(round(255 * c)) for c in _style.arrow_rgb())
+                    _draw_arrows(ImageDraw.Draw(im), *canvas.arrows(float(t), arrows), fill=fill, width=max(1, width // 400))
+                proc.stdin.write(im.tobytes())
+            proc.stdin.close()
+            err = proc.stderr.read().decode(errors="replace").strip()
+            if proc.wait() != 0:
+                raise RuntimeError(f"ffmpeg failed: {err.splitlines()[-1] if err else 'no message'}")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

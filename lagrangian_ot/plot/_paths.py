@@ -1,0 +1,148 @@
+"""Figures of the particles themselves: trajectories, plan lines, the Eulerian velocity field."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import InputError, check_positive
+from ..fields import density_and_momentum
+from ..grid import Grid
+from ..interpolate import mccann
+from ..kernels.native import farthest_points
+from ..plan import Plan
+from . import _style
+from ._geodesic import _check_plan, _figure, _local_density, _sigma
+
+
+def _spread(points: torch.Tensor, count: int) -> torch.Tensor:
+    """``count`` evenly spread indices of ``points`` (farthest-point sampling)."""
+    count = min(int(count), points.shape[0])
+    return torch.from_numpy(farthest_points(points.detach().double().cpu().numpy(), count))
+
+
+def trajectories(plan: Plan, n_paths: int = 150, *, ax=None, steps: int = 32):
+    """The characteristics ``Z_t = (1 - t) x + t y`` of evenly spread particles.
+
+    Each path is drawn as short segments coloured from red (t = 0) to blue
+    (t = 1), over faint source and target clouds.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.collections import LineCollection
+
+    _check_plan(plan)
+    if int(n_paths) < 1 or int(steps) < 1:
+        raise InputError(f"n_paths and steps must be >= 1, got {n_paths} and {steps}")
+    fig, ax = _figure(ax, (5.0, 2.6))
+    keep = torch.nonzero(plan.mass > 0).reshape(-1)
+    idx = keep[_spread(plan.x[plan.src[keep]], n_paths).to(keep.device)]
+    ts = torch.linspace(0, 1, int(steps) + 1, dtype=torch.float64)
+    z = mccann(plan, ts)[:, idx].double().cpu().numpy()  # (T, A, 2)
+    segs = np.stack([z[:-1], z[1:]], axis=2).reshape(-1, 2, 2)  # (T - 1) * A segments
+    mid = 0.5 * (ts[:-1] + ts[1:]).numpy()
+    colours = np.repeat(np.stack([_style.time_color(t) for t in mid]), len(idx), axis=0)
+    xs, ys = plan.x.detach().double().cpu().numpy(), plan.y.detach().double().cpu().numpy()
+    dot = max(0.3, 6000 / max(len(xs), 1) ** 1.0)
+    ax.scatter(xs[:, 0], xs[:, 1], s=dot, color=_style.SOURCE_RGB, alpha=0.25, linewidths=0)
+    ax.scatter(ys[:, 0], ys[:, 1], s=dot, color=_style.TARGET_RGB, alpha=0.25, linewidths=0)
+    ax.add_collection(LineCollection(segs, colors=colours, linewidths=0.8))
+    ax.autoscale_view()
+    _style.bare(ax)
+    return fig
+
+
+def plan_lines(plan: Plan, *, ax=None, max_lines: int = 3000):
+    """The transport plan as lines between matched points (for small ``n``).
+
+    Line opacity follows the mass moved (a permutation: all equal); at most
+    ``max_lines`` of the heaviest pairs are drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.collections import LineCollection
+
+    _check_plan(plan)
+    if int(max_lines) < 1:
+        raise InputError(f"max_lines must be >= 1, got {max_lines}")
+    fig, ax = _figure(ax, (5.0, 2.6))
+    mass = plan.mass.detach().double().cpu()
+    order = torch.argsort(mass, descending=True)[: int(max_lines)]
+    xs = plan.x[plan.src[order]].detach().double().cpu().numpy()
+    yd = plan.y[plan.dst[order]].detach().double().cpu().numpy()
+    w = (mass[order] / mass[order].max().clamp_min(1e-300)).numpy()
+    rgba = np.zeros((len(order), 4))
+    rgba[:, :3] = 0.35
+    rgba[:, 3] = 0.15 + 0.45 * w
+    ax.add_collection(LineCollection(np.stack([xs, yd], axis=1), colors=rgba, linewidths=0.6))
+    px, py = plan.x.detach().double().cpu().numpy(), plan.y.detach().double().cpu().numpy()
+    dot = min(16.0, max(1.0, 4000 / max(len(px), 1)))
+    ax.scatter(px[:, 0], px[:, 1], s=dot, color=_style.SOURCE_RGB, linewidths=0, zorder=3)
+    ax.scatter(py[:, 0], py[:, 1], s=dot, color=_style.TARGET_RGB, linewidths=0, zorder=3)
+    ax.autoscale_view()
+    _style.bare(ax)
+    return fig
+
+
+def velocity_field(
+    plan: Plan,
+    t: float = 0.5,
+    *,
+    sigma: float | None = None,
+    kind: str = "arrows",
+    ax=None,
+    cells: int = 28,
+    floor: float = 0.05,
+    resolution: int | None = None,
+):
+    """The Eulerian velocity ``v = m / rho`` at time ``t`` over the density.
+
+    ``kind="arrows"``: arrows on a regular ``cells``-wide grid; ``"streamlines"``:
+    streamlines. Both are masked where the density is below ``floor`` times its
+    maximum (there ``v`` is undefined).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _check_plan(plan)
+    if kind not in ("arrows", "streamlines"):
+        raise InputError(f"kind must be 'arrows' or 'streamlines', got {kind!r}")
+    if not 0.0 <= float(t) <= 1.0:
+        raise InputError(f"t must be in [0, 1], got {t}")
+    check_positive(floor, "floor")
+    sig = _sigma(plan, sigma)
+    fig, ax = _figure(ax, (3.2, 3.2))
+    z = mccann(plan, float(t))
+    grid, rho_img = _local_density(z, plan.mass, sig, resolution)
+    ax.imshow(
+        _style.rgba_image(rho_img, _style.time_color(t)) * np.array([1, 1, 1, 0.8]),
+        origin="lower", extent=grid.extent, interpolation="bilinear",
+    )  # fmt: skip
+    x0, x1, y0, y1 = grid.extent
+    side = max(x1 - x0, y1 - y0)
+    n = (max(4, round(cells * (x1 - x0) / side)), max(4, round(cells * (y1 - y0) / side)))
+    coarse = Grid((x0, y0), (x1, y1), n)
+    rho, mom = density_and_momentum(z, plan.mass, plan.velocity, coarse, sig)
+    rho = rho.double().cpu().numpy()
+    mom = mom.double().cpu().numpy()
+    mask = rho > floor * rho.max()
+    v = np.where(mask[..., None], mom / np.where(mask, rho, 1.0)[..., None], np.nan)  # (Nx, Ny, 2)
+    gx, gy = (ax_.double().cpu().numpy() for ax_ in coarse.axes)
+    if kind == "arrows":
+        X, Y = np.meshgrid(gx, gy, indexing="ij")
+        ax.quiver(
+            X[mask], Y[mask], v[..., 0][mask], v[..., 1][mask], color=_style.ARROW_COLOR,
+            angles="xy", width=0.004, headwidth=3.6, headlength=4.2, headaxislength=3.8, zorder=3,
+        )  # fmt: skip
+    else:
+        ax.streamplot(gx, gy, v[..., 0].T, v[..., 1].T, color=_style.ARROW_COLOR, density=1.0, linewidth=0.6,
+                      arrowsize=0.7, broken_streamlines=True)  # fmt: skip
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    _style.bare(ax)
+    return fig
