@@ -101,7 +101,7 @@ def _interpolate(args) -> int:
     for name in names:  # fail early, before any work or output
         silhouette_mask(name)
     out = _out_dir(args.out)
-    with Progress(6 + 2 * bool(args.animate)) as bar, _Staging(out) as stage:
+    with Progress(6 + 2 * bool(args.animate) + bool(args.html)) as bar, _Staging(out) as stage:
         bar.step("sampling and matching")
         geo = silhouette_geodesic(
             names[0], names[1], args.n, method=args.method, seed=args.seed, sampling=args.sampling,
@@ -122,6 +122,9 @@ def _interpolate(args) -> int:
         save_npz(geo, stage / "geodesic.npz")
         if args.animate:
             _animate(geo, args, stage, bar)
+        if args.html:
+            bar.step("panel.html")
+            _panel(geo, args, stage)
     seconds = time.perf_counter() - start
     certificate = f", certified gap {plan.gap:.1e}" if plan.gap is not None else ""
     label = "W2^2" if plan.method == "exact" else "cost"
@@ -151,6 +154,12 @@ def _animate(geo, args, stage: Path, bar) -> None:
     bar.step("animation (MP4)" if ffmpeg_available() else "animation (no ffmpeg: no MP4)")
     if ffmpeg_available():
         write_mp4(geo.plan, stage / "geodesic.mp4", **options)
+
+
+def _panel(geo, args, stage: Path) -> None:
+    from .panel import write_panel
+
+    write_panel(geo.plan, stage / "panel.html", arrows=args.arrows, sigma=geo.sigma)
 
 
 FIGURES = ("sequence", "arrows", "trajectories", "velocity", "plan")
@@ -193,6 +202,9 @@ def _figure(args) -> int:
             with Progress(2) as bar:
                 _animate(geo, args, stage, bar)
             written.append("geodesic.gif")
+        if args.html:
+            _panel(geo, args, stage)
+            written.append("panel.html")
     print(f"lagot: redrew {', '.join(written)} from {args.npz} into {out}/")
     return 0
 
@@ -201,7 +213,8 @@ def _add_animation_options(p) -> None:
     p.add_argument("--animate", action="store_true", help="also write geodesic.gif (and geodesic.mp4 when ffmpeg is installed)")
     p.add_argument("--frames", type=int, default=48, help="animation frames from t = 0 to 1 (default 48)")
     p.add_argument("--duration", type=float, default=4.0, help="seconds from t = 0 to 1 (default 4)")
-    p.add_argument("--arrows", type=int, default=60, help="velocity arrows carried in the animation (default 60; 0: none)")
+    p.add_argument("--arrows", type=int, default=60, help="velocity arrows in the animation and panel (default 60; 0: none)")
+    p.add_argument("--html", action="store_true", help="also write panel.html, an interactive panel (one self-contained file)")
 
 
 def _side_by_side(left: Path, right: Path, target: Path) -> None:

@@ -197,10 +197,10 @@ def test_shapes_rejects_bad_sizes(tmp_path, capsys, size):
 
 def test_animate_and_redraw_from_npz(tmp_path):
     out = tmp_path / "out"
-    r = lagot("interpolate", "--n", "200", "--out", str(out), "--animate", "--frames", "6", "--arrows", "10")
+    r = lagot("interpolate", "--n", "200", "--out", str(out), "--animate", "--frames", "6", "--arrows", "10", "--html")
     assert r.returncode == 0, r.stderr
     names = set(os.listdir(out))
-    assert OUTPUTS | {"geodesic.gif"} <= names
+    assert OUTPUTS | {"geodesic.gif", "panel.html"} <= names
     with Image.open(out / "geodesic.gif") as im:
         assert im.n_frames == 6
     figs = tmp_path / "figs"

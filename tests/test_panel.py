@@ -1,0 +1,75 @@
+"""The interactive panel: one self-contained HTML file, checked in a real headless browser."""
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lagrangian_ot import InputError, match
+from lagrangian_ot.panel import write_panel
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+needs_browser = pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (CI installs Debian's chromium)")
+
+
+@pytest.fixture(scope="module")
+def panel(tmp_path_factory):
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(400, 2, generator=g, dtype=torch.float64)
+    y = torch.rand(400, 2, generator=g, dtype=torch.float64) * 0.7 + torch.tensor([2.2, 0.1], dtype=torch.float64)
+    path = tmp_path_factory.mktemp("panel") / "panel.html"
+    write_panel(match(x, y), path, frames=9, arrows=30, width=480)
+    return path
+
+
+def _browser(*args, timeout=90):
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr",
+           "--v=0", "--virtual-time-budget=5000", *args]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def test_panel_is_self_contained(panel):
+    text = panel.read_text(encoding="utf-8")
+    assert text.count("data:image/png;base64,") == 9
+    for needle in ("http://", "https://", "<link", "@import", "url(", "<script src"):
+        assert needle not in text
+    assert 'id="time"' in text and 'id="scale"' in text
+
+
+@pytest.mark.parametrize("kwargs", [{"frames": 1}, {"arrows": -1}, {"width": 8}])
+def test_bad_panel_settings(panel, tmp_path, kwargs):
+    plan = match(torch.rand(10, 2, dtype=torch.float64), torch.rand(10, 2, dtype=torch.float64))
+    with pytest.raises(InputError):
+        write_panel(plan, tmp_path / "p.html", **kwargs)
+    assert not (tmp_path / "p.html").exists()
+
+
+@needs_browser
+def test_panel_loads_without_errors(panel):
+    r = _browser("--dump-dom", f"{panel.as_uri()}?t=0.3&scale=1.5")
+    status = re.search(r'data-status="([^"]*)"', r.stdout)
+    assert status is not None and status.group(1) == "ready", (status, r.stderr[-2000:])
+    assert "Uncaught" not in r.stderr
+    assert re.search(r'id="time-out"[^>]*>0\.30<', r.stdout) and re.search(r'id="scale-out"[^>]*>1\.50x<', r.stdout)
+
+
+@needs_browser
+def test_moving_the_time_control_changes_the_picture(panel, tmp_path):
+    shots = {}
+    for t in ("0", "1"):
+        out = tmp_path / f"t{t}.png"
+        r = _browser("--window-size=700,500", f"--screenshot={out}", f"{panel.as_uri()}?t={t}&arrows=0")
+        assert out.exists(), r.stderr[-2000:]
+        shots[t] = np.asarray(Image.open(out).convert("RGB"), dtype=float) / 255
+    a, b = shots["0"], shots["1"]
+    assert np.abs(a - b).mean() > 0.005
+    for img, left, red in ((a, True, True), (b, False, False)):
+        ink = (img.sum(-1) < 2.4) & (np.abs(img[..., 0] - img[..., 2]) > 0.15)  # coloured, not grey text
+        cols = np.nonzero(ink.any(0))[0]
+        assert cols.size > 0
+        assert (cols.mean() < img.shape[1] * 0.5) == left
+        assert (img[ink][:, 0].mean() > img[ink][:, 2].mean()) == red
