@@ -20,12 +20,12 @@ from .reductions import cmin, ctopk, sqdist
 
 __all__ = [
     "available_backends",
-    "resolve_backend",
-    "gaussian_sum",
-    "gaussian_sum_grid",
-    "ssp_transport",
-    "farthest_points",
     "cmin",
     "ctopk",
+    "farthest_points",
+    "gaussian_sum",
+    "gaussian_sum_grid",
+    "resolve_backend",
     "sqdist",
+    "ssp_transport",
 ]

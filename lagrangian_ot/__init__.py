@@ -22,28 +22,28 @@ _here = _os.path.dirname(_os.path.abspath(__file__))
 if not _os.path.isdir(_os.path.join(_here, "kernels")):
     _root = _os.path.dirname(_here)
     if _os.path.isfile(_os.path.join(_root, "kernels", "__init__.py")):
-        __path__.append(_root)  # type: ignore[name-defined]  # noqa: F821
+        __path__.append(_root)  # type: ignore[name-defined]
 
-from . import plot, shapes  # noqa: E402
-from ._version import __version__  # noqa: E402
-from .errors import InputError  # noqa: E402
-from .fields import density, density_and_momentum, momentum, velocity  # noqa: E402
-from .grid import Grid  # noqa: E402
-from .interpolate import mccann  # noqa: E402
-from .match import match  # noqa: E402
-from .physics import continuity_residual, kinetic_action, weak_continuity  # noqa: E402
-from .plan import Plan  # noqa: E402
-from .silhouette import load_silhouette  # noqa: E402
-from .training import OTPairs, ot_pairs, w2_loss  # noqa: E402
+from . import plot, shapes
+from ._version import __version__
+from .errors import InputError
+from .fields import density, density_and_momentum, momentum, velocity
+from .grid import Grid
+from .interpolate import mccann
+from .match import match
+from .physics import continuity_residual, kinetic_action, weak_continuity
+from .plan import Plan
+from .silhouette import load_silhouette
+from .training import OTPairs, ot_pairs, w2_loss
 
 __all__ = [
-    "__version__",
     "Grid",
-    "OTPairs",
     "InputError",
+    "OTPairs",
     "Plan",
-    "density",
+    "__version__",
     "continuity_residual",
+    "density",
     "density_and_momentum",
     "kinetic_action",
     "load_silhouette",

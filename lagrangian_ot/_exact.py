@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from .kernels import ssp_transport
-from .kernels.reductions import Reductions
 from .kernels.native import InfeasibleGraph, make_basic
+from .kernels.reductions import Reductions
 
 DENSE_EDGES = 1 << 12  # solve on the complete graph below this many pairs
 COARSE_RATIO = 3  # fine points per coarse point in the warm start

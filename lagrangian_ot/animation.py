@@ -157,8 +157,7 @@ def write_gif(
                 _draw_arrows(ImageDraw.Draw(im), *arrow, fill=ARROW_INDEX, width=max(1, width // 400))
             if first:
                 im.encoderinfo = {"loop": 0, "duration": delay}
-                for chunk in GifImagePlugin.getheader(im, None, {"loop": 0, "duration": delay})[0]:
-                    fh.write(chunk)
+                fh.writelines(GifImagePlugin.getheader(im, None, {"loop": 0, "duration": delay})[0])
                 first = False
             _write_frame(GifImagePlugin, fh, im, delay)
         fh.write(b";")

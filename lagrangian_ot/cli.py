@@ -253,14 +253,13 @@ def _shapes(args) -> int:
 
 
 def _doctor(args) -> int:
+    import importlib.util
     import platform
 
     import torch
 
     from .kernels import available_backends
     from .kernels.native import _library
-
-    import importlib.util
 
     print(f"lagrangian_ot {__version__}, Python {platform.python_version()}, torch {torch.__version__}")
     print(f"  geomloss {'yes' if importlib.util.find_spec('geomloss') else 'no (method=sinkhorn needs it)'}")

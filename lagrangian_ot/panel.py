@@ -86,9 +86,8 @@ def write_panel(
         "arrow": _style.ARROW_COLOR,
     }  # fmt: skip
     page = _TEMPLATE.replace("__TITLE__", html.escape(title)).replace("__DATA__", json.dumps(data, separators=(",", ":")))
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(page)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(page)
 
 
 _TEMPLATE = """<!DOCTYPE html>

@@ -25,7 +25,15 @@ import time
 import numpy as np
 import torch
 
-from lagrangian_ot import Grid, density, density_and_momentum, load_silhouette, match, mccann, velocity
+from lagrangian_ot import (
+    Grid,
+    density,
+    density_and_momentum,
+    load_silhouette,
+    match,
+    mccann,
+    velocity,
+)
 
 
 def particles(n: int):

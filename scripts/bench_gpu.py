@@ -24,7 +24,15 @@ import time
 import numpy as np
 import torch
 
-from lagrangian_ot import Grid, density, density_and_momentum, load_silhouette, match, mccann, ot_pairs
+from lagrangian_ot import (
+    Grid,
+    density,
+    density_and_momentum,
+    load_silhouette,
+    match,
+    mccann,
+    ot_pairs,
+)
 
 
 def timed(fn, repeat: int, device: torch.device, warm: bool = True):

@@ -69,7 +69,7 @@ def worker(solver: str, kind: str, n: int, batch: int) -> dict:
         else:
             match(x[:50], y[:50])
     else:
-        import ot  # noqa: F401
+        import ot
         import scipy.optimize  # noqa: F401
     base = rss_mb()
     start = time.perf_counter()

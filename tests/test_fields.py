@@ -16,7 +16,16 @@ import math
 import pytest
 import torch
 
-from lagrangian_ot import Grid, InputError, density, density_and_momentum, match, mccann, momentum, velocity
+from lagrangian_ot import (
+    Grid,
+    InputError,
+    density,
+    density_and_momentum,
+    match,
+    mccann,
+    momentum,
+    velocity,
+)
 
 F64 = torch.float64
 

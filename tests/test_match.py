@@ -7,8 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lagrangian_ot import InputError, load_silhouette, match
-from lagrangian_ot import _exact
+from lagrangian_ot import InputError, _exact, load_silhouette, match
 
 F64 = torch.float64
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_citation_version_matches_package():
     text = (ROOT / "CITATION.cff").read_text()
-    assert re.search(r"^version:\s*(\S+)", text, re.M).group(1) == lagrangian_ot.__version__
+    assert re.search(r"^version:\s*(\S+)", text, re.MULTILINE).group(1) == lagrangian_ot.__version__
 
 
 def test_import_is_light_and_kernels_are_not_top_level(tmp_path):
@@ -41,7 +41,6 @@ def test_public_names_are_exported():
 
 def test_native_kernels_load():
     import numpy as np
-
     from lagrangian_ot.kernels import farthest_points
 
     pts = np.array([[0.0, 0.0], [1.0, 0.0], [0.1, 0.0], [5.0, 0.0]])
