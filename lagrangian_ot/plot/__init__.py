@@ -8,9 +8,11 @@ from ._geodesic import arrow_segments, density_sequence, geodesic_figure, midpoi
 from ._paths import plan_lines, trajectories, velocity_field
 from ._save import save
 from ._style import default_sigma, time_color
+from ._unbalanced import barycenter_rows
 
 __all__ = [
     "arrow_segments",
+    "barycenter_rows",
     "default_sigma",
     "density_sequence",
     "geodesic_figure",
