@@ -312,14 +312,26 @@ def _doctor(args) -> int:
     except Exception as exc:  # report, do not fail
         print(f"  native   no: {exc}")
     if args.keops:
-        try:
-            import pykeops
-
-            pykeops.test_torch_bindings()
-            print("  keops    compiles and runs")
-        except Exception as exc:
-            print(f"  keops    failed: {exc}")
+        print(f"  keops    {_keops_probe()}")
     return 0
+
+
+def _keops_probe() -> str:
+    """Compile and run KeOps' own test in a child process: a crash there (pykeops 2.3 segfaulted
+    under CUDA 13) is reported here instead of ending lagot."""
+    import subprocess
+
+    code = "import pykeops; pykeops.test_torch_bindings()"
+    try:
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return "failed: no answer within 10 minutes"
+    if r.returncode == 0:
+        return "compiles and runs"
+    if r.returncode < 0:
+        return f"crashed (signal {-r.returncode}); keep the default backend='auto', which does not use KeOps"
+    last = (r.stderr.strip().splitlines() or ["no message"])[-1]
+    return f"failed: {last}"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -246,3 +246,20 @@ def test_bad_figure_and_animation_input(tmp_path, args):
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("lagot: error:")
     assert not (tmp_path / "o").exists()
+
+
+def test_keops_probe_reports_a_crash_instead_of_crashing(monkeypatch):
+    import signal
+
+    from lagrangian_ot import cli
+
+    class Done:
+        def __init__(self, rc, err=""):
+            self.returncode, self.stderr, self.stdout = rc, err, ""
+
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: Done(-signal.SIGSEGV))
+    assert "crashed (signal 11)" in cli._keops_probe()
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: Done(1, "Traceback\nImportError: no pykeops"))
+    assert cli._keops_probe() == "failed: ImportError: no pykeops"
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: Done(0))
+    assert cli._keops_probe() == "compiles and runs"
