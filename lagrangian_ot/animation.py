@@ -47,8 +47,9 @@ class Canvas:
         self.plan = plan
         self.sigma = float(sigma) if sigma is not None else _style.default_sigma(plan.x)
         pts = torch.cat([plan.x.detach(), plan.y.detach()]).double().cpu()
-        pad = _style.HALO_SIGMAS * self.sigma
-        lo, hi = pts.min(0).values - pad, pts.max(0).values + pad
+        lo, hi = pts.min(0).values, pts.max(0).values
+        pad = _style.HALO_SIGMAS * self.sigma + 0.03 * float((hi - lo).max())  # the halo and a margin
+        lo, hi = lo - pad, hi + pad
         span = (hi - lo).tolist()
         height = max(2, int(round(width * span[1] / span[0])))
         self.width, self.height = width - width % 2, height - height % 2  # even sizes suit video codecs
@@ -100,9 +101,10 @@ def _draw_arrows(draw, tails: np.ndarray, heads: np.ndarray, fill, width: int) -
 def frames(
     plan: Plan, n_frames: int = 48, *, sigma: float | None = None, width: int = 640, arrows: int = 0
 ) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
-    """Yield ``(t, alpha (H, W), rgb (3,))`` for ``n_frames`` times from 0 to 1, one at a time.
+    """Yield ``(t, alpha (H, W), rgb (3,), arrows)`` for ``n_frames`` times from 0 to 1, one at a time.
 
-    With ``arrows > 0`` the frames also carry that many arrows (see :func:`write_gif`).
+    ``arrows`` is None, or with ``arrows > 0`` the ``(tails, heads)`` of that
+    many arrows in pixels (see :func:`write_gif`).
     """
     canvas = Canvas(plan, sigma, width)
     for t in np.linspace(0.0, 1.0, n_frames):
