@@ -27,6 +27,7 @@ from .plan import Plan
 from .plot import _style
 
 ARROW_INDEX = 255  # palette entry of the arrows in GIF frames
+MAX_SIDE = 4096  # pixels along the longest side of a frame
 
 
 def _check(plan: Plan, frames: int, duration: float, width: int) -> None:
@@ -43,7 +44,7 @@ def _check(plan: Plan, frames: int, duration: float, width: int) -> None:
 class Canvas:
     """The fixed frame of an animation: a grid over the whole path and its pixel size."""
 
-    def __init__(self, plan: Plan, sigma: float | None, width: int):
+    def __init__(self, plan: Plan, sigma: float | None, width: int, arrows: int = 0):
         self.plan = plan
         self.sigma = float(sigma) if sigma is not None else _style.default_sigma(plan.x)
         pts = torch.cat([plan.x.detach(), plan.y.detach()]).double().cpu()
@@ -51,35 +52,43 @@ class Canvas:
         pad = _style.HALO_SIGMAS * self.sigma + 0.03 * float((hi - lo).max())  # the halo and a margin
         lo, hi = lo - pad, hi + pad
         span = (hi - lo).tolist()
-        height = max(2, int(round(width * span[1] / span[0])))
-        self.width, self.height = width - width % 2, height - height % 2  # even sizes suit video codecs
+        width = width - width % 2  # even sizes suit video codecs
+        height = width * span[1] / span[0]
+        if height > MAX_SIDE:  # tall paths: the longest side is MAX_SIDE pixels
+            width, height = max(2, int(width * MAX_SIDE / height)) // 2 * 2, MAX_SIDE
+        self.width, self.height = width, max(2, int(round(height / 2)) * 2)
         self.grid = Grid(lo.tolist(), hi.tolist(), (self.width, self.height))
-        self._arrows = None
+        self.track = self._arrow_track(arrows) if arrows else None
 
     def alpha(self, t: float) -> np.ndarray:
         """Opacity ``(height, width)`` in [0, 1], top row first."""
         z = mccann(self.plan, t)
         rho = density(z, self.plan.mass.detach(), self.grid, self.sigma).double().cpu().numpy()  # (W, H)
-        peak = float(rho.max())
-        a = np.clip(rho / (0.85 * peak), 0, 1) ** 0.8 if peak > 0 else np.zeros_like(rho)
-        return a.T[::-1]
+        return _style.density_alpha(rho).T[::-1]
 
-    def arrows(self, t: float, n_arrows: int):
-        """Arrows at time ``t`` in pixels, ``(tails, heads)`` ``(A, 2)``: the particles and
-        lengths of :func:`lagrangian_ot.plot.arrow_segments` at t = 1/2, carried along."""
+    def _arrow_track(self, n_arrows: int):
+        """The arrows of :func:`lagrangian_ot.plot.arrow_segments` at t = 1/2, in pixels: their
+        centres at t = 0 and t = 1 and their half vectors ``(p0, p1, half)``, ``(A, 2)`` each.
+        Centres move linearly in t, as the particles do."""
         from .plot import arrow_segments
 
-        if self._arrows is None or self._arrows[0] != n_arrows:
-            idx, tails, heads = arrow_segments(self.plan, n_arrows=n_arrows, t=0.5)
-            self._arrows = (n_arrows, idx, (0.5 * (heads - tails)).double().cpu().numpy())
-        _, idx, half = self._arrows
-        centres = mccann(self.plan, t)[idx].double().cpu().numpy()
-        return self._pixels(centres - half), self._pixels(centres + half)
+        idx, tails, heads = arrow_segments(self.plan, n_arrows=n_arrows, t=0.5)
+        half = (0.5 * (heads - tails)).double().cpu().numpy()
+        ends = mccann(self.plan, torch.tensor([0.0, 1.0], dtype=torch.float64))[:, idx].double().cpu().numpy()
+        p0, p1 = self._pixels(ends[0]), self._pixels(ends[1])
+        return p0, p1, self._pixels(ends[0] + half) - p0
+
+    def arrows(self, t: float):
+        """Arrow ``(tails, heads)`` in pixels at time ``t`` (the canvas must have been made with arrows)."""
+        p0, p1, half = self.track
+        centres = (1 - t) * p0 + t * p1
+        return centres - half, centres + half
 
     def _pixels(self, p: np.ndarray) -> np.ndarray:
+        """Data coordinates -> pixel coordinates (x right, y down; pixel centres at integers)."""
         lo, hi = np.array(self.grid.lo), np.array(self.grid.hi)
         u = (p - lo) / (hi - lo)
-        return np.stack([u[:, 0] * (self.width - 1), (1 - u[:, 1]) * (self.height - 1)], axis=1)
+        return np.stack([u[:, 0] * self.width - 0.5, (1 - u[:, 1]) * self.height - 0.5], axis=1)
 
 
 def _draw_arrows(draw, tails: np.ndarray, heads: np.ndarray, fill, width: int) -> None:
@@ -100,17 +109,23 @@ def _draw_arrows(draw, tails: np.ndarray, heads: np.ndarray, fill, width: int) -
 
 def frames(
     plan: Plan, n_frames: int = 48, *, sigma: float | None = None, width: int = 640, arrows: int = 0
-) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
+) -> Iterator[tuple[float, np.ndarray, np.ndarray, tuple | None]]:
     """Yield ``(t, alpha (H, W), rgb (3,), arrows)`` for ``n_frames`` times from 0 to 1, one at a time.
 
     ``arrows`` is None, or with ``arrows > 0`` the ``(tails, heads)`` of that
     many arrows in pixels (see :func:`write_gif`).
     """
-    canvas = Canvas(plan, sigma, width)
+    return _frames_on(Canvas(plan, sigma, width, arrows), n_frames)
+
+
+def _frames_on(canvas: Canvas, n_frames: int):
     for t in np.linspace(0.0, 1.0, n_frames):
-        yield float(t), canvas.alpha(float(t)), _style.time_color(float(t)), (
-            canvas.arrows(float(t), arrows) if arrows else None
-        )
+        t = float(t)
+        yield t, canvas.alpha(t), _style.time_color(t), (canvas.arrows(t) if canvas.track else None)
+
+
+def _line_width(canvas: Canvas) -> int:
+    return max(1, canvas.width // 400)
 
 
 def write_gif(
@@ -149,14 +164,16 @@ def write_gif(
     levels = np.linspace(0.0, 1.0, ARROW_INDEX)  # palette entries 0..254: white -> colour(t)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         first = True
-        for _, alpha, rgb, arrow in _frames(plan, frames, sigma, width, arrows):
+        canvas = Canvas(plan, sigma, width, arrows)
+        arrow_rgb = _style.arrow_rgb()[None, :]
+        for _, alpha, rgb, arrow in _frames_on(canvas, frames):
             index = np.rint(alpha * (ARROW_INDEX - 1)).astype(np.uint8)
             im = Image.fromarray(index, mode="P")
-            colours = 1.0 - levels[:, None] * (1.0 - rgb[None, :])  # (255, 3)
-            pal = np.vstack([colours, _style.arrow_rgb()[None, :]])
+            colours = 1.0 - levels[:, None] * (1.0 - rgb[None, :])  # (255, 3): white -> this frame's colour
+            pal = np.vstack([colours, arrow_rgb])
             im.putpalette((np.rint(pal * 255).astype(np.uint8)).reshape(-1).tolist())
             if arrow is not None:
-                _draw_arrows(ImageDraw.Draw(im), *arrow, fill=ARROW_INDEX, width=max(1, width // 400))
+                _draw_arrows(ImageDraw.Draw(im), *arrow, fill=ARROW_INDEX, width=_line_width(canvas))
             if first:
                 im.encoderinfo = {"loop": 0, "duration": delay}
                 fh.writelines(GifImagePlugin.getheader(im, None, {"loop": 0, "duration": delay})[0])
@@ -179,10 +196,6 @@ def _write_frame(gif, fh, im, delay: int) -> None:
     else:  # pragma: no cover - older or newer Pillow
         for chunk in gif.getdata(im, **params):
             fh.write(chunk)
-
-
-def _frames(plan, n, sigma, width, arrows):
-    return frames(plan, n, sigma=sigma, width=width, arrows=arrows)
 
 
 def ffmpeg_available() -> bool:
@@ -210,7 +223,7 @@ def write_mp4(
     exe = shutil.which("ffmpeg")
     if exe is None:
         raise InputError("MP4 needs ffmpeg on the PATH (GIF needs nothing more)")
-    canvas = Canvas(plan, sigma, width)
+    canvas = Canvas(plan, sigma, width, arrows)
     fps = frames / float(duration)
     with atomic_path(path) as tmp:
         cmd = [
@@ -220,13 +233,12 @@ def write_mp4(
         ]  # fmt: skip
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            for t in np.linspace(0.0, 1.0, frames):
-                alpha = canvas.alpha(float(t))
-                rgb = 1.0 - alpha[..., None] * (1.0 - _style.time_color(float(t))[None, None, :])
+            fill = tuple(int(round(255 * c)) for c in _style.arrow_rgb())
+            for _, alpha, colour, arrow in _frames_on(canvas, frames):
+                rgb = 1.0 - alpha[..., None] * (1.0 - colour[None, None, :])  # over white
                 im = Image.fromarray(np.rint(rgb * 255).astype(np.uint8), mode="RGB")
-                if arrows:
-                    fill = tuple(int(round(255 * c)) for c in _style.arrow_rgb())
-                    _draw_arrows(ImageDraw.Draw(im), *canvas.arrows(float(t), arrows), fill=fill, width=max(1, width // 400))
+                if arrow is not None:
+                    _draw_arrows(ImageDraw.Draw(im), *arrow, fill=fill, width=_line_width(canvas))
                 proc.stdin.write(im.tobytes())
             proc.stdin.close()
             err = proc.stderr.read().decode(errors="replace").strip()

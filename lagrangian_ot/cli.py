@@ -152,8 +152,9 @@ def _animate(geo, args, stage: Path, bar) -> None:
     options = dict(frames=args.frames, duration=args.duration, arrows=args.arrows, sigma=geo.sigma)
     bar.step("animation (GIF)")
     write_gif(geo.plan, stage / "geodesic.gif", **options)
-    bar.step("animation (MP4)" if ffmpeg_available() else "animation (no ffmpeg: no MP4)")
-    if ffmpeg_available():
+    mp4 = ffmpeg_available()
+    bar.step("animation (MP4)" if mp4 else "animation (no ffmpeg: no MP4)")
+    if mp4:
         write_mp4(geo.plan, stage / "geodesic.mp4", **options)
 
 
@@ -179,6 +180,10 @@ def _figure(args) -> int:
     if not 0.0 <= args.t <= 1.0:
         raise InputError(f"--t must be in [0, 1], got {args.t}")
     _check_animation(args)
+    formats = args.formats.split(",")
+    bad = [ext for ext in formats if ext not in ("png", "pdf", "svg")]
+    if bad:
+        raise InputError(f"--formats takes png, pdf and svg, got {bad[0]!r}")
     out = _out_dir(args.out)
     plan, written = geo.plan, []
     with _Staging(out) as stage:
@@ -192,9 +197,7 @@ def _figure(args) -> int:
         for kind in kinds:
             name, make = draw[kind]
             fig = make()
-            for ext in args.formats.split(","):
-                if ext not in ("png", "pdf", "svg"):
-                    raise InputError(f"--formats takes png, pdf and svg, got {ext!r}")
+            for ext in formats:
                 plot.save(fig, stage / f"{name}.{ext}")
                 written.append(f"{name}.{ext}")
         if args.animate:
@@ -202,7 +205,7 @@ def _figure(args) -> int:
 
             with Progress(2) as bar:
                 _animate(geo, args, stage, bar)
-            written.append("geodesic.gif")
+            written += sorted(p.name for p in stage.glob("geodesic.*"))
         if args.html:
             _panel(geo, args, stage)
             written.append("panel.html")
@@ -232,7 +235,8 @@ def _unbalanced(args) -> int:
     check_positive(args.blur, "--blur")
     check_positive(args.reach, "--reach")
     times = parse_times(args.times)
-    grid, vol = SEED_GRID, SEED_GRID.cell_volume
+    grid = SEED_GRID
+    vol = grid.cell_volume
     x = grid.axes[0]
     alpha, beta = gaussian_mixture(x, alpha_mix), gaussian_mixture(x, beta_mix)
     alpha, beta = alpha / (alpha.sum() * vol), beta / (beta.sum() * vol)  # unit mass on the grid

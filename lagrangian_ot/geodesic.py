@@ -46,7 +46,7 @@ def silhouette_geodesic(
 
 
 def save_npz(geo: Geodesic, path) -> None:
-    """``x, y, src, dst, mass, cost, times`` (and ``sigma, method, gap``) in one ``.npz``."""
+    """``x, y, src, dst, mass, cost, times`` (and ``sigma, method, gap, source, target``) in one ``.npz``."""
     p = geo.plan
     arrays = {
         "x": p.x.detach().cpu().numpy(),
@@ -59,6 +59,8 @@ def save_npz(geo: Geodesic, path) -> None:
         "sigma": np.asarray(geo.sigma),
         "method": np.asarray(p.method),
         "gap": np.asarray(np.nan if p.gap is None else p.gap),
+        "source": np.asarray(geo.source),
+        "target": np.asarray(geo.target),
     }
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
@@ -79,6 +81,9 @@ def load_npz(path) -> Geodesic:
     src, dst = torch.from_numpy(arrays["src"]).long(), torch.from_numpy(arrays["dst"]).long()
     if x.dim() != 2 or y.dim() != 2 or src.shape != dst.shape or len(src) != len(arrays["mass"]):
         raise InputError(f"{os.fspath(path)!r}: inconsistent array shapes")
+    mass = arrays["mass"]
+    if not (np.isfinite(arrays["x"]).all() and np.isfinite(arrays["y"]).all() and np.isfinite(mass).all()) or (mass < 0).any():
+        raise InputError(f"{os.fspath(path)!r}: non-finite points or masses, or negative masses")
     if len(src) and (int(src.min()) < 0 or int(src.max()) >= len(x) or int(dst.min()) < 0 or int(dst.max()) >= len(y)):
         raise InputError(f"{os.fspath(path)!r}: plan indices out of range")
     gap = float(arrays["gap"]) if "gap" in arrays else float("nan")
@@ -88,7 +93,8 @@ def load_npz(path) -> Geodesic:
         gap=None if np.isnan(gap) else gap,
     )  # fmt: skip
     times = tuple(float(t) for t in arrays["times"])
-    return Geodesic(plan, times, float(arrays["sigma"]), "", "")
+    names = (str(arrays.get("source", "")), str(arrays.get("target", "")))
+    return Geodesic(plan, times, float(arrays["sigma"]), *names)
 
 
 def parse_times(text: str) -> tuple[float, ...]:

@@ -19,9 +19,8 @@ import os
 import numpy as np
 
 from ._io import atomic_path
-from .animation import Canvas, _check
+from .animation import Canvas, _check, _frames_on
 from .errors import InputError
-from .interpolate import mccann
 from .plan import Plan
 from .plot import _style
 
@@ -69,18 +68,11 @@ def write_panel(
     _check(plan, frames, 1.0, width)
     if isinstance(arrows, bool) or not isinstance(arrows, int) or arrows < 0:
         raise InputError(f"arrows must be an integer >= 0, got {arrows!r}")
-    canvas = Canvas(plan, sigma, width)
-    images = [_png(canvas.alpha(float(t)), _style.time_color(float(t))) for t in np.linspace(0, 1, frames)]
+    canvas = Canvas(plan, sigma, width, arrows)
+    images = [_png(alpha, rgb) for _, alpha, rgb, _ in _frames_on(canvas, frames)]
     arrow_data = {"p0": [], "p1": [], "half": []}
-    if arrows:
-        from .plot import arrow_segments
-
-        idx, tails, heads = arrow_segments(plan, n_arrows=arrows, t=0.5)
-        z0 = canvas._pixels(mccann(plan, 0.0)[idx].double().cpu().numpy())
-        z1 = canvas._pixels(mccann(plan, 1.0)[idx].double().cpu().numpy())
-        mid = 0.5 * (tails + heads).double().cpu().numpy()
-        half = canvas._pixels(mid + 0.5 * (heads - tails).double().cpu().numpy()) - canvas._pixels(mid)
-        arrow_data = {k: np.round(v, 2).tolist() for k, v in (("p0", z0), ("p1", z1), ("half", half))}
+    if canvas.track:  # the page moves each arrow's centre linearly from t = 0 to t = 1
+        arrow_data = {k: np.round(v, 2).tolist() for k, v in zip(("p0", "p1", "half"), canvas.track)}
     data = {
         "width": canvas.width, "height": canvas.height, "frames": images, "arrows": arrow_data,
         "arrow": _style.ARROW_COLOR,

@@ -60,18 +60,18 @@ def kernel_log_scale(grid: Grid, eps: float) -> float:
     return total
 
 
-def _convolve_log(logv: torch.Tensor, costs: list[torch.Tensor], eps: float) -> torch.Tensor:
+def _convolve_log(logv: torch.Tensor, costs: list[torch.Tensor]) -> torch.Tensor:
     """``log sum_j exp(-|x_i - x_j|^2 / eps + logv_j)`` on a tensor grid, one axis at a time.
 
     ``logv (..., N_1, ..., N_d)``; ``costs[a] (N_a, N_a)`` the squared distances along axis
-    ``a``, shifted by the kernel's scale.
+    ``a`` shifted by the kernel's scale, divided by ``eps``.
     """
     d = len(costs)
     out = logv
     for a, C in enumerate(costs):
         axis = out.dim() - d + a
         moved = out.movedim(axis, -1)  # (..., N_a)
-        moved = torch.logsumexp(moved.unsqueeze(-2) - C / eps, dim=-1)  # (..., N_a)
+        moved = torch.logsumexp(moved.unsqueeze(-2) - C, dim=-1)  # (..., N_a)
         out = moved.movedim(-1, axis)
     return out
 
@@ -128,23 +128,28 @@ def barycenter_path(
             f"alpha and beta have different masses ({mass_a:.6g} vs {mass_b:.6g}); "
             "normalise them, or pass reach= for the unbalanced path"
         )
-    fi = 1.0 if reach is None else (lambda rho: rho / (rho + eps))(2.0 * check_positive(reach, "reach") ** 2)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise InputError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    fi = 1.0
+    if reach is not None:
+        rho = 2.0 * check_positive(reach, "reach") ** 2
+        fi = rho / (rho + eps)
     dev, dtype = alpha.device, alpha.dtype
     work = torch.float64
     d = len(grid.shape)
     shift = eps * kernel_log_scale(grid, eps) / d  # the heat kernel's factor, spread over the axes
-    costs = [((ax[:, None] - ax[None, :]) ** 2 - shift).to(dev, work) for ax in grid.axes]
+    costs = [(((ax[:, None] - ax[None, :]) ** 2 - shift) / eps).to(dev, work) for ax in grid.axes]  # C / eps
     logp = torch.stack([alpha, beta]).to(work).log()  # (2, *shape) densities; -inf off the support
     w = torch.stack([1 - ts, ts], dim=1).to(dev, work)  # (T, 2)
     wshape = (ts.numel(), 2) + (1,) * d
-    logw = w.log().reshape(wshape)
+    w, logw = w.reshape(wshape), w.log().reshape(wshape)
     logv = torch.zeros((ts.numel(), 2, *grid.shape), dtype=work, device=dev)
     logq = None
     for it in range(1, max_iter + 1):
-        logu = fi * (logp - _convolve_log(logv, costs, eps))  # (T, 2, *shape)
-        logktu = _convolve_log(logu, costs, eps)
+        logu = fi * (logp - _convolve_log(logv, costs))  # (T, 2, *shape)
+        logktu = _convolve_log(logu, costs)
         if fi == 1.0:  # balanced: geometric mean
-            new = (w.reshape(wshape) * logktu).sum(1)
+            new = (w * logktu).sum(1)
         else:  # relaxed: power mean of exponent 1 - fi
             new = torch.logsumexp(logw + (1 - fi) * logktu, dim=1) / (1 - fi)
         logv = fi * (new.unsqueeze(1) - logktu)

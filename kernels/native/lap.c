@@ -281,15 +281,14 @@ static int64_t sparse_assign_costs(int64_t b0, int64_t b1, int64_t n, const doub
                 if (fabs(s) > scale) scale = fabs(s);
             }
         for (int64_t q = 0; q < nn; q++) mark[q] = 0;
-        int64_t kk = k;
-        mark_smallest(n, kk, C, n, 1, mark, vals, idx, 0); /* rows */
-        mark_smallest(n, kk, Ct, n, 1, mark, vals, idx, 1); /* columns, from the transpose */
+        mark_smallest(n, k, C, n, 1, mark, vals, idx, 0); /* rows */
+        mark_smallest(n, k, Ct, n, 1, mark, vals, idx, 1); /* columns, from the transpose */
         for (int64_t i = 0; i < n; i++) {
             vb[i] = 0.0;
             assign[i] = -1;
         }
         int warm = 0;
-        for (int round = 0; round < 64; round++) {
+        for (int round = 0; round < 3; round++) { /* at most three solves: see the give-up below */
             /* CSR by row, CSC by column */
             int64_t E = 0;
             for (int64_t j = 0; j <= n + 1; j++) colptr[j] = 0;

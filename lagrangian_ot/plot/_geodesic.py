@@ -45,6 +45,13 @@ def _local_density(points: torch.Tensor, mass: torch.Tensor, sigma: float, resol
     return grid, rho.double().cpu().numpy()
 
 
+def _spread_pairs(plan: Plan, points: torch.Tensor, count: int) -> torch.Tensor:
+    """Indices of ``count`` pairs with mass, evenly spread by their ``points (K, 2)`` (farthest-point sampling)."""
+    keep = torch.nonzero(plan.mass > 0).reshape(-1)
+    count = min(int(count), keep.numel())
+    return keep[torch.from_numpy(farthest_points(points[keep].detach().double().cpu().numpy(), count)).to(keep.device)]
+
+
 def _sigma(plan: Plan, sigma: float | None) -> float:
     from ..errors import check_positive
 
@@ -126,9 +133,8 @@ def arrow_segments(plan: Plan, n_arrows: int = 90, scale: float | None = None, t
         raise InputError(f"n_arrows must be >= 1, got {n_arrows}")
     z = mccann(plan, float(t)).detach()  # (K, 2)
     v = plan.velocity.detach()  # (K, 2)
-    keep = torch.nonzero(plan.mass > 0).reshape(-1)
-    count = min(int(n_arrows), keep.numel())
-    idx = keep[torch.from_numpy(farthest_points(z[keep].double().cpu().numpy(), count)).to(keep.device)]
+    idx = _spread_pairs(plan, z, n_arrows)
+    count = idx.numel()
     if scale is None:  # median arrow about 0.8 of the spacing of the arrows: no arrow runs into the next
         centres = z[idx].double()
         gaps = torch.cdist(centres, centres).fill_diagonal_(float("inf")).min(1).values

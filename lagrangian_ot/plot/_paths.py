@@ -5,20 +5,20 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import InputError, check_positive
+from ..errors import InputError
 from ..fields import density_and_momentum
 from ..grid import Grid
 from ..interpolate import mccann
-from ..kernels.native import farthest_points
 from ..plan import Plan
 from . import _style
-from ._geodesic import _check_plan, _figure, _local_density, _sigma
+from ._geodesic import _check_plan, _figure, _local_density, _sigma, _spread_pairs
 
 
-def _spread(points: torch.Tensor, count: int) -> torch.Tensor:
-    """``count`` evenly spread indices of ``points`` (farthest-point sampling)."""
-    count = min(int(count), points.shape[0])
-    return torch.from_numpy(farthest_points(points.detach().double().cpu().numpy(), count))
+def _clouds(ax, plan: Plan, dot: float, alpha: float) -> None:
+    """The source (red) and target (blue) points."""
+    for cloud, rgb in ((plan.x, _style.SOURCE_RGB), (plan.y, _style.TARGET_RGB)):
+        p = cloud.detach().double().cpu().numpy()
+        ax.scatter(p[:, 0], p[:, 1], s=dot, color=rgb, alpha=alpha, linewidths=0, zorder=3)
 
 
 def trajectories(plan: Plan, n_paths: int = 150, *, ax=None, steps: int = 32):
@@ -37,18 +37,14 @@ def trajectories(plan: Plan, n_paths: int = 150, *, ax=None, steps: int = 32):
     if int(n_paths) < 1 or int(steps) < 1:
         raise InputError(f"n_paths and steps must be >= 1, got {n_paths} and {steps}")
     fig, ax = _figure(ax, (5.0, 2.6))
-    keep = torch.nonzero(plan.mass > 0).reshape(-1)
-    idx = keep[_spread(plan.x[plan.src[keep]], n_paths).to(keep.device)]
+    idx = _spread_pairs(plan, plan.x[plan.src], n_paths)
     ts = torch.linspace(0, 1, int(steps) + 1, dtype=torch.float64)
     z = mccann(plan, ts)[:, idx].double().cpu().numpy()  # (T, A, 2)
     segs = np.stack([z[:-1], z[1:]], axis=2).reshape(-1, 2, 2)  # (T - 1) * A segments
     mid = 0.5 * (ts[:-1] + ts[1:]).numpy()
     colours = np.repeat(np.stack([_style.time_color(t) for t in mid]), len(idx), axis=0)
-    xs, ys = plan.x.detach().double().cpu().numpy(), plan.y.detach().double().cpu().numpy()
-    dot = max(0.3, 6000 / max(len(xs), 1) ** 1.0)
-    ax.scatter(xs[:, 0], xs[:, 1], s=dot, color=_style.SOURCE_RGB, alpha=0.25, linewidths=0)
-    ax.scatter(ys[:, 0], ys[:, 1], s=dot, color=_style.TARGET_RGB, alpha=0.25, linewidths=0)
-    ax.add_collection(LineCollection(segs, colors=colours, linewidths=0.8))
+    _clouds(ax, plan, max(0.3, 6000 / max(len(plan.x), 1)), 0.25)
+    ax.add_collection(LineCollection(segs, colors=colours, linewidths=0.8, zorder=4))
     ax.autoscale_view()
     _style.bare(ax)
     return fig
@@ -71,18 +67,15 @@ def plan_lines(plan: Plan, *, ax=None, max_lines: int = 3000):
         raise InputError(f"max_lines must be >= 1, got {max_lines}")
     fig, ax = _figure(ax, (5.0, 2.6))
     mass = plan.mass.detach().double().cpu()
-    order = torch.argsort(mass, descending=True)[: int(max_lines)]
+    order = torch.argsort(mass, descending=True)[: min(int(max_lines), int((mass > 0).sum()))]  # pairs with mass
     xs = plan.x[plan.src[order]].detach().double().cpu().numpy()
     yd = plan.y[plan.dst[order]].detach().double().cpu().numpy()
-    w = (mass[order] / mass[order].max().clamp_min(1e-300)).numpy()
+    w = (mass[order] / max(float(mass.max()), 1e-300)).numpy()
     rgba = np.zeros((len(order), 4))
     rgba[:, :3] = 0.35
     rgba[:, 3] = 0.15 + 0.45 * w
     ax.add_collection(LineCollection(np.stack([xs, yd], axis=1), colors=rgba, linewidths=0.6))
-    px, py = plan.x.detach().double().cpu().numpy(), plan.y.detach().double().cpu().numpy()
-    dot = min(16.0, max(1.0, 4000 / max(len(px), 1)))
-    ax.scatter(px[:, 0], px[:, 1], s=dot, color=_style.SOURCE_RGB, linewidths=0, zorder=3)
-    ax.scatter(py[:, 0], py[:, 1], s=dot, color=_style.TARGET_RGB, linewidths=0, zorder=3)
+    _clouds(ax, plan, min(16.0, max(1.0, 4000 / max(len(plan.x), 1))), 1.0)
     ax.autoscale_view()
     _style.bare(ax)
     return fig
@@ -114,7 +107,8 @@ def velocity_field(
         raise InputError(f"kind must be 'arrows' or 'streamlines', got {kind!r}")
     if not 0.0 <= float(t) <= 1.0:
         raise InputError(f"t must be in [0, 1], got {t}")
-    check_positive(floor, "floor")
+    if not 0.0 < float(floor) < 1.0:
+        raise InputError(f"floor must be in (0, 1), got {floor}")
     sig = _sigma(plan, sigma)
     fig, ax = _figure(ax, (3.2, 3.2))
     z = mccann(plan, float(t))

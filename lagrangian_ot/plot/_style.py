@@ -30,7 +30,9 @@ def time_color(t: float) -> np.ndarray:
 
 def arrow_rgb() -> np.ndarray:
     """RGB of the arrows, in [0, 1]."""
-    return np.array([int(ARROW_COLOR[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    from PIL import ImageColor
+
+    return np.array(ImageColor.getrgb(ARROW_COLOR)) / 255
 
 
 def default_sigma(points: torch.Tensor) -> float:
@@ -50,13 +52,18 @@ def default_resolution(extent: float, sigma: float) -> int:
     return int(min(640, max(120, math.ceil(3 * extent / sigma))))
 
 
+def density_alpha(rho: np.ndarray, gamma: float = 0.8) -> np.ndarray:
+    """Opacity of a density in the figures: rising to 1 at 85% of its peak (same shape as ``rho``)."""
+    peak = float(rho.max())
+    return np.clip(rho / (0.85 * peak), 0, 1) ** gamma if peak > 0 else np.zeros_like(rho)
+
+
 def rgba_image(rho: np.ndarray, rgb: np.ndarray, gamma: float = 0.8) -> np.ndarray:
     """A density as a colour image: constant colour, opacity rising with the density.
 
     ``rho (H, W)`` indexed ``[x, y]`` -> ``(W, H, 4)`` ready for ``imshow(origin="lower")``.
     """
-    peak = float(rho.max())
-    alpha = np.clip(rho / (0.85 * peak), 0, 1) ** gamma if peak > 0 else np.zeros_like(rho)
+    alpha = density_alpha(rho, gamma)
     img = np.empty((*rho.T.shape, 4))
     img[..., :3] = rgb
     img[..., 3] = alpha.T

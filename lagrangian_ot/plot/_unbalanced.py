@@ -33,7 +33,7 @@ def barycenter_rows(
     x = grid.axes[0].numpy()
     fig = Figure(figsize=(2.1 * len(times), 1.45 * len(rows) + 0.3), layout="constrained")
     axes = fig.subplots(len(rows), len(times), sharex=True, sharey=True, squeeze=False)
-    top = max(float(p.max()) for _, p in rows)
+    top = max(max(float(p.max()) for _, p in rows), 1e-300)  # shared y axis
     for r, (label, path) in enumerate(rows):
         values = path.double().cpu().numpy()
         if values.shape != (len(times), len(x)):
