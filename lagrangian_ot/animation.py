@@ -28,13 +28,14 @@ from .plot import _style
 
 ARROW_INDEX = 255  # palette entry of the arrows in GIF frames
 MAX_SIDE = 4096  # pixels along the longest side of a frame
+MAX_FRAMES = 3000  # at 25 frames per second, two minutes
 
 
 def _check(plan: Plan, frames: int, duration: float, width: int) -> None:
     if not isinstance(plan, Plan) or plan.src.dim() != 1 or plan.x.shape[-1] != 2:
         raise InputError("animations take one 2-D plan (for a batch, take plan[i])")
-    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 2:
-        raise InputError(f"frames must be an integer of at least 2, got {frames!r}")
+    if isinstance(frames, bool) or not isinstance(frames, int) or not 2 <= frames <= MAX_FRAMES:
+        raise InputError(f"frames must be an integer from 2 to {MAX_FRAMES}, got {frames!r}")
     if not (isinstance(duration, (int, float)) and np.isfinite(duration) and duration > 0):
         raise InputError(f"duration must be a positive number of seconds, got {duration!r}")
     if isinstance(width, bool) or not isinstance(width, int) or not 32 <= width <= 4096:

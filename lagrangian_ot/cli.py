@@ -21,7 +21,7 @@ class _Parser(argparse.ArgumentParser):
     """Argument errors as one line on stderr and exit status 2."""
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"lagot: error: {message} (see {self.prog} --help)\n")
 
 
 def _out_dir(path: str) -> Path:
@@ -137,8 +137,10 @@ def _interpolate(args) -> int:
 
 
 def _check_animation(args) -> None:
-    if args.frames < 2:
-        raise InputError(f"--frames must be >= 2, got {args.frames}")
+    from .animation import MAX_FRAMES
+
+    if not 2 <= args.frames <= MAX_FRAMES:
+        raise InputError(f"--frames must be from 2 to {MAX_FRAMES}, got {args.frames}")
     if not (args.duration > 0 and args.duration < float("inf")):
         raise InputError(f"--duration must be a positive number of seconds, got {args.duration}")
     if args.arrows < 0:
@@ -173,7 +175,7 @@ def _figure(args) -> int:
 
     geo = load_npz(args.npz)
     kinds = FIGURES if "all" in args.kind else tuple(dict.fromkeys(args.kind))
-    times = parse_times(args.times) if args.times else geo.times
+    times = parse_times(args.times) if args.times is not None else geo.times
     if args.sigma is not None:
         check_positive(args.sigma, "--sigma")
     sigma = args.sigma if args.sigma is not None else geo.sigma
@@ -230,8 +232,8 @@ def _unbalanced(args) -> int:
     from .unbalanced import SEED_ALPHA, SEED_BETA, SEED_GRID, barycenter_path, gaussian_mixture
 
     start = time.perf_counter()
-    alpha_mix = _mixture(args.alpha, "alpha") if args.alpha else SEED_ALPHA
-    beta_mix = _mixture(args.beta, "beta") if args.beta else SEED_BETA
+    alpha_mix = _mixture(args.alpha, "alpha") if args.alpha is not None else SEED_ALPHA
+    beta_mix = _mixture(args.beta, "beta") if args.beta is not None else SEED_BETA
     check_positive(args.blur, "--blur")
     check_positive(args.reach, "--reach")
     times = parse_times(args.times)
@@ -239,6 +241,9 @@ def _unbalanced(args) -> int:
     vol = grid.cell_volume
     x = grid.axes[0]
     alpha, beta = gaussian_mixture(x, alpha_mix), gaussian_mixture(x, beta_mix)
+    for name, rho in (("alpha", alpha), ("beta", beta)):
+        if not float(rho.sum()) > 0:
+            raise InputError(f"--{name} puts no mass on the grid [-3, 3]; move its means inside")
     alpha, beta = alpha / (alpha.sum() * vol), beta / (beta.sum() * vol)  # unit mass on the grid
     out = _out_dir(args.out)
     balanced = barycenter_path(alpha, beta, grid, times, blur=args.blur)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -72,8 +73,10 @@ def load_npz(path) -> Geodesic:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read {os.fspath(path)!r} as a geodesic.npz: {exc}") from None
+    except FileNotFoundError:
+        raise InputError(f"{os.fspath(path)!r} does not exist") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        raise InputError(f"{os.fspath(path)!r} is not a geodesic.npz (a NumPy .npz archive) or is damaged") from None
     missing = {"x", "y", "src", "dst", "mass", "cost", "times", "sigma", "method"} - set(arrays)
     if missing:
         raise InputError(f"{os.fspath(path)!r} is not a geodesic.npz: no {', '.join(sorted(missing))}")
@@ -100,7 +103,7 @@ def load_npz(path) -> Geodesic:
 def parse_times(text: str) -> tuple[float, ...]:
     """``"0,0.5,1"`` -> ``(0.0, 0.5, 1.0)``; each time in [0, 1]."""
     try:
-        times = tuple(float(v) for v in text.split(",") if v.strip())
+        times = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise InputError(f"--times must be comma-separated numbers, got {text!r}") from None
     if not times or any(not 0.0 <= t <= 1.0 for t in times):

@@ -233,15 +233,25 @@ def test_load_npz_round_trip(tmp_path):
         ("figure", "ok.npz", "--formats", "gif"),
         ("figure", "ok.npz", "--t", "2"),
         ("figure", "ok.npz", "--animate", "--frames", "1"),
+        ("figure", "ok.npz", "--animate", "--frames", "100000"),
+        ("figure", "trunc.npz"),
+        ("figure", "empty.npz"),
+        ("figure", "ok.npz", "--times", ""),
+        ("figure", "ok.npz", "--times", "0,,1"),
+        ("figure", "ok.npz", "--kind", "bogus"),
+        ("interpolate", "--n", "50", "--animate", "--frames", "100000"),
         ("interpolate", "--n", "50", "--animate", "--duration", "0"),
         ("interpolate", "--n", "50", "--animate", "--arrows", "-1"),
     ],
 )
 def test_bad_figure_and_animation_input(tmp_path, args):
     (tmp_path / "notnpz.txt").write_text("hello")
+    (tmp_path / "empty.npz").write_bytes(b"")
     np.savez(tmp_path / "ok.npz", x=np.zeros((3, 2)), y=np.ones((3, 2)), src=np.arange(3), dst=np.arange(3),
              mass=np.full(3, 1 / 3), cost=np.asarray(2.0), times=np.asarray([0.0, 1.0]), sigma=np.asarray(0.1),
              method=np.asarray("exact"), gap=np.asarray(0.0))  # fmt: skip
+    whole = (tmp_path / "ok.npz").read_bytes()
+    (tmp_path / "trunc.npz").write_bytes(whole[: len(whole) // 2])
     r = lagot(*args, "--out", str(tmp_path / "o"), cwd=tmp_path)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("lagot: error:")

@@ -114,8 +114,9 @@ def test_lagot_unbalanced_reproduces_the_seed_figure(tmp_path):
     assert all(0.8 < m < 1.01 for m in rel) and min(rel) < 0.95  # relaxed: dips, stays in (0.8, 1.01)
 
 
-def test_lagot_unbalanced_bad_mixture(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "lagrangian_ot", "unbalanced", "--alpha", "1:0", "--out", str(tmp_path / "u")],
+@pytest.mark.parametrize("mixture", ["1:0", "", "1:50:0.1"])
+def test_lagot_unbalanced_bad_mixture(tmp_path, mixture):
+    r = subprocess.run([sys.executable, "-m", "lagrangian_ot", "unbalanced", "--alpha", mixture, "--out", str(tmp_path / "u")],
                        capture_output=True, text=True, timeout=120)  # fmt: skip
     assert r.returncode == 2 and r.stderr.startswith("lagot: error:") and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "u").exists()
