@@ -43,8 +43,8 @@ def trajectories(plan: Plan, n_paths: int = 150, *, ax=None, steps: int = 32):
     segs = np.stack([z[:-1], z[1:]], axis=2).reshape(-1, 2, 2)  # (T - 1) * A segments
     mid = 0.5 * (ts[:-1] + ts[1:]).numpy()
     colours = np.repeat(np.stack([_style.time_color(t) for t in mid]), len(idx), axis=0)
-    _clouds(ax, plan, max(0.3, 6000 / max(len(plan.x), 1)), 0.25)
-    ax.add_collection(LineCollection(segs, colors=colours, linewidths=0.8, zorder=4))
+    _clouds(ax, plan, max(0.3, 6000 / max(len(plan.x), 1)), 0.4)
+    ax.add_collection(LineCollection(segs, colors=colours, linewidths=0.6, alpha=0.6, zorder=4))
     ax.autoscale_view()
     _style.bare(ax)
     return fig
