@@ -1,0 +1,134 @@
+"""Input checks, units and the result type shared by the grid solvers."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from ..errors import InputError
+from ..grid import Grid
+
+MASS_RTOL = 1e-5  # balanced problems: relative mismatch of the masses accepted
+
+
+@dataclass(frozen=True)
+class DynamicResult:
+    """A geodesic computed on a grid by :func:`benamou_brenier` or :func:`wfr`.
+
+    Attributes
+    ----------
+    rho : Tensor ``(T + 1, *shape)``
+        Densities at the times ``k / T`` (cell centres); ``rho[0]`` and ``rho[-1]``
+        are the inputs. Together with the momentum they satisfy the discrete
+        continuity (balance) equation to round-off.
+    momentum : Tensor ``(T, *shape, d)``
+        ``m = rho v`` at the mid-times ``(k + 1/2) / T``, averaged from the cell faces
+        to the cell centres.
+    source : Tensor ``(T, *shape)`` or None
+        ``s`` in ``d_t rho + div m = s`` (unbalanced problems), at the mid-times.
+    potential : Tensor ``(T, *shape)``
+        The dual potential ``phi`` at the mid-times: ``m = rho grad(phi) / 2`` and
+        ``d_t phi + |grad phi|^2 / 4 = 0`` on the support (W2; for WFR also
+        ``s = rho phi / (2 kappa^2)``).
+    value : float
+        The action of the path (``W2^2`` for the default action; ``WFR^2`` for :func:`wfr`).
+    residuals : dict
+        ``divergence``: relative continuity residual of the splitting's other iterate;
+        ``fixed_point``: relative change of the last iteration;
+        ``interpolation``: relative mismatch between the centred and the staggered variables.
+    iterations : int
+    converged : bool
+        Both stopping residuals fell below ``tol``.
+    grid : Grid
+    """
+
+    rho: torch.Tensor
+    momentum: torch.Tensor
+    source: torch.Tensor | None
+    potential: torch.Tensor
+    value: float
+    residuals: dict = field(repr=False)
+    iterations: int
+    converged: bool
+    grid: Grid = field(repr=False)
+
+    @property
+    def times(self) -> torch.Tensor:
+        """The ``T + 1`` times of ``rho``."""
+        return torch.linspace(0, 1, self.rho.shape[0], dtype=torch.float64)
+
+    @property
+    def mid_times(self) -> torch.Tensor:
+        """The ``T`` times of ``momentum``, ``source`` and ``potential``."""
+        t = self.times
+        return 0.5 * (t[1:] + t[:-1])
+
+
+def check_densities(rho0, rho1, grid: Grid, *, balanced: bool):
+    """Validated ``(rho0, rho1)`` on the same device and floating dtype, and their masses."""
+    if not isinstance(grid, Grid):
+        raise InputError(f"grid must be a Grid, got {type(grid).__name__}")
+    out = []
+    for name, rho in (("rho0", rho0), ("rho1", rho1)):
+        if not isinstance(rho, torch.Tensor) or not rho.is_floating_point():
+            raise InputError(f"{name} must be a floating torch.Tensor")
+        if tuple(rho.shape) != tuple(grid.shape):
+            raise InputError(f"{name} has shape {tuple(rho.shape)} but the grid is {tuple(grid.shape)}")
+        if not bool(torch.isfinite(rho).all()):
+            raise InputError(f"{name} contains NaN or infinite values")
+        if bool((rho < 0).any()):
+            raise InputError(f"{name} has negative values: densities must be nonnegative")
+        if not bool((rho > 0).any()):
+            raise InputError(f"{name} is zero everywhere")
+        out.append(rho)
+    rho0, rho1 = out
+    if rho0.device != rho1.device:
+        raise InputError(f"rho0 is on {rho0.device} but rho1 is on {rho1.device}")
+    rho1 = rho1.to(rho0.dtype)
+    m0 = float(rho0.double().sum()) * grid.cell_volume
+    m1 = float(rho1.double().sum()) * grid.cell_volume
+    if balanced and abs(m1 - m0) > MASS_RTOL * max(m0, m1):
+        raise InputError(
+            f"rho0 has mass {m0:.6g} but rho1 has {m1:.6g}: the balanced solver needs equal masses; "
+            f"normalise (rho1 * {m0 / m1:.6g}) or use wfr() for unbalanced transport"
+        )
+    return rho0, rho1, m0, m1
+
+
+def check_steps(n_times, tol, max_iter) -> tuple[int, float, int]:
+    """``n_times >= 1``, ``0 < tol < 1``, ``max_iter >= 1``."""
+    try:
+        T, it, tol = int(n_times), int(max_iter), float(tol)
+    except (TypeError, ValueError):
+        raise InputError("n_times and max_iter must be integers and tol a number") from None
+    if T < 1 or T != n_times:
+        raise InputError(f"n_times must be an integer >= 1, got {n_times!r}")
+    if it < 1:
+        raise InputError(f"max_iter must be >= 1, got {max_iter!r}")
+    if not (0 < tol < 1):
+        raise InputError(f"tol must be in (0, 1), got {tol!r}")
+    return T, tol, it
+
+
+class Units:
+    """Internal units: the box's longest side is 1 and ``rho0`` has mass 1.
+
+    ``scale(kind)`` converts a value of ``kind`` back to the user's units.
+    """
+
+    def __init__(self, grid: Grid, mass: float):
+        self.L = max(h - l for l, h in zip(grid.lo, grid.hi))
+        self.M = mass
+        self.d = grid.dim
+        self.spacing = tuple(h / self.L for h in grid.spacing)
+        self.cell_volume = math.prod(self.spacing)
+
+    @property
+    def density(self) -> float:
+        return self.M / self.L**self.d
+
+    @property
+    def momentum(self) -> float:
+        return self.M * self.L ** (1 - self.d)

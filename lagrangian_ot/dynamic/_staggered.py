@@ -1,0 +1,155 @@
+"""The staggered space-time grid of the proximal dynamic solvers (Papadakis-Peyre-Oudet).
+
+Time is cut into ``T`` steps of ``dt = 1 / T``; space is the ``Grid``'s cells.
+
+- Staggered variables ``U``: the density ``rho`` at the ``T + 1`` time nodes and
+  the cell centres, ``(T + 1, *shape)``; each momentum component ``m_a`` at the
+  mid-times and on the faces normal to axis ``a``, ``(T, ..., n_a + 1, ...)``;
+  for unbalanced problems a source ``s`` at the mid-times and cell centres.
+- Centred variables ``V``: the same quantities averaged to the ``(T, *shape)``
+  space-time cell centres, where the action is evaluated cell by cell.
+
+The continuity (balance) constraint ``d_t rho + div m = s`` is imposed on
+``U`` at the space-time cell centres; the end densities and zero flux through
+the walls are part of it. Its projection needs one Poisson solve with Neumann
+conditions on the ``(T, *shape)`` grid (``-Laplace + c`` when a source is
+present), diagonalised by the DCT. The coupling ``V = I(U)`` is a projection on
+the graph of the averaging operator, a small linear solve along each axis.
+Every variable is stored in units where the box's longest side is 1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..kernels.dct import along_axis, laplace_eigenvalues, neumann_solve
+
+
+def _along(x: torch.Tensor, axis: int, matrix: torch.Tensor) -> torch.Tensor:
+    """Apply ``matrix`` to every line of ``x`` along ``axis``."""
+    return along_axis(x.contiguous(), axis, matrix)
+
+
+def _average(x: torch.Tensor, axis: int) -> torch.Tensor:
+    n = x.shape[axis]
+    return 0.5 * (x.narrow(axis, 0, n - 1) + x.narrow(axis, 1, n - 1))
+
+
+def _average_adjoint(v: torch.Tensor, axis: int) -> torch.Tensor:
+    shape = list(v.shape)
+    shape[axis] += 1
+    out = v.new_zeros(shape)
+    n = v.shape[axis]
+    out.narrow(axis, 0, n).add_(v, alpha=0.5)
+    out.narrow(axis, 1, n).add_(v, alpha=0.5)
+    return out
+
+
+def _graph_matrix(n: int, dtype, device) -> torch.Tensor:
+    """``(Id + I^T I)^{-1}`` for the averaging ``I`` of ``n + 1`` nodes to ``n`` midpoints."""
+    avg = torch.zeros(n, n + 1, dtype=torch.float64)
+    idx = torch.arange(n)
+    avg[idx, idx] = 0.5
+    avg[idx, idx + 1] = 0.5
+    mat = torch.eye(n + 1, dtype=torch.float64) + avg.T @ avg
+    return torch.linalg.inv(mat).to(dtype=dtype, device=device)
+
+
+class SpaceTime:
+    """Operators of the staggered grid for ``shape`` cells of size ``spacing`` and ``n_times`` steps.
+
+    ``source_weight`` ``c``: when given, ``U`` and ``V`` carry a last component
+    ``s~ = s / sqrt(c)`` and the constraint reads ``d_t rho + div m = sqrt(c) s~``,
+    so that ``|m|^2 + s~^2`` is the unbalanced action density for ``c = 1 / kappa^2``.
+    """
+
+    def __init__(self, shape, spacing, n_times: int, *, source_weight: float | None, dtype, device):
+        self.shape = tuple(shape)
+        self.spacing = tuple(float(h) for h in spacing)
+        self.d = len(self.shape)
+        self.T = int(n_times)
+        self.dt = 1.0 / self.T
+        self.c = source_weight
+        self.dtype, self.device = dtype, device
+        self.lam = laplace_eigenvalues((self.T, *self.shape), (self.dt, *self.spacing), dtype=dtype, device=device)
+        self._mats = {}
+        for n in {self.T, *self.shape}:
+            self._mats[n] = _graph_matrix(n, dtype, device)
+
+    # -- layout -----------------------------------------------------------------
+    @property
+    def n_parts(self) -> int:
+        return 1 + self.d + (self.c is not None)
+
+    def staggered_zeros(self) -> list[torch.Tensor]:
+        parts = [torch.zeros((self.T + 1, *self.shape), dtype=self.dtype, device=self.device)]
+        for a in range(self.d):
+            s = list(self.shape)
+            s[a] += 1
+            parts.append(torch.zeros((self.T, *s), dtype=self.dtype, device=self.device))
+        if self.c is not None:
+            parts.append(torch.zeros((self.T, *self.shape), dtype=self.dtype, device=self.device))
+        return parts
+
+    # -- averaging --------------------------------------------------------------
+    def interp(self, u: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Centred values ``I(U)``."""
+        out = [_average(u[0], 0)]
+        out += [_average(u[1 + a], 1 + a) for a in range(self.d)]
+        if self.c is not None:
+            out.append(u[-1].clone())  # a copy: callers update U and V in place
+        return out
+
+    def project_graph(self, u: list[torch.Tensor], v: list[torch.Tensor]):
+        """The nearest pair ``(U, I(U))`` to ``(u, v)`` (Euclidean on all arrays)."""
+        new_u = [_along(u[0] + _average_adjoint(v[0], 0), 0, self._mats[self.T])]
+        for a in range(self.d):
+            ax = 1 + a
+            new_u.append(_along(u[ax] + _average_adjoint(v[ax], ax), ax, self._mats[self.shape[a]]))
+        if self.c is not None:
+            new_u.append(0.5 * (u[-1] + v[-1]))
+        return new_u, self.interp(new_u)
+
+    # -- continuity -------------------------------------------------------------
+    def relative_divergence(self, u: list[torch.Tensor]) -> float:
+        """``|div U|`` over the sum of the norms of the terms that cancel in it."""
+        terms = [torch.diff(u[0], dim=0) / self.dt]
+        terms += [torch.diff(u[1 + a], dim=1 + a) / self.spacing[a] for a in range(self.d)]
+        if self.c is not None:
+            terms.append(math.sqrt(self.c) * u[-1])
+        size = sum(float(t.norm()) for t in terms)
+        return float(self.divergence(u).norm()) / max(size, 1e-300)
+
+    def divergence(self, u: list[torch.Tensor]) -> torch.Tensor:
+        """``d_t rho + div m - sqrt(c) s~`` at the space-time cell centres."""
+        r = torch.diff(u[0], dim=0) / self.dt
+        for a in range(self.d):
+            r = r + torch.diff(u[1 + a], dim=1 + a) / self.spacing[a]
+        if self.c is not None:
+            r = r - math.sqrt(self.c) * u[-1]
+        return r
+
+    def project_continuity(self, u: list[torch.Tensor], rho0: torch.Tensor, rho1: torch.Tensor):
+        """Nearest ``U`` with the end densities, no flux through the walls and zero divergence.
+
+        Returns the projection and the multiplier ``p`` with ``u - U = A^T p``.
+        """
+        u = [x.clone() for x in u]
+        u[0][0] = rho0
+        u[0][-1] = rho1
+        for a in range(self.d):
+            ax = 1 + a
+            u[ax].select(ax, 0).zero_()
+            u[ax].select(ax, self.shape[a]).zero_()
+        p = neumann_solve(self.divergence(u), self.lam, 0.0 if self.c is None else self.c)
+        dp = torch.diff(p, dim=0) / self.dt  # p[k+1] - p[k] at interior time nodes
+        u[0][1:-1] += dp
+        for a in range(self.d):
+            ax = 1 + a
+            n = self.shape[a]
+            u[ax].narrow(ax, 1, n - 1).add_(torch.diff(p, dim=ax) / self.spacing[a])
+        if self.c is not None:
+            u[-1] += math.sqrt(self.c) * p
+        return u, p

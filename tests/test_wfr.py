@@ -1,0 +1,136 @@
+"""Dynamic WFR on grids against closed forms, the balanced limit and the static problem."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lagrangian_ot import Grid, InputError
+from lagrangian_ot.dynamic import benamou_brenier, wfr
+from lagrangian_ot.hk import hk_plan
+
+LINE = Grid((0.0,), (1.0,), (64,))
+
+
+def bump(grid: Grid, centre: float, half_width: float, mass: float = 1.0):
+    """A compactly supported cos^2 bump (exact closed forms need disjoint supports)."""
+    x = grid.axes[0]
+    r = torch.where((x - centre).abs() < half_width, torch.cos(math.pi * (x - centre) / (2 * half_width)) ** 2, 0.0)
+    return mass * r / (r.sum() * grid.cell_volume)
+
+
+def two_dirac(h0, h1, d, kappa):
+    return 4 * kappa**2 * (h0 + h1 - 2 * math.sqrt(h0 * h1) * math.cos(min(d / (2 * kappa), math.pi / 2)))
+
+
+def test_scaled_copies_match_the_closed_form():
+    rho0 = bump(LINE, 0.5, 0.2)
+    errors = []
+    for steps in (4, 16):
+        res = wfr(rho0, 4 * rho0, LINE, 0.3, n_times=steps, tol=1e-6)
+        exact = 4 * 0.3**2 * (math.sqrt(4) - 1) ** 2  # mass 1
+        errors.append(abs(res.value / exact - 1))
+        assert res.converged
+    assert errors[1] < errors[0] and errors[1] < 2e-3
+    # the geodesic: rho_t = (1 - t + 2 t)^2 rho0, nothing moves
+    t = res.times[:, None]
+    assert torch.allclose(res.rho, (1 + t) ** 2 * rho0, atol=2e-3 * float(rho0.max()))
+    assert res.momentum.abs().max() < 1e-3 * res.source.abs().max()
+
+
+def test_far_bumps_only_fade_and_grow():
+    """Supports farther apart than pi kappa: WFR^2 = 4 kappa^2 (m0 + m1) exactly in the continuum."""
+    kappa = 0.04
+    rho0, rho1 = bump(LINE, 0.3, 0.06), bump(LINE, 0.7, 0.06, mass=0.6)
+    exact = 4 * kappa**2 * 1.6
+    res = wfr(rho0, rho1, LINE, kappa, n_times=32, tol=1e-4, max_iter=4000)
+    assert abs(res.value / exact - 1) < 0.05
+    # nothing crosses the gap, and the kinetic part is small against the reaction
+    scale = kappa * res.source.abs().max()
+    gap = (LINE.axes[0] > 0.4) & (LINE.axes[0] < 0.6)
+    assert res.momentum[:, gap].abs().max() < 1e-4 * scale
+    assert res.momentum.abs().max() < 1e-2 * scale
+
+
+def test_near_bumps_follow_the_travelling_dirac():
+    """Narrow bumps at distance d < pi kappa: the two-Dirac formula up to the bumps' width."""
+    kappa, d = 0.2, 0.3
+    rho0, rho1 = bump(LINE, 0.35, 0.05), bump(LINE, 0.65, 0.05, mass=0.6)
+    res = wfr(rho0, rho1, LINE, kappa, n_times=32, tol=1e-5, max_iter=20000)
+    assert abs(res.value / two_dirac(1.0, 0.6, d, kappa) - 1) < 0.03
+    # the mass curve of a travelling Dirac: h(t) = A t^2 - 2 B t + h0
+    c = math.cos(d / (2 * kappa))
+    A, B = 1.6 - 2 * math.sqrt(0.6) * c, 1 - math.sqrt(0.6) * c
+    t = res.times
+    mass = res.rho.sum(1) * LINE.cell_volume
+    assert (mass - (A * t**2 - 2 * B * t + 1)).abs().max() < 0.02
+
+
+def test_large_kappa_tends_to_w2():
+    rho0, rho1 = bump(LINE, 0.35, 0.12), bump(LINE, 0.6, 0.15)
+    w2 = benamou_brenier(rho0, rho1, LINE, n_times=16, tol=1e-5).value
+    gaps = [abs(wfr(rho0, rho1, LINE, k, n_times=16, tol=1e-5).value - w2) for k in (0.5, 2.0)]
+    assert gaps[1] < gaps[0] / 8  # the defect falls like 1 / kappa^2
+    assert gaps[1] < 0.01 * w2
+
+
+def test_agrees_with_the_static_entropy_transport():
+    """Cells as weighted points: the static optimal semi-coupling gives the same WFR^2."""
+    grid = Grid((0.0,), (1.0,), (48,))
+    kappa = 0.15
+    rho0, rho1 = bump(grid, 0.4, 0.15), bump(grid, 0.55, 0.1, mass=1.5)
+    dyn = wfr(rho0, rho1, grid, kappa, n_times=32, tol=1e-5, max_iter=20000)
+    pts = grid.points().double()
+    keep0, keep1 = rho0 > 0, rho1 > 0
+    static = hk_plan(pts[keep0], pts[keep1], rho0[keep0] * grid.cell_volume, rho1[keep1] * grid.cell_volume, kappa)
+    assert abs(dyn.value / static.value - 1) < 0.02
+
+
+def test_balance_equation_and_source():
+    rho0, rho1 = bump(LINE, 0.4, 0.1), bump(LINE, 0.55, 0.1, mass=2.0)
+    res = wfr(rho0, rho1, LINE, 0.2, n_times=16, tol=1e-5)
+    h = LINE.spacing[0]
+    mass = res.rho.sum(1) * h
+    created = res.source.sum(1) * h  # d/dt of the mass, at the mid-times
+    dt = 1 / (res.rho.shape[0] - 1)
+    assert torch.allclose(torch.diff(mass) / dt, created, rtol=1e-8, atol=1e-8)
+    assert float(created.sum() * dt) == pytest.approx(1.0, rel=1e-8)  # mass gained: 2 - 1
+    # s = rho phi / (2 kappa^2) on the support
+    rho_mid = 0.5 * (res.rho[1:] + res.rho[:-1])
+    support = rho_mid > 0.05 * rho_mid.max()
+    ratio = res.source[support] / (rho_mid[support] * res.potential[support] / (2 * 0.2**2))
+    assert (ratio - 1).abs().median() < 0.02
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((lambda r: -r, 0.2), "negative"),
+        ((lambda r: torch.zeros_like(r), 0.2), "zero everywhere"),
+        ((lambda r: r[:-1], 0.2), "shape"),
+        ((lambda r: r, 0.0), "kappa"),
+        ((lambda r: r, float("inf")), "kappa"),
+        ((lambda r: r + float("nan"), 0.2), "NaN"),
+    ],
+)
+def test_bad_input(args, message):
+    change, kappa = args
+    rho0 = bump(LINE, 0.4, 0.1)
+    with pytest.raises(InputError, match=message):
+        wfr(rho0, change(rho0), LINE, kappa)
+
+
+def test_grids_of_different_shapes():
+    with pytest.raises(InputError, match="shape"):
+        wfr(bump(LINE, 0.4, 0.1), torch.ones(32, dtype=torch.float64), LINE, 0.2)
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu():
+    rho0, rho1 = bump(LINE, 0.4, 0.1), bump(LINE, 0.55, 0.1, mass=2.0)
+    a = wfr(rho0, rho1, LINE, 0.2, n_times=8, max_iter=200, tol=1e-9)
+    b = wfr(rho0.cuda(), rho1.cuda(), LINE, 0.2, n_times=8, max_iter=200, tol=1e-9)
+    assert b.source.is_cuda
+    assert abs(b.value / a.value - 1) < 1e-9
