@@ -24,11 +24,12 @@ if not _os.path.isdir(_os.path.join(_here, "kernels")):
     if _os.path.isfile(_os.path.join(_root, "kernels", "__init__.py")):
         __path__.append(_root)  # type: ignore[name-defined]
 
-from . import plot, shapes
+from . import dynamic, plot, shapes
 from ._version import __version__
 from .errors import InputError
 from .fields import density, density_and_momentum, momentum, velocity
 from .grid import Grid
+from .hk import HKPlan, hk_action, hk_interpolate, hk_plan
 from .interpolate import mccann
 from .match import match
 from .physics import continuity_residual, kinetic_action, weak_continuity
@@ -38,6 +39,7 @@ from .training import OTPairs, ot_pairs, w2_loss
 
 __all__ = [
     "Grid",
+    "HKPlan",
     "InputError",
     "OTPairs",
     "Plan",
@@ -45,6 +47,10 @@ __all__ = [
     "continuity_residual",
     "density",
     "density_and_momentum",
+    "dynamic",
+    "hk_action",
+    "hk_interpolate",
+    "hk_plan",
     "kinetic_action",
     "load_silhouette",
     "match",

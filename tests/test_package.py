@@ -49,7 +49,19 @@ def test_native_kernels_load():
 
 @pytest.mark.parametrize(
     "module",
-    ["lagrangian_ot", "lagrangian_ot.match", "lagrangian_ot.interpolate", "lagrangian_ot.grid", "lagrangian_ot.silhouette"],
+    [
+        "lagrangian_ot",
+        "lagrangian_ot.match",
+        "lagrangian_ot.interpolate",
+        "lagrangian_ot.grid",
+        "lagrangian_ot.silhouette",
+        "lagrangian_ot.hk",
+        "lagrangian_ot.kernels.dct",
+        "lagrangian_ot.dynamic.benamou_brenier",
+        "lagrangian_ot.dynamic.wfr",
+        "lagrangian_ot.dynamic.velocity",
+        "lagrangian_ot.dynamic.markov",
+    ],
 )
 def test_docstring_examples(module):
     mod = sys.modules.get(module) or __import__(module, fromlist=["_"])

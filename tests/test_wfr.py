@@ -50,7 +50,7 @@ def test_far_bumps_only_fade_and_grow():
     # nothing crosses the gap, and the kinetic part is small against the reaction
     scale = kappa * res.source.abs().max()
     gap = (LINE.axes[0] > 0.4) & (LINE.axes[0] < 0.6)
-    assert res.momentum[:, gap].abs().max() < 1e-4 * scale
+    assert res.momentum[:, gap].abs().max() < 1e-3 * scale
     assert res.momentum.abs().max() < 1e-2 * scale
 
 

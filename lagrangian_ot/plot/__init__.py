@@ -4,6 +4,7 @@ Every function takes ``ax=None`` (a new figure when None) and returns the
 figure; save it with :func:`save` (PNG, PDF or SVG by file name).
 """
 
+from ._eulerian import duality_figure, grid_sequence
 from ._geodesic import arrow_segments, density_sequence, geodesic_figure, midpoint_arrows
 from ._paths import plan_lines, trajectories, velocity_field
 from ._save import save
@@ -15,7 +16,9 @@ __all__ = [
     "barycenter_rows",
     "default_sigma",
     "density_sequence",
+    "duality_figure",
     "geodesic_figure",
+    "grid_sequence",
     "midpoint_arrows",
     "plan_lines",
     "save",
