@@ -84,7 +84,29 @@ def _library() -> ctypes.CDLL:
     pd = lib.lagot_poisson_disk
     pd.restype = ctypes.c_int64
     pd.argtypes = [ctypes.c_int64, _F64, _I64, ctypes.c_double, _I64]
+    for name, real in (("lagot_prox_w2_f64", ctypes.c_double), ("lagot_prox_w2_f32", ctypes.c_float)):
+        fn = getattr(lib, name)
+        fn.restype = None
+        fn.argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, real]
+        fn.argtypes += [ctypes.c_void_p] * 3 + [ctypes.c_int64, real]
     return lib
+
+
+def prox_w2(r: torch.Tensor, m: torch.Tensor, gamma: float, start: torch.Tensor | None, max_iter: int, tol: float):
+    """The cubic prox of ``|m|^2 / rho`` per cell (see ``native/prox.c``) on contiguous CPU tensors.
+
+    ``r (N...)``, ``m (k, N...)`` of float32 or float64; returns ``(rho, m)``.
+    """
+    lib = _library()
+    fn = lib.lagot_prox_w2_f64 if r.dtype == torch.float64 else lib.lagot_prox_w2_f32
+    r = r.contiguous()
+    m = m.contiguous()
+    rho = torch.empty_like(r)
+    mom = torch.empty_like(m)
+    guess = None if start is None else start.to(r.dtype).contiguous()  # kept alive during the call
+    fn(r.numel(), m.shape[0], r.data_ptr(), m.data_ptr(), gamma, None if guess is None else guess.data_ptr(),
+       rho.data_ptr(), mom.data_ptr(), max_iter, tol)  # fmt: skip
+    return rho, mom
 
 
 def _ptr(a: np.ndarray, kind):

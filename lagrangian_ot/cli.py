@@ -229,7 +229,13 @@ def _mixture(text: str, name: str):
 def _unbalanced(args) -> int:
     from . import plot
     from .geodesic import parse_times
-    from .unbalanced import SEED_ALPHA, SEED_BETA, SEED_GRID, barycenter_path, gaussian_mixture
+    from .unbalanced import (
+        SEED_ALPHA,
+        SEED_BETA,
+        SEED_GRID,
+        barycenter_path,
+        gaussian_mixture,
+    )
 
     start = time.perf_counter()
     alpha_mix = _mixture(args.alpha, "alpha") if args.alpha is not None else SEED_ALPHA
@@ -246,12 +252,15 @@ def _unbalanced(args) -> int:
             raise InputError(f"--{name} puts no mass on the grid [-3, 3]; move its means inside")
     alpha, beta = alpha / (alpha.sum() * vol), beta / (beta.sum() * vol)  # unit mass on the grid
     out = _out_dir(args.out)
+    kappas = _floats(args.kappas, "kappas") if (args.lagrangian or args.html) else ()
     balanced = barycenter_path(alpha, beta, grid, times, blur=args.blur)
     relaxed = barycenter_path(alpha, beta, grid, times, blur=args.blur, reach=args.reach)
     with _Staging(out) as stage:
         fig = plot.barycenter_rows(grid, [("balanced", balanced), (f"reach {args.reach:g}", relaxed)], times)
         plot.save(fig, stage / "unbalanced.png")
         plot.save(fig, stage / "unbalanced.pdf")
+        if kappas:
+            _lagrangian_wfr(args, kappas, times, stage)
     masses = lambda p: " ".join(f"{float(m):.4f}" for m in p.sum(1) * vol)
     print(f"lagot: barycentre paths, blur {args.blur:g}, reach {args.reach:g}; masses balanced [{masses(balanced)}], "
           f"relaxed [{masses(relaxed)}]; {time.perf_counter() - start:.1f} s, wrote {out}/")  # fmt: skip
@@ -294,6 +303,39 @@ def _bb(args) -> int:
     note = "" if geo.converged else f"; not converged to --tol {args.tol:g}, raise --max-iter"
     print(f"lagot: Benamou-Brenier, {'; '.join(lines)}{note}; {time.perf_counter() - start:.1f} s, wrote {out}/")
     return 0
+
+
+def _floats(text: str, name: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or not all(v > 0 and math.isfinite(v) for v in values):
+        raise InputError(f"--{name} takes positive numbers separated by commas, got {text!r}")
+    return values
+
+
+def _lagrangian_wfr(args, kappas, times, stage: Path) -> None:
+    """The Lagrangian WFR path from the cat (mass 1) to the two disks (mass 1.5), per kappa."""
+    import torch
+
+    from . import plot
+    from .hk_panel import unbalanced_frames, write_unbalanced_panel
+    from .silhouette import load_silhouette
+
+    x = load_silhouette("cat", args.n).double()
+    y = load_silhouette("disks", args.n).double()
+    x, y = x - x.mean(0), y - y.mean(0) + torch.tensor([1.6, 0.0], dtype=torch.float64)
+    b = torch.full((args.n,), 1.5 / args.n, dtype=torch.float64)
+    plans = None
+    if args.lagrangian:
+        rho, masses, _, canvas, plans = unbalanced_frames(x, y, None, b, kappas, times=times, width=320)
+        labels = [f"kappa {k:g}" for k in kappas]
+        fig = plot.fading_rows(rho, canvas, labels, times, masses=masses.tolist())
+        plot.save(fig, stage / "hk-sequence.png")
+        plot.save(fig, stage / "hk-sequence.pdf")
+    if args.html:
+        write_unbalanced_panel(x, y, stage / "unbalanced.html", b=b, kappas=kappas, plans=plans)
 
 
 def _add_animation_options(p) -> None:
@@ -452,6 +494,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", default=None, help="source mixture as weight:mean:std,... (default the seed's)")
     p.add_argument("--beta", default=None, help="target mixture as weight:mean:std,... (default the seed's)")
     p.add_argument("--times", default="0,0.25,0.5,0.75,1", help="comma-separated times in [0, 1]")
+    p.add_argument("--lagrangian", action="store_true",
+                   help="also draw the Lagrangian WFR path from the cat (mass 1) to the two disks (mass 1.5): hk-sequence.png/.pdf")
+    p.add_argument("--html", action="store_true", help="also write unbalanced.html: reaction-length and time controls")
+    p.add_argument("--kappas", default="0.1,0.4,1.6", help="reaction lengths of --lagrangian and --html (default 0.1,0.4,1.6)")
+    p.add_argument("--n", type=int, default=300, help="points per shape of --lagrangian and --html (default 300)")
     p.add_argument("--out", default="lagot-unbalanced", help="output folder (default lagot-unbalanced)")
     p.set_defaults(run=_unbalanced)
 

@@ -18,6 +18,15 @@ M1, S1 = (0.62, 0.58), 0.09
 W2_GAUSS = (M1[0] - M0[0]) ** 2 + (M1[1] - M0[1]) ** 2 + 2 * (S1 - S0) ** 2  # isotropic closed form
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The grids here are small: one thread avoids OpenMP start-up costs on every operation."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def gaussian(grid: Grid, mean, std, mass=1.0, dtype=torch.float64):
     p = grid.points().to(dtype)
     r = torch.exp(-((p - torch.tensor(mean, dtype=dtype)) ** 2).sum(-1) / (2 * std**2)).reshape(grid.shape)

@@ -12,7 +12,12 @@ import torch
 
 from lagrangian_ot import InputError
 from lagrangian_ot.dynamic import markov
-from lagrangian_ot.dynamic.markov import FLOOR, MarkovGeodesic, log_mean, markov_distance
+from lagrangian_ot.dynamic.markov import (
+    FLOOR,
+    MarkovGeodesic,
+    log_mean,
+    markov_distance,
+)
 
 F64 = torch.float64
 TWO_PI = torch.tensor([0.5, 0.5], dtype=F64)

@@ -14,6 +14,15 @@ from lagrangian_ot.hk import hk_plan
 LINE = Grid((0.0,), (1.0,), (64,))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The grids here are small: one thread avoids OpenMP start-up costs on every operation."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def bump(grid: Grid, centre: float, half_width: float, mass: float = 1.0):
     """A compactly supported cos^2 bump (exact closed forms need disjoint supports)."""
     x = grid.axes[0]

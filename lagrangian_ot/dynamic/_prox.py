@@ -6,8 +6,7 @@ problems) and returns ``argmin gamma f(rho, m) + |rho - r|^2 / 2 + |m - m~|^2 / 
 
 - ``|m|^2 / rho`` (W2, no 1/2): the density is the largest real root of
   ``(X - r)(X + 2 gamma)^2 = gamma |m~|^2``, found by Newton's method from
-  ``max(r, 0, previous)``; from there Newton's iterates decrease monotonically
-  to the root (the cubic is increasing and convex right of ``r``).
+  ``max(r, 0, previous)`` (:mod:`lagrangian_ot.kernels.prox`).
 - ``|m|^p / rho^(p - 1)``: by Moreau's identity, since its conjugate is the
   indicator of ``{(a, b): a + (p - 1) p^(-q) |b|^q <= 0}``, ``q = p / (p - 1)``;
   the projection on that set is a scalar root search per cell.
@@ -20,33 +19,11 @@ from __future__ import annotations
 
 import torch
 
-NEWTON_MAX = 60
+from ..kernels.prox import prox_w2
+
 BISECTION_STEPS = 60
 
-
-def _tolerance(x: torch.Tensor) -> float:
-    return 8 * torch.finfo(x.dtype).eps
-
-
-def prox_w2(r: torch.Tensor, m: torch.Tensor, gamma: float, start: torch.Tensor | None = None):
-    """Prox of ``gamma |m|^2 / rho``; ``start`` is an optional guess (the last result)."""
-    q = gamma * (m * m).sum(0)
-    x = r.clamp(min=0)
-    if start is not None:
-        x = torch.maximum(x, start)
-    tol = _tolerance(r)
-    scale = r.abs().amax() + gamma
-    for _ in range(NEWTON_MAX):
-        g = x + 2 * gamma
-        f = (x - r) * g * g - q
-        df = g * (3 * x + 2 * gamma - 2 * r)
-        step = f / df.clamp(min=torch.finfo(r.dtype).tiny)
-        x = x - step
-        if float(step.abs().amax()) <= tol * float(scale):
-            break
-    rho = x.clamp(min=0)
-    mom = m * (rho / (rho + 2 * gamma))
-    return rho, mom
+__all__ = ["prox_mobility", "prox_w2", "prox_wp"]
 
 
 def _bisect(fun, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:

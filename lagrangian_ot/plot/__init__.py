@@ -5,11 +5,16 @@ figure; save it with :func:`save` (PNG, PDF or SVG by file name).
 """
 
 from ._eulerian import duality_figure, grid_sequence
-from ._geodesic import arrow_segments, density_sequence, geodesic_figure, midpoint_arrows
+from ._geodesic import (
+    arrow_segments,
+    density_sequence,
+    geodesic_figure,
+    midpoint_arrows,
+)
 from ._paths import plan_lines, trajectories, velocity_field
 from ._save import save
 from ._style import default_sigma, time_color
-from ._unbalanced import barycenter_rows
+from ._unbalanced import barycenter_rows, fading_rows
 
 __all__ = [
     "arrow_segments",
@@ -17,6 +22,7 @@ __all__ = [
     "default_sigma",
     "density_sequence",
     "duality_figure",
+    "fading_rows",
     "geodesic_figure",
     "grid_sequence",
     "midpoint_arrows",

@@ -54,3 +54,33 @@ def barycenter_rows(
                 ax.spines[side].set_visible(False)
         axes[r, 0].set_ylabel(label)
     return fig
+
+
+def fading_rows(rho, canvas: Grid, labels: Sequence[str], times: Sequence[float], masses=None):
+    """Rows of 2-D density frames on one canvas and one opacity scale (so fading mass shows).
+
+    ``rho (R, T, W, H)`` frames at ``times`` for each of ``R`` rows; ``masses (R, T)``
+    is written under each panel when given.
+    """
+    from matplotlib.figure import Figure
+
+    rho = torch.as_tensor(rho).double().cpu().numpy()
+    if rho.ndim != 4 or rho.shape[:2] != (len(labels), len(times)):
+        raise InputError(f"rho must have shape ({len(labels)}, {len(times)}, W, H), got {rho.shape}")
+    peak = max(float(rho.max()), 1e-300)
+    span = (canvas.hi[0] - canvas.lo[0]) / (canvas.hi[1] - canvas.lo[1])
+    fig = Figure(figsize=(1.9 * span * len(times), 1.9 * len(labels) + 0.35), layout="constrained")
+    axes = fig.subplots(len(labels), len(times), squeeze=False)
+    for r, label in enumerate(labels):
+        for c, t in enumerate(times):
+            ax = axes[r, c]
+            img = _style.rgba_image(rho[r, c], _style.time_color(t))
+            img[..., 3] = (rho[r, c].T / (0.85 * peak)).clip(0, 1) ** 0.8
+            ax.imshow(img, origin="lower", extent=canvas.extent)
+            _style.bare(ax)
+            if r == 0:
+                ax.set_title(f"t = {t:g}", fontsize=9)
+            if masses is not None:
+                ax.set_xlabel(f"mass {float(masses[r][c]):.3f}", fontsize=8)
+        axes[r, 0].set_ylabel(label, fontsize=9)
+    return fig
