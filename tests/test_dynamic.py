@@ -285,3 +285,13 @@ def test_cuda_matches_cpu(line_problem):
     assert b.rho.is_cuda and b.potential.is_cuda
     assert abs(b.value / a.value - 1) < 1e-9
     assert torch.allclose(b.rho.cpu(), a.rho, atol=1e-9)
+
+
+def test_three_dimensional_gaussians():
+    """The solver is dimension-agnostic: a 3-D translation and scaling, against the closed form."""
+    g = Grid((0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (20, 20, 20))
+    m0, m1 = (0.4, 0.42, 0.45), (0.6, 0.55, 0.5)
+    exact = sum((a - b) ** 2 for a, b in zip(m0, m1)) + 3 * (0.11 - 0.09) ** 2
+    res = benamou_brenier(gaussian(g, m0, 0.09), gaussian(g, m1, 0.11), g, n_times=8, tol=1e-3)
+    assert res.momentum.shape == (8, 20, 20, 20, 3)
+    assert abs(res.value / exact - 1) < 0.02

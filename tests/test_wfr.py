@@ -143,3 +143,16 @@ def test_cuda_matches_cpu():
     b = wfr(rho0.cuda(), rho1.cuda(), LINE, 0.2, n_times=8, max_iter=200, tol=1e-9)
     assert b.source.is_cuda
     assert abs(b.value / a.value - 1) < 1e-9
+
+
+def test_two_dimensional_scaled_copies_and_growth():
+    grid = Grid((0.0, 0.0), (1.0, 1.0), (32, 32))
+    p = grid.points().double()
+    g = torch.exp(-((p - torch.tensor([0.45, 0.5], dtype=torch.float64)) ** 2).sum(-1) / (2 * 0.1**2)).reshape(32, 32)
+    rho0 = g / (g.sum() * grid.cell_volume)
+    res = wfr(rho0, 0.25 * rho0, grid, 0.3, n_times=8, tol=1e-4)
+    exact = 4 * 0.3**2 * (math.sqrt(0.25) - 1) ** 2
+    assert res.converged and abs(res.value / exact - 1) < 5e-3
+    assert res.momentum.shape == (8, 32, 32, 2) and res.source.shape == (8, 32, 32)
+    t = res.times[:, None, None]
+    assert torch.allclose(res.rho, (1 - t + 0.5 * t) ** 2 * rho0, atol=5e-3 * float(rho0.max()))
