@@ -84,12 +84,17 @@ def _library() -> ctypes.CDLL:
     pd = lib.lagot_poisson_disk
     pd.restype = ctypes.c_int64
     pd.argtypes = [ctypes.c_int64, _F64, _I64, ctypes.c_double, _I64]
-    for name, real in (("lagot_prox_w2_f64", ctypes.c_double), ("lagot_prox_w2_f32", ctypes.c_float)):
-        fn = getattr(lib, name)
-        fn.restype = None
-        fn.argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, real]
-        fn.argtypes += [ctypes.c_void_p] * 3 + [ctypes.c_int64, real]
     return lib
+
+
+@functools.lru_cache(maxsize=2)
+def _prox_symbol(dtype: torch.dtype):
+    real = ctypes.c_double if dtype == torch.float64 else ctypes.c_float
+    fn = getattr(_library(), "lagot_prox_w2_f64" if dtype == torch.float64 else "lagot_prox_w2_f32")
+    fn.restype = None
+    fn.argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, real]
+    fn.argtypes += [ctypes.c_void_p] * 3 + [ctypes.c_int64, real]
+    return fn
 
 
 def prox_w2(r: torch.Tensor, m: torch.Tensor, gamma: float, start: torch.Tensor | None, max_iter: int, tol: float):
@@ -97,8 +102,11 @@ def prox_w2(r: torch.Tensor, m: torch.Tensor, gamma: float, start: torch.Tensor 
 
     ``r (N...)``, ``m (k, N...)`` of float32 or float64; returns ``(rho, m)``.
     """
-    lib = _library()
-    fn = lib.lagot_prox_w2_f64 if r.dtype == torch.float64 else lib.lagot_prox_w2_f32
+    if r.dtype not in (torch.float32, torch.float64) or m.dtype != r.dtype or r.device.type != "cpu":
+        raise TypeError(f"prox_w2 takes float32/float64 CPU tensors of one dtype, got {r.dtype} and {m.dtype}")
+    if m.shape[1:] != r.shape or (start is not None and start.shape != r.shape):
+        raise ValueError(f"prox_w2: shapes {tuple(r.shape)}, {tuple(m.shape)} do not match")
+    fn = _prox_symbol(r.dtype)
     r = r.contiguous()
     m = m.contiguous()
     rho = torch.empty_like(r)

@@ -22,8 +22,8 @@ def prox_w2_torch(r: torch.Tensor, m: torch.Tensor, gamma: float, start: torch.T
     """Whole-tensor Newton iteration (any device)."""
     q = gamma * (m * m).sum(0)
     x = r.clamp(min=0)
-    if start is not None:
-        x = torch.maximum(x, start)
+    if start is not None:  # where m~ = 0 the root is max(r, 0) itself
+        x = torch.where(q > 0, torch.maximum(x, start), x)
     tol = _tolerance(r.dtype)
     for _ in range(NEWTON_MAX):
         g = x + 2 * gamma

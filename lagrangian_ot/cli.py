@@ -253,6 +253,8 @@ def _unbalanced(args) -> int:
     alpha, beta = alpha / (alpha.sum() * vol), beta / (beta.sum() * vol)  # unit mass on the grid
     out = _out_dir(args.out)
     kappas = _floats(args.kappas, "kappas") if (args.lagrangian or args.html) else ()
+    if kappas and not 2 <= args.n <= 5000:
+        raise InputError(f"--n must be between 2 and 5000 points per shape, got {args.n}")
     balanced = barycenter_path(alpha, beta, grid, times, blur=args.blur)
     relaxed = barycenter_path(alpha, beta, grid, times, blur=args.blur, reach=args.reach)
     with _Staging(out) as stage:
@@ -539,6 +541,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except MemoryError:
         print("lagot: error: out of memory; try a smaller --n", file=sys.stderr)
+        return EXIT_USAGE
+    except FloatingPointError as exc:  # a solver that diverged says so rather than returning NaN
+        print(f"lagot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RuntimeError as exc:  # torch reports exhausted memory as RuntimeError (OutOfMemoryError on CUDA)
+        if "memory" not in str(exc).lower() and "alloc" not in str(exc).lower():
+            raise
+        print("lagot: error: out of memory; try a smaller --n (or --n-times)", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         print(f"lagot: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)

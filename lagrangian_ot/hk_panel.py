@@ -62,7 +62,9 @@ def unbalanced_frames(
         raise InputError(f"width must be an integer in [16, 4096] pixels, got {width!r}")
     if x.dim() != 2 or x.shape[-1] != 2 or y.dim() != 2 or y.shape[-1] != 2:
         raise InputError("the unbalanced panel draws 2-D clouds (n, 2) and (m, 2)")
-    sig = float(sigma) if sigma is not None else min(_style.default_sigma(x), _style.default_sigma(y))
+    sig = check_positive(sigma, "sigma") if sigma is not None else min(_style.default_sigma(x), _style.default_sigma(y))
+    if plans is not None and len(plans) != len(kappas):
+        raise InputError(f"give one plan per kappa: {len(plans)} plans for {len(kappas)} values")
     canvas = _canvas(x, y, sig, width)
     t = torch.linspace(0, 1, frames, dtype=torch.float64) if times is None else times
     rho, masses, values = [], [], []

@@ -37,6 +37,7 @@ def test_bb_between_two_pictures(tmp_path, capsys):
         (["--n", "2"], "grid size"),
         (["--n-times", "0"], "n_times"),
         (["--floor", "-1"], "floor"),
+        (["--n-times", "100000000"], "too large"),
     ],
 )
 def test_bb_bad_input_is_one_line(tmp_path, capsys, args, message):

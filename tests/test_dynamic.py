@@ -249,7 +249,8 @@ def test_unequal_masses_say_so_and_offer_normalisation(line_problem):
         (lambda r: r * float("nan"), "NaN"),
         (lambda r: r[:-1], "shape"),
         (lambda r: torch.zeros_like(r), "zero everywhere"),
-        (lambda r: r.long(), "floating"),
+        (lambda r: r.long(), "float32 or float64"),
+        (lambda r: r.half(), "float32 or float64"),
     ],
 )
 def test_bad_densities(line_problem, change, message):
@@ -268,6 +269,8 @@ def test_bad_densities(line_problem, change, message):
         ({"n_times": 0}, "n_times"),
         ({"tol": 0}, "tol"),
         ({"max_iter": 0}, "max_iter"),
+        ({"max_iter": 2.5}, "max_iter"),
+        ({"n_times": 10**6}, "too large"),
         ({"gamma": -1.0}, "gamma"),
     ],
 )

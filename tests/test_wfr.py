@@ -121,6 +121,7 @@ def test_balance_equation_and_source():
         ((lambda r: r[:-1], 0.2), "shape"),
         ((lambda r: r, 0.0), "kappa"),
         ((lambda r: r, float("inf")), "kappa"),
+        ((lambda r: r, 1e9), "out of scale"),
         ((lambda r: r + float("nan"), 0.2), "NaN"),
     ],
 )

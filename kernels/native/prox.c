@@ -19,7 +19,7 @@
                 q += m[j * n + i] * m[j * n + i];                                              \
             q *= gamma;                                                                        \
             T ri = r[i];                                                                       \
-            T x = ri > 0 ? ri : 0;                                                             \
+            T x = ri < 0 ? 0 : ri;                                                             \
             if (q > 0) {                                                                       \
                 if (start && start[i] > x)                                                     \
                     x = start[i];                                                              \
@@ -34,7 +34,7 @@
                         break;                                                                 \
                 }                                                                              \
             }                                                                                  \
-            if (!(x > 0))                                                                      \
+            if (x < 0) /* NaN stays NaN: the caller checks finiteness */                       \
                 x = 0;                                                                         \
             rho[i] = x;                                                                        \
             T s = x / (x + 2 * gamma);                                                         \

@@ -11,6 +11,7 @@ from ..errors import InputError
 from ..grid import Grid
 
 MASS_RTOL = 1e-5  # balanced problems: relative mismatch of the masses accepted
+MAX_SPACE_TIME_CELLS = 1 << 26  # about 67 M cells: ~30 arrays of this size are live at once
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,9 @@ def check_densities(rho0, rho1, grid: Grid, *, balanced: bool):
         raise InputError(f"grid must be a Grid, got {type(grid).__name__}")
     out = []
     for name, rho in (("rho0", rho0), ("rho1", rho1)):
-        if not isinstance(rho, torch.Tensor) or not rho.is_floating_point():
-            raise InputError(f"{name} must be a floating torch.Tensor")
+        if not isinstance(rho, torch.Tensor) or rho.dtype not in (torch.float32, torch.float64):
+            got = rho.dtype if isinstance(rho, torch.Tensor) else type(rho).__name__
+            raise InputError(f"{name} must be a float32 or float64 torch.Tensor, got {got}")
         if tuple(rho.shape) != tuple(grid.shape):
             raise InputError(f"{name} has shape {tuple(rho.shape)} but the grid is {tuple(grid.shape)}")
         if not bool(torch.isfinite(rho).all()):
@@ -97,16 +99,21 @@ def check_densities(rho0, rho1, grid: Grid, *, balanced: bool):
     return rho0, rho1, m0, m1
 
 
-def check_steps(n_times, tol, max_iter) -> tuple[int, float, int]:
-    """``n_times >= 1``, ``0 < tol < 1``, ``max_iter >= 1``."""
+def check_steps(n_times, tol, max_iter, grid: Grid | None = None) -> tuple[int, float, int]:
+    """``n_times >= 1``, ``0 < tol < 1``, ``max_iter >= 1``, and a space-time grid that fits."""
     try:
         T, it, tol = int(n_times), int(max_iter), float(tol)
     except (TypeError, ValueError):
         raise InputError("n_times and max_iter must be integers and tol a number") from None
     if T < 1 or T != n_times:
         raise InputError(f"n_times must be an integer >= 1, got {n_times!r}")
-    if it < 1:
-        raise InputError(f"max_iter must be >= 1, got {max_iter!r}")
+    if it < 1 or it != max_iter:
+        raise InputError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    if grid is not None and T * math.prod(grid.shape) > MAX_SPACE_TIME_CELLS:
+        raise InputError(
+            f"{T} time steps x {math.prod(grid.shape):,} cells is too large a space-time grid "
+            f"(limit {MAX_SPACE_TIME_CELLS:,}); use fewer steps or a coarser grid"
+        )
     if not (0 < tol < 1):
         raise InputError(f"tol must be in (0, 1), got {tol!r}")
     return T, tol, it

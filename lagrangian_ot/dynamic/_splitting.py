@@ -76,6 +76,11 @@ def douglas_rachford(
         if check:
             fix = relax * _norm(du + dv) / max(_norm(zu + zv), 1e-300)
             div = st.relative_divergence(yu)
+            if not (math.isfinite(fix) and math.isfinite(div)):
+                raise FloatingPointError(
+                    f"the splitting diverged at iteration {it} (non-finite residuals); "
+                    "use float64 or a smaller gamma"
+                )
         for z, dz in zip(zu + zv, du + dv):
             z.add_(dz, alpha=relax)
         if check and fix < tol and div < tol:

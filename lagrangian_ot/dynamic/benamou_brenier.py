@@ -150,7 +150,7 @@ def benamou_brenier(
     """
     kind, p, beta = _action(action, p, beta)
     rho0, rho1, m0, _ = check_densities(rho0, rho1, grid, balanced=True)
-    T, tol, max_iter = check_steps(n_times, tol, max_iter)
+    T, tol, max_iter = check_steps(n_times, tol, max_iter, grid)
     units = Units(grid, m0)
     dtype = rho0.dtype
     st = SpaceTime(grid.shape, units.spacing, T, source_weight=None, dtype=dtype, device=rho0.device)

@@ -44,7 +44,8 @@ def wfr(
     Parameters
     ----------
     rho0, rho1 : Tensor of ``grid.shape``
-        Nonnegative densities at the cell centres, masses may differ; any device,
+        Nonnegative densities at the cell centres, masses may differ (neither may be
+        zero everywhere: then ``WFR^2 = 4 kappa^2`` times the other's mass); any device,
         float32 or float64.
     grid : Grid
         1-D, 2-D or 3-D; no flux through the walls of the box.
@@ -71,11 +72,16 @@ def wfr(
     """
     rho0, rho1, m0, _ = check_densities(rho0, rho1, grid, balanced=False)
     kappa = check_positive(kappa, "kappa")
-    T, tol, max_iter = check_steps(n_times, tol, max_iter)
+    T, tol, max_iter = check_steps(n_times, tol, max_iter, grid)
     units = Units(grid, m0)
-    k_int = kappa / units.L
+    c = (units.L / kappa) ** 2  # 1 / kappa^2 in internal units
+    if not (1e-12 < c < 1e12):
+        raise InputError(
+            f"kappa = {kappa:g} is out of scale with the box (side {units.L:g}): use kappa within "
+            f"1e-6 to 1e6 times the side (far above it, use benamou_brenier)"
+        )
     dtype = rho0.dtype
-    st = SpaceTime(grid.shape, units.spacing, T, source_weight=1.0 / k_int**2, dtype=dtype, device=rho0.device)
+    st = SpaceTime(grid.shape, units.spacing, T, source_weight=c, dtype=dtype, device=rho0.device)
     r0 = rho0 / units.density
     r1 = rho1.to(dtype) / units.density
     step = GAMMA * float(torch.maximum(r0.amax(), r1.amax())) if gamma is None else float(gamma)

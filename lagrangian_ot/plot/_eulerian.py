@@ -46,7 +46,8 @@ def duality_figure(result, *, ax=None):
         ax_.set_title(title, fontsize=10)
         ax_.set_xlabel("x")
     axes[0].set_ylabel("t")
-    fig.suptitle(f"Benamou-Brenier on {grid.shape[0]} cells x {rho.shape[0] - 1} steps: value {result.value:.5g}", fontsize=10)
+    name = "Benamou-Brenier" if result.source is None else "Wasserstein-Fisher-Rao"
+    fig.suptitle(f"{name} on {grid.shape[0]} cells x {rho.shape[0] - 1} steps: value {result.value:.5g}", fontsize=10)
     return fig
 
 
