@@ -34,13 +34,13 @@ def gaussian(grid: Grid, mean, std, dtype, device):
 
 
 def per_iteration_ms(r0, r1, grid, steps, iters=30, repeats=3) -> float:
-    benamou_brenier(r0, r1, grid, n_times=steps, max_iter=3)  # warm-up (caches, kernels)
+    benamou_brenier(r0, r1, grid, n_times=steps, max_iter=3, multilevel=False)  # warm-up (caches, kernels)
     times = []
     for _ in range(repeats):
         if r0.is_cuda:
             torch.cuda.synchronize()
         t = time.perf_counter()
-        benamou_brenier(r0, r1, grid, n_times=steps, max_iter=iters, tol=1e-12)
+        benamou_brenier(r0, r1, grid, n_times=steps, max_iter=iters, tol=1e-12, multilevel=False)
         if r0.is_cuda:
             torch.cuda.synchronize()
         times.append((time.perf_counter() - t) / iters * 1e3)
@@ -50,7 +50,7 @@ def per_iteration_ms(r0, r1, grid, steps, iters=30, repeats=3) -> float:
 def iterations_to(r0, r1, grid, steps, target=0.01) -> tuple[int, float, float]:
     """Fewest iterations (on a doubling ladder, then bisected) whose value is within ``target``."""
     def err(k):
-        return abs(benamou_brenier(r0, r1, grid, n_times=steps, max_iter=k, tol=1e-12).value / EXACT - 1)
+        return abs(benamou_brenier(r0, r1, grid, n_times=steps, max_iter=k, tol=1e-12, multilevel=False).value / EXACT - 1)
 
     hi = 10
     while err(hi) > target:

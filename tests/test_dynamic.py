@@ -298,3 +298,11 @@ def test_three_dimensional_gaussians():
     res = benamou_brenier(gaussian(g, m0, 0.09), gaussian(g, m1, 0.11), g, n_times=8, tol=1e-3)
     assert res.momentum.shape == (8, 20, 20, 20, 3)
     assert abs(res.value / exact - 1) < 0.02
+
+
+def test_multilevel_warm_start_reaches_the_same_geodesic(gauss64):
+    g = BOX2
+    res = benamou_brenier(gaussian(g, M0, S0), gaussian(g, M1, S1), g, n_times=32, tol=1e-3, multilevel=True)
+    assert res.converged and res.iterations < gauss64.iterations
+    assert abs(res.value / W2_GAUSS - 1) < 0.01
+    assert abs(res.value / gauss64.value - 1) < 5e-3

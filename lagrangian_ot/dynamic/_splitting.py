@@ -31,6 +31,7 @@ class Splitting:
     divergence: float
     fixed_point: float
     converged: bool
+    z: tuple = ()
 
 
 def _norm(parts: list[torch.Tensor]) -> float:
@@ -47,6 +48,7 @@ def douglas_rachford(
     tol: float,
     max_iter: int,
     relax: float = 1.8,
+    start: tuple | None = None,
 ) -> Splitting:
     """Run the splitting from the linear interpolation of the ends with zero momentum.
 
@@ -55,10 +57,13 @@ def douglas_rachford(
     fixed-point residual and the relative divergence of the graph iterate are
     both below ``tol`` (checked every few iterations), or at ``max_iter``.
     """
-    zu = st.staggered_zeros()
-    t = torch.linspace(0, 1, st.T + 1, dtype=st.dtype, device=st.device).reshape(-1, *([1] * st.d))
-    zu[0] = (1 - t) * rho0 + t * rho1
-    zv = st.interp(zu)
+    if start is not None:  # a warm start (zu, zv), for example prolonged from a coarser grid
+        zu, zv = [z.clone() for z in start[0]], [z.clone() for z in start[1]]
+    else:
+        zu = st.staggered_zeros()
+        t = torch.linspace(0, 1, st.T + 1, dtype=st.dtype, device=st.device).reshape(-1, *([1] * st.d))
+        zu[0] = (1 - t) * rho0 + t * rho1
+        zv = st.interp(zu)
     last_rho = None
     div = fix = float("inf")
     it = 0
@@ -85,4 +90,24 @@ def douglas_rachford(
             z.add_(dz, alpha=relax)
         if check and fix < tol and div < tol:
             break
-    return Splitting(xu, xv, p, it, div, fix, fix < tol and div < tol)
+    return Splitting(xu, xv, p, it, div, fix, fix < tol and div < tol, (zu, zv))
+
+
+def solve(st_for, rho0, rho1, prox, *, gamma_for, tol, max_iter, multilevel: bool) -> Splitting:
+    """:func:`douglas_rachford`, warm-started from coarser grids when ``multilevel`` and the sizes allow.
+
+    ``st_for(shape, T)`` builds the :class:`SpaceTime` of a level, ``gamma_for(rho0, rho1)`` its step.
+    Each level runs at most ``max_iter`` iterations; ``iterations`` reports the finest level's.
+    """
+    from . import _multilevel as ml
+
+    st = st_for(tuple(rho0.shape), None)
+    start = None
+    if multilevel and ml.can_coarsen(st.shape, st.T):
+        c0, c1 = ml.coarsen(rho0), ml.coarsen(rho1)
+        coarse = solve(
+            lambda shape, T: st_for(shape, st.T // 2 if T is None else T), c0, c1, prox,
+            gamma_for=gamma_for, tol=tol, max_iter=max_iter, multilevel=True,
+        )  # fmt: skip
+        start = ml.prolong(*coarse.z, st.d, st.c is not None)
+    return douglas_rachford(st, rho0, rho1, prox, gamma=gamma_for(rho0, rho1), tol=tol, max_iter=max_iter, start=start)

@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..grid import Grid
 from ._problem import DynamicResult, Units, check_densities, check_steps
 from ._prox import prox_mobility, prox_w2, prox_wp
-from ._splitting import douglas_rachford
+from ._splitting import solve
 from ._staggered import SpaceTime
 
 GAMMA = 0.125  # the splitting's step, times the largest density in internal units
@@ -102,6 +102,7 @@ def benamou_brenier(
     tol: float = 1e-4,
     max_iter: int = 5000,
     gamma: float | None = None,
+    multilevel: bool = False,
 ) -> DynamicResult:
     """The Benamou-Brenier geodesic between two densities on a grid.
 
@@ -129,6 +130,12 @@ def benamou_brenier(
     gamma : float, optional
         Step of the splitting in internal units (box side 1, mass 1); default
         ``max(rho) / 8`` in those units, which converged fastest on Gaussian tests.
+    multilevel : bool
+        Warm-start from the same problem on grids halved in space and time, while the
+        sizes stay even (at least 16 cells per axis and 8 steps on the coarsest). On
+        smooth densities this reaches ``tol = 1e-4`` 2-3x sooner; off by default because
+        with compactly supported densities and tight tolerances the warm start can
+        converge more slowly than the cold one.
 
     Returns
     -------
@@ -153,14 +160,22 @@ def benamou_brenier(
     T, tol, max_iter = check_steps(n_times, tol, max_iter, grid)
     units = Units(grid, m0)
     dtype = rho0.dtype
-    st = SpaceTime(grid.shape, units.spacing, T, source_weight=None, dtype=dtype, device=rho0.device)
+    def st_for(shape, steps):
+        spacing = tuple(h * n / s for h, n, s in zip(units.spacing, grid.shape, shape))
+        return SpaceTime(shape, spacing, T if steps is None else steps, source_weight=None, dtype=dtype, device=rho0.device)
+
+    st = st_for(tuple(grid.shape), None)
     r0 = rho0 / units.density
     r1 = rho1.to(dtype) / units.density
     r1 = r1 * (r0.sum() / r1.sum())  # equal to round-off, so that the projection is exact
-    step = GAMMA * float(torch.maximum(r0.amax(), r1.amax())) if gamma is None else float(gamma)
+    def gamma_for(a, b):
+        return GAMMA * float(torch.maximum(a.amax(), b.amax())) if gamma is None else float(gamma)
+
+    step = gamma_for(r0, r1)
     if not (step > 0 and math.isfinite(step)):
         raise InputError(f"gamma must be a finite number > 0, got {gamma!r}")
-    out = douglas_rachford(st, r0, r1, _prox_for(kind, p, beta), gamma=step, tol=tol, max_iter=max_iter)
+    out = solve(st_for, r0, r1, _prox_for(kind, p, beta), gamma_for=gamma_for, tol=tol, max_iter=max_iter,
+                multilevel=multilevel)  # fmt: skip
     return _result(out, st, units, grid, kind, p, beta, step, tol)
 
 

@@ -23,7 +23,7 @@ from ..errors import InputError, check_positive
 from ..grid import Grid
 from ._problem import DynamicResult, Units, check_densities, check_steps
 from ._prox import prox_w2
-from ._splitting import douglas_rachford
+from ._splitting import solve
 from ._staggered import SpaceTime
 from .benamou_brenier import GAMMA, residual_summary
 
@@ -38,6 +38,7 @@ def wfr(
     tol: float = 1e-4,
     max_iter: int = 5000,
     gamma: float | None = None,
+    multilevel: bool = False,
 ) -> DynamicResult:
     """The Wasserstein-Fisher-Rao geodesic between two densities on a grid.
 
@@ -51,7 +52,7 @@ def wfr(
         1-D, 2-D or 3-D; no flux through the walls of the box.
     kappa : float
         Length scale of the transport (> 0, in the grid's units).
-    n_times, tol, max_iter, gamma
+    n_times, tol, max_iter, gamma, multilevel
         As in :func:`~lagrangian_ot.dynamic.benamou_brenier`.
 
     Returns
@@ -81,13 +82,20 @@ def wfr(
             f"1e-6 to 1e6 times the side (far above it, use benamou_brenier)"
         )
     dtype = rho0.dtype
-    st = SpaceTime(grid.shape, units.spacing, T, source_weight=c, dtype=dtype, device=rho0.device)
+    def st_for(shape, steps):
+        spacing = tuple(h * n / s for h, n, s in zip(units.spacing, grid.shape, shape))
+        return SpaceTime(shape, spacing, T if steps is None else steps, source_weight=c, dtype=dtype, device=rho0.device)
+
+    st = st_for(tuple(grid.shape), None)
     r0 = rho0 / units.density
     r1 = rho1.to(dtype) / units.density
-    step = GAMMA * float(torch.maximum(r0.amax(), r1.amax())) if gamma is None else float(gamma)
+    def gamma_for(a, b):
+        return GAMMA * float(torch.maximum(a.amax(), b.amax())) if gamma is None else float(gamma)
+
+    step = gamma_for(r0, r1)
     if not (step > 0 and math.isfinite(step)):
         raise InputError(f"gamma must be a finite number > 0, got {gamma!r}")
-    out = douglas_rachford(st, r0, r1, prox_w2, gamma=step, tol=tol, max_iter=max_iter)
+    out = solve(st_for, r0, r1, prox_w2, gamma_for=gamma_for, tol=tol, max_iter=max_iter, multilevel=multilevel)
     w = st.dt * units.cell_volume
     vs = units.M * units.L**2
     rho_c, m_c = out.v[0], torch.stack(out.v[1:])
