@@ -102,12 +102,13 @@ def solve(st_for, rho0, rho1, prox, *, gamma_for, tol, max_iter, multilevel: boo
     from . import _multilevel as ml
 
     st = st_for(tuple(rho0.shape), None)
+    step = gamma_for(rho0, rho1)
     start = None
     if multilevel and ml.can_coarsen(st.shape, st.T):
         c0, c1 = ml.coarsen(rho0), ml.coarsen(rho1)
-        coarse = solve(
+        coarse = solve(  # one step for all levels: the splitting variables carry gamma in their dual part
             lambda shape, T: st_for(shape, st.T // 2 if T is None else T), c0, c1, prox,
-            gamma_for=gamma_for, tol=tol, max_iter=max_iter, multilevel=True,
+            gamma_for=lambda a, b: step, tol=tol, max_iter=max_iter, multilevel=True,
         )  # fmt: skip
         start = ml.prolong(*coarse.z, st.d, st.c is not None)
-    return douglas_rachford(st, rho0, rho1, prox, gamma=gamma_for(rho0, rho1), tol=tol, max_iter=max_iter, start=start)
+    return douglas_rachford(st, rho0, rho1, prox, gamma=step, tol=tol, max_iter=max_iter, start=start)

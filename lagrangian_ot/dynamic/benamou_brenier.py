@@ -133,9 +133,10 @@ def benamou_brenier(
     multilevel : bool
         Warm-start from the same problem on grids halved in space and time, while the
         sizes stay even (at least 16 cells per axis and 8 steps on the coarsest). On
-        smooth densities this reaches ``tol = 1e-4`` 2-3x sooner; off by default because
-        with compactly supported densities and tight tolerances the warm start can
-        converge more slowly than the cold one.
+        smooth densities this reaches ``tol = 1e-4`` 2-3x sooner. Off by default: where a
+        density vanishes the dual potential is not determined there, the prolonged dual
+        part can drift, and the fixed-point residual then falls slowly (the primal
+        iterate converges all the same).
 
     Returns
     -------
