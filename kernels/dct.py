@@ -136,12 +136,13 @@ def idctn(x: torch.Tensor, dims: Sequence[int]) -> torch.Tensor:
     return _transform(x, dims, True)
 
 
-def neumann_solve(f: torch.Tensor, eigenvalues: torch.Tensor, shift: float = 0.0) -> torch.Tensor:
-    """Solve ``(-Laplace + shift) u = f`` with zero-flux boundaries on the whole tensor ``f``.
+def neumann_solve(f: torch.Tensor, eigenvalues: torch.Tensor, shift: float = 0.0, batch: int = 0) -> torch.Tensor:
+    """Solve ``(-Laplace + shift) u = f`` with zero-flux boundaries.
 
-    ``eigenvalues`` comes from :func:`laplace_eigenvalues` for ``f.shape``. With
-    ``shift = 0`` the constant mode is dropped: the result is the zero-mean
-    least-squares solution (exact when ``f`` has zero mean).
+    The first ``batch`` axes of ``f`` index independent problems; ``eigenvalues``
+    comes from :func:`laplace_eigenvalues` for the remaining axes. With
+    ``shift = 0`` the constant mode of each problem is dropped: the result is the
+    zero-mean least-squares solution (exact when ``f`` has zero mean).
 
     Examples
     --------
@@ -153,12 +154,11 @@ def neumann_solve(f: torch.Tensor, eigenvalues: torch.Tensor, shift: float = 0.0
     >>> torch.allclose(lap @ u, f)
     True
     """
-    dims = list(range(f.dim()))
+    dims = list(range(batch, f.dim()))
     spec = dctn(f, dims)
     denom = eigenvalues + shift
     if shift == 0.0:
         denom = denom.clone()
         denom.reshape(-1)[0] = 1.0
-        spec = spec.clone()
-        spec.reshape(-1)[0] = 0.0
+        spec[(Ellipsis,) + (0,) * len(dims)] = 0.0
     return idctn(spec / denom, dims)

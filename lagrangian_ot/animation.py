@@ -48,10 +48,7 @@ class Canvas:
     def __init__(self, plan: Plan, sigma: float | None, width: int, arrows: int = 0):
         self.plan = plan
         self.sigma = float(sigma) if sigma is not None else _style.default_sigma(plan.x)
-        pts = torch.cat([plan.x.detach(), plan.y.detach()]).double().cpu()
-        lo, hi = pts.min(0).values, pts.max(0).values
-        pad = _style.HALO_SIGMAS * self.sigma + 0.03 * float((hi - lo).max())  # the halo and a margin
-        lo, hi = lo - pad, hi + pad
+        lo, hi = _style.canvas_box(torch.cat([plan.x.detach(), plan.y.detach()]), self.sigma)
         span = (hi - lo).tolist()
         width = width - width % 2  # even sizes suit video codecs
         height = width * span[1] / span[0]

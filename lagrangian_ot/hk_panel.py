@@ -32,10 +32,7 @@ MAX_FRAMES = 200
 
 
 def _canvas(x: torch.Tensor, y: torch.Tensor, sigma: float, width: int) -> Grid:
-    pts = torch.cat([x, y]).double().cpu()
-    lo, hi = pts.min(0).values, pts.max(0).values
-    pad = _style.HALO_SIGMAS * sigma + 0.03 * float((hi - lo).max())
-    lo, hi = lo - pad, hi + pad
+    lo, hi = _style.canvas_box(torch.cat([x, y]), sigma)
     span = (hi - lo).tolist()
     height = max(2, int(round(width * span[1] / span[0] / 2)) * 2)
     return Grid(lo.tolist(), hi.tolist(), (width, height))

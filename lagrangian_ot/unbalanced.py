@@ -24,28 +24,7 @@ from collections.abc import Sequence
 import torch
 
 from .errors import InputError, check_positive
-from .grid import Grid
-
-
-def _densities(alpha, beta, grid: Grid) -> tuple[torch.Tensor, torch.Tensor]:
-    if not isinstance(grid, Grid):
-        raise InputError(f"grid must be a Grid, got {type(grid).__name__}")
-    out = []
-    for name, rho in (("alpha", alpha), ("beta", beta)):
-        if not isinstance(rho, torch.Tensor) or not rho.is_floating_point():
-            raise InputError(f"{name} must be a floating tensor")
-        if tuple(rho.shape) != tuple(grid.shape):
-            raise InputError(f"{name} has shape {tuple(rho.shape)} but the grid is {tuple(grid.shape)}")
-        if not bool(torch.isfinite(rho).all()):
-            raise InputError(f"{name} contains NaN or infinite values")
-        if bool((rho < 0).any()):
-            raise InputError(f"{name} has negative values: densities must be nonnegative")
-        if not bool((rho > 0).any()):
-            raise InputError(f"{name} is zero everywhere")
-        out.append(rho)
-    if alpha.device != beta.device:
-        raise InputError(f"alpha is on {alpha.device} but beta is on {beta.device}")
-    return out[0], out[1].to(alpha.dtype)
+from .grid import Grid, check_density_pair
 
 
 def kernel_log_scale(grid: Grid, eps: float) -> float:
@@ -115,7 +94,7 @@ def barycenter_path(
     device as ``alpha``). ``path.info``-like details are not attached; the
     result's masses are ``path.sum(dims) * grid.cell_volume``.
     """
-    alpha, beta = _densities(alpha, beta, grid)
+    alpha, beta = check_density_pair(alpha, beta, grid, ("alpha", "beta"))
     blur = check_positive(blur, "blur")
     eps = 2.0 * blur**2
     ts = torch.as_tensor(times, dtype=torch.float64).reshape(-1)

@@ -77,22 +77,10 @@ def barycentres(args) -> None:
 
 
 
-def _iterations_to(err, target=0.01, cap=20000) -> int:
-    """Fewest iterations (doubling, then bisection to 5%) with ``err(k) <= target``; -1 past ``cap``."""
-    hi = 10
-    while err(hi) > target:
-        hi *= 2
-        if hi > cap:
-            return -1
-    lo = hi // 2
-    while hi - lo > max(5, hi // 20):
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if err(mid) <= target else (mid, hi)
-    return hi
-
-
 def wfr_table() -> None:
     import torch
+
+    from bench_bb import fewest_iterations  # scripts/ is on the path when run as a script
 
     from lagrangian_ot import Grid
     from lagrangian_ot.dynamic import wfr
@@ -121,7 +109,7 @@ def wfr_table() -> None:
             start = time.perf_counter()
             run(30)
             ms = (time.perf_counter() - start) / 30 * 1e3
-            k = _iterations_to(lambda k: abs(run(k).value / exact - 1))
+            k = fewest_iterations(lambda k: abs(run(k).value / exact - 1))
             start = time.perf_counter()
             value = run(k).value
             secs = time.perf_counter() - start

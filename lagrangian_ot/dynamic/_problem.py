@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import InputError
-from ..grid import Grid
+from ..grid import Grid, check_density_pair
 
 MASS_RTOL = 1e-5  # balanced problems: relative mismatch of the masses accepted
 MAX_SPACE_TIME_CELLS = 1 << 26  # about 67 M cells: ~30 arrays of this size are live at once
@@ -69,26 +69,7 @@ class DynamicResult:
 
 def check_densities(rho0, rho1, grid: Grid, *, balanced: bool):
     """Validated ``(rho0, rho1)`` on the same device and floating dtype, and their masses."""
-    if not isinstance(grid, Grid):
-        raise InputError(f"grid must be a Grid, got {type(grid).__name__}")
-    out = []
-    for name, rho in (("rho0", rho0), ("rho1", rho1)):
-        if not isinstance(rho, torch.Tensor) or rho.dtype not in (torch.float32, torch.float64):
-            got = rho.dtype if isinstance(rho, torch.Tensor) else type(rho).__name__
-            raise InputError(f"{name} must be a float32 or float64 torch.Tensor, got {got}")
-        if tuple(rho.shape) != tuple(grid.shape):
-            raise InputError(f"{name} has shape {tuple(rho.shape)} but the grid is {tuple(grid.shape)}")
-        if not bool(torch.isfinite(rho).all()):
-            raise InputError(f"{name} contains NaN or infinite values")
-        if bool((rho < 0).any()):
-            raise InputError(f"{name} has negative values: densities must be nonnegative")
-        if not bool((rho > 0).any()):
-            raise InputError(f"{name} is zero everywhere")
-        out.append(rho)
-    rho0, rho1 = out
-    if rho0.device != rho1.device:
-        raise InputError(f"rho0 is on {rho0.device} but rho1 is on {rho1.device}")
-    rho1 = rho1.to(rho0.dtype)
+    rho0, rho1 = check_density_pair(rho0, rho1, grid)
     m0 = float(rho0.double().sum()) * grid.cell_volume
     m1 = float(rho1.double().sum()) * grid.cell_volume
     if balanced and abs(m1 - m0) > MASS_RTOL * max(m0, m1):

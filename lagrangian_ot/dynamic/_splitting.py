@@ -32,6 +32,7 @@ class Splitting:
     fixed_point: float
     converged: bool
     z: tuple = ()
+    st: SpaceTime | None = None
 
 
 def _norm(parts: list[torch.Tensor]) -> float:
@@ -69,9 +70,7 @@ def douglas_rachford(
     it = 0
     for it in range(1, max_iter + 1):
         xu, p = st.project_continuity(zu, rho0, rho1)
-        r = zv[0]
-        m = torch.stack(zv[1:]) if len(zv) > 1 else r.new_zeros((1, *r.shape))
-        rho_c, m_c = prox(r, m, gamma, last_rho)
+        rho_c, m_c = prox(zv[0], torch.stack(zv[1:]), gamma, last_rho)
         last_rho = rho_c
         xv = [rho_c, *m_c.unbind(0)]
         yu, yv = st.project_graph([2 * a - b for a, b in zip(xu, zu)], [2 * a - b for a, b in zip(xv, zv)])
@@ -90,25 +89,24 @@ def douglas_rachford(
             z.add_(dz, alpha=relax)
         if check and fix < tol and div < tol:
             break
-    return Splitting(xu, xv, p, it, div, fix, fix < tol and div < tol, (zu, zv))
+    return Splitting(xu, xv, p, it, div, fix, fix < tol and div < tol, (zu, zv), st)
 
 
-def solve(st_for, rho0, rho1, prox, *, gamma_for, tol, max_iter, multilevel: bool) -> Splitting:
+def solve(st: SpaceTime, rho0, rho1, prox, *, gamma: float, tol, max_iter, multilevel: bool) -> Splitting:
     """:func:`douglas_rachford`, warm-started from coarser grids when ``multilevel`` and the sizes allow.
 
-    ``st_for(shape, T)`` builds the :class:`SpaceTime` of a level, ``gamma_for(rho0, rho1)`` its step.
-    Each level runs at most ``max_iter`` iterations; ``iterations`` reports the finest level's.
+    Every level uses the same step ``gamma`` (the splitting variables carry it in their dual
+    part). Each level runs at most ``max_iter`` iterations; ``iterations`` reports the finest level's.
     """
     from . import _multilevel as ml
 
-    st = st_for(tuple(rho0.shape), None)
-    step = gamma_for(rho0, rho1)
     start = None
     if multilevel and ml.can_coarsen(st.shape, st.T):
-        c0, c1 = ml.coarsen(rho0), ml.coarsen(rho1)
-        coarse = solve(  # one step for all levels: the splitting variables carry gamma in their dual part
-            lambda shape, T: st_for(shape, st.T // 2 if T is None else T), c0, c1, prox,
-            gamma_for=lambda a, b: step, tol=tol, max_iter=max_iter, multilevel=True,
+        coarse_st = SpaceTime(
+            tuple(n // 2 for n in st.shape), tuple(2 * h for h in st.spacing), st.T // 2,
+            source_weight=st.c, dtype=st.dtype, device=st.device,
         )  # fmt: skip
+        coarse = solve(coarse_st, ml.coarsen(rho0), ml.coarsen(rho1), prox, gamma=gamma, tol=tol,
+                       max_iter=max_iter, multilevel=True)  # fmt: skip
         start = ml.prolong(*coarse.z, st.d, st.c is not None)
-    return douglas_rachford(st, rho0, rho1, prox, gamma=step, tol=tol, max_iter=max_iter, start=start)
+    return douglas_rachford(st, rho0, rho1, prox, gamma=gamma, tol=tol, max_iter=max_iter, start=start)

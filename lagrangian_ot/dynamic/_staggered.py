@@ -120,7 +120,8 @@ class SpaceTime:
         if self.c is not None:
             terms.append(math.sqrt(self.c) * u[-1])
         size = sum(float(t.norm()) for t in terms)
-        return float(self.divergence(u).norm()) / max(size, 1e-300)
+        total = terms[0] + sum(terms[1 : 1 + self.d]) - (terms[-1] if self.c is not None else 0)
+        return float(total.norm()) / max(size, 1e-300)
 
     def divergence(self, u: list[torch.Tensor]) -> torch.Tensor:
         """``d_t rho + div m - sqrt(c) s~`` at the space-time cell centres."""

@@ -24,10 +24,8 @@ from ..errors import InputError
 from ..grid import Grid
 from ._problem import DynamicResult, Units, check_densities, check_steps
 from ._prox import prox_mobility, prox_w2, prox_wp
-from ._splitting import solve
-from ._staggered import SpaceTime
+from ._solve import solve_on_grid
 
-GAMMA = 0.125  # the splitting's step, times the largest density in internal units
 
 
 def _action(action, p, beta):
@@ -80,14 +78,6 @@ def value_scale(units: Units, kind: str, p: float, beta: float) -> float:
         return units.M * units.L**p
     b = 1.0 if kind == "w2" else beta
     return units.M ** (2 - b) * units.L ** (2 - units.d + b * units.d)
-
-
-def residual_summary(out, st: SpaceTime) -> dict:
-    """The stopping residuals and the mismatch between centred and staggered variables."""
-    centred = st.interp(out.u)
-    inter = math.sqrt(sum(float(((a - b) ** 2).sum()) for a, b in zip(centred, out.v)))
-    inter /= max(math.sqrt(sum(float((b * b).sum()) for b in out.v)), 1e-300)
-    return {"divergence": out.divergence, "fixed_point": out.fixed_point, "interpolation": inter}
 
 
 def benamou_brenier(
@@ -160,44 +150,10 @@ def benamou_brenier(
     rho0, rho1, m0, _ = check_densities(rho0, rho1, grid, balanced=True)
     T, tol, max_iter = check_steps(n_times, tol, max_iter, grid)
     units = Units(grid, m0)
-    dtype = rho0.dtype
-    def st_for(shape, steps):
-        spacing = tuple(h * n / s for h, n, s in zip(units.spacing, grid.shape, shape))
-        return SpaceTime(shape, spacing, T if steps is None else steps, source_weight=None, dtype=dtype, device=rho0.device)
-
-    st = st_for(tuple(grid.shape), None)
-    r0 = rho0 / units.density
-    r1 = rho1.to(dtype) / units.density
-    r1 = r1 * (r0.sum() / r1.sum())  # equal to round-off, so that the projection is exact
-    def gamma_for(a, b):
-        return GAMMA * float(torch.maximum(a.amax(), b.amax())) if gamma is None else float(gamma)
-
-    step = gamma_for(r0, r1)
-    if not (step > 0 and math.isfinite(step)):
-        raise InputError(f"gamma must be a finite number > 0, got {gamma!r}")
-    out = solve(st_for, r0, r1, _prox_for(kind, p, beta), gamma_for=gamma_for, tol=tol, max_iter=max_iter,
-                multilevel=multilevel)  # fmt: skip
-    return _result(out, st, units, grid, kind, p, beta, step, tol)
-
-
-def _result(out, st: SpaceTime, units: Units, grid: Grid, kind, p, beta, step, tol) -> DynamicResult:
-    w = st.dt * units.cell_volume
-    vs = value_scale(units, kind, p, beta)
-    rho_c, m_c = out.v[0], torch.stack(out.v[1:])
-    value = float(_density_of(kind, p, beta, rho_c, m_c).double().sum()) * w * vs
-    centred = st.interp(out.u)
-    momentum = torch.stack(centred[1:], dim=-1) * units.momentum
-    potential = out.p / step * (vs / units.M)
-    return DynamicResult(
-        rho=out.u[0] * units.density,
-        momentum=momentum,
-        source=None,
-        potential=potential,
-        value=value,
-        residuals=residual_summary(out, st),
-        iterations=out.iterations,
-        converged=out.converged,
-        grid=grid,
-    )
+    return solve_on_grid(
+        rho0, rho1, grid, units, n_times=T, prox=_prox_for(kind, p, beta),
+        action_density=lambda r, m: _density_of(kind, p, beta, r, m), value_scale=value_scale(units, kind, p, beta),
+        gamma=gamma, tol=tol, max_iter=max_iter, multilevel=multilevel,
+    )  # fmt: skip
 
 

@@ -52,7 +52,7 @@ import torch
 
 from ..errors import InputError, check_positive
 from ..grid import Grid
-from ..kernels.dct import dctn, idctn, laplace_eigenvalues
+from ..kernels.dct import laplace_eigenvalues, neumann_solve
 
 __all__ = ["VelocityField", "dacorogna_moser_velocity", "least_action_velocity"]
 
@@ -198,21 +198,6 @@ def _inner(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------------------
 # solvers
-
-
-def _dct_solve(f: torch.Tensor, lam: torch.Tensor, shift: float) -> torch.Tensor:
-    """``(-Laplace + shift) u = f`` (Neumann) for every step of ``f (T, *shape)`` at once.
-
-    With ``shift = 0`` the constant mode of each step is dropped (zero-mean solution).
-    """
-    dims = list(range(1, f.dim()))
-    spec = dctn(f, dims)
-    denom = lam + shift
-    if shift == 0.0:
-        denom = denom.clone()
-        denom.reshape(-1)[0] = 1.0
-        spec[(slice(None),) + (0,) * len(dims)] = 0.0
-    return idctn(spec / denom, dims)
 
 
 def _pcg(apply, precondition, b: torch.Tensor, tol: float, max_iter: int):
@@ -389,7 +374,7 @@ def least_action_velocity(
         return out if reaction is None else out + reaction * u
 
     def precondition(r):
-        return scale * _dct_solve(scale * r, lam, shift)
+        return scale * neumann_solve(scale * r, lam, shift, batch=1)
 
     b = dtrho
     if kappa is None:  # compatible right-hand side: zero mean per step
@@ -458,6 +443,6 @@ def dacorogna_moser_velocity(
     _, faces = _weights(rho_mid, floor)
     lam = laplace_eigenvalues(grid.shape, grid.spacing, dtype=rho.dtype, device=rho.device)
     b = dtrho - dtrho.flatten(1).mean(1).reshape((-1,) + (1,) * grid.dim)
-    psi = _dct_solve(b, lam, 0.0)
+    psi = neumann_solve(b, lam, 0.0, batch=1)
     flux = _grad(psi, grid.spacing)
     return _result(flux, faces, rho_mid, dtrho, psi, None, None, grid, dt, 1)

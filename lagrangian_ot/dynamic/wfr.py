@@ -15,7 +15,6 @@ cubic prox with one more component) and the balance projection solves
 
 from __future__ import annotations
 
-import math
 
 import torch
 
@@ -23,9 +22,7 @@ from ..errors import InputError, check_positive
 from ..grid import Grid
 from ._problem import DynamicResult, Units, check_densities, check_steps
 from ._prox import prox_w2
-from ._splitting import solve
-from ._staggered import SpaceTime
-from .benamou_brenier import GAMMA, residual_summary
+from ._solve import solve_on_grid
 
 
 def wfr(
@@ -81,35 +78,14 @@ def wfr(
             f"kappa = {kappa:g} is out of scale with the box (side {units.L:g}): use kappa within "
             f"1e-6 to 1e6 times the side (far above it, use benamou_brenier)"
         )
-    dtype = rho0.dtype
-    def st_for(shape, steps):
-        spacing = tuple(h * n / s for h, n, s in zip(units.spacing, grid.shape, shape))
-        return SpaceTime(shape, spacing, T if steps is None else steps, source_weight=c, dtype=dtype, device=rho0.device)
+    return solve_on_grid(
+        rho0, rho1, grid, units, n_times=T, prox=prox_w2, action_density=_action_density,
+        value_scale=units.M * units.L**2, kappa=kappa, gamma=gamma, tol=tol, max_iter=max_iter,
+        multilevel=multilevel,
+    )  # fmt: skip
 
-    st = st_for(tuple(grid.shape), None)
-    r0 = rho0 / units.density
-    r1 = rho1.to(dtype) / units.density
-    def gamma_for(a, b):
-        return GAMMA * float(torch.maximum(a.amax(), b.amax())) if gamma is None else float(gamma)
 
-    step = gamma_for(r0, r1)
-    if not (step > 0 and math.isfinite(step)):
-        raise InputError(f"gamma must be a finite number > 0, got {gamma!r}")
-    out = solve(st_for, r0, r1, prox_w2, gamma_for=gamma_for, tol=tol, max_iter=max_iter, multilevel=multilevel)
-    w = st.dt * units.cell_volume
-    vs = units.M * units.L**2
-    rho_c, m_c = out.v[0], torch.stack(out.v[1:])
-    safe = rho_c > 0
-    dens = torch.where(safe, (m_c * m_c).sum(0) / torch.where(safe, rho_c, torch.ones_like(rho_c)), 0.0)
-    centred = st.interp(out.u)
-    return DynamicResult(
-        rho=out.u[0] * units.density,
-        momentum=torch.stack(centred[1:-1], dim=-1) * units.momentum,
-        source=centred[-1] * math.sqrt(st.c) * units.density,
-        potential=out.p / step * (vs / units.M),
-        value=float(dens.double().sum()) * w * vs,
-        residuals=residual_summary(out, st),
-        iterations=out.iterations,
-        converged=out.converged,
-        grid=grid,
-    )
+def _action_density(rho: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """``(|m|^2 + (kappa s)^2) / rho`` per centred cell (``m`` holds both), ``0/0 = 0``."""
+    safe = rho > 0
+    return torch.where(safe, (m * m).sum(0) / torch.where(safe, rho, torch.ones_like(rho)), 0.0)

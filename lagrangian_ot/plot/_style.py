@@ -70,6 +70,14 @@ def rgba_image(rho: np.ndarray, rgb: np.ndarray, gamma: float = 0.8) -> np.ndarr
     return img
 
 
+def canvas_box(points: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(lo, hi)`` of a frame around ``points (K, d)``: the kernel's halo and a 3% margin."""
+    pts = points.detach().double().cpu()
+    lo, hi = pts.min(0).values, pts.max(0).values
+    pad = HALO_SIGMAS * sigma + 0.03 * float((hi - lo).max())
+    return lo - pad, hi + pad
+
+
 def bare(ax) -> None:
     """Equal aspect, no ticks, no frame."""
     ax.set_aspect("equal")

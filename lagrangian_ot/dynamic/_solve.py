@@ -1,0 +1,75 @@
+"""The part the grid solvers share: internal units, the splitting, and the result in the user's units."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from ..errors import InputError
+from ..grid import Grid
+from ._problem import DynamicResult, Units
+from ._splitting import solve
+from ._staggered import SpaceTime
+
+GAMMA = 0.125  # the splitting's step, times the largest density in internal units
+
+
+def residual_summary(out, st: SpaceTime) -> dict:
+    """The stopping residuals and the mismatch between centred and staggered variables."""
+    centred = st.interp(out.u)
+    inter = math.sqrt(sum(float(((a - b) ** 2).sum()) for a, b in zip(centred, out.v)))
+    inter /= max(math.sqrt(sum(float((b * b).sum()) for b in out.v)), 1e-300)
+    return {"divergence": out.divergence, "fixed_point": out.fixed_point, "interpolation": inter}
+
+
+def solve_on_grid(
+    rho0: torch.Tensor,
+    rho1: torch.Tensor,
+    grid: Grid,
+    units: Units,
+    *,
+    n_times: int,
+    prox: Callable,
+    action_density: Callable,
+    value_scale: float,
+    kappa: float | None = None,
+    gamma: float | None,
+    tol: float,
+    max_iter: int,
+    multilevel: bool,
+) -> DynamicResult:
+    """Solve in internal units (box side 1, mass of ``rho0`` 1) and return the result in the user's.
+
+    ``action_density(rho_c, m_c)`` is the per-cell action of the centred variables,
+    ``value_scale`` converts the internal action to the user's units. With ``kappa``
+    the problem is unbalanced (a source, ``c = 1 / kappa^2``); without, the masses
+    are equalised to round-off so that the continuity projection is exact.
+    """
+    dtype = rho0.dtype
+    c = None if kappa is None else (units.L / kappa) ** 2
+    st = SpaceTime(grid.shape, units.spacing, n_times, source_weight=c, dtype=dtype, device=rho0.device)
+    r0 = rho0 / units.density
+    r1 = rho1.to(dtype) / units.density
+    if kappa is None:
+        r1 = r1 * (r0.sum() / r1.sum())
+    step = GAMMA * float(torch.maximum(r0.amax(), r1.amax())) if gamma is None else float(gamma)
+    if not (step > 0 and math.isfinite(step)):
+        raise InputError(f"gamma must be a finite number > 0, got {gamma!r}")
+    out = solve(st, r0, r1, prox, gamma=step, tol=tol, max_iter=max_iter, multilevel=multilevel)
+    rho_c, m_c = out.v[0], torch.stack(out.v[1:])
+    value = float(action_density(rho_c, m_c).double().sum()) * st.dt * units.cell_volume * value_scale
+    centred = st.interp(out.u)
+    d = grid.dim
+    return DynamicResult(
+        rho=out.u[0] * units.density,
+        momentum=torch.stack(centred[1 : 1 + d], dim=-1) * units.momentum,
+        source=None if c is None else centred[-1] * math.sqrt(c) * units.density,
+        potential=out.p / step * (value_scale / units.M),
+        value=value,
+        residuals=residual_summary(out, st),
+        iterations=out.iterations,
+        converged=out.converged,
+        grid=grid,
+    )
