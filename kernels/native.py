@@ -72,9 +72,6 @@ def _library() -> ctypes.CDLL:
     tk = lib.lagot_pruned_topk
     tk.restype = ctypes.c_int64
     tk.argtypes = [ctypes.c_int64] * 3 + [_F64] * 3 + [ctypes.c_int64, _I64] + [_F64] * 5 + [ctypes.c_double, ctypes.c_int64, _F64, _I64, _F64]
-    ba = lib.lagot_batch_assign
-    ba.restype = ctypes.c_int64
-    ba.argtypes = [ctypes.c_int64] * 4 + [_F64, _F64, ctypes.c_int64, _I64, _F64, _F64, _F64]
     bc = lib.lagot_batch_assign_costs
     bc.restype = ctypes.c_int64
     bc.argtypes = [ctypes.c_int64] * 3 + [_F64, _I64, _F64, _F64, _F64]
@@ -242,36 +239,6 @@ def _run_batches(B: int, call) -> None:
         raise MemoryError("the assignment solver ran out of memory")
     if any(s != 0 for s in status):
         raise RuntimeError("the assignment solver met a non-finite cost")
-
-
-def lap_points(x: np.ndarray, y: np.ndarray, *, neighbours: int = 0):
-    """Optimal assignments for a batch of equal-size clouds ``x, y (B, n, d)``, cost ``|x - y|^2``.
-
-    The costs of each problem are built in C and solved as :func:`assign_costs`
-    does, or, with ``neighbours > 0``, by sparse shortest paths on that many
-    nearest partners of every row and column, checked on all pairs (suits low
-    dimensions, where nearest partners are meaningful).
-
-    Returns ``col4row (B, n)``, duals ``u, v (B, n)`` and, per problem, the
-    largest ``u_i + v_j - C_ij`` over all pairs (rounding).
-    """
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    B, n, d = x.shape
-    col4row = np.empty((B, n), dtype=np.int64)
-    u = np.empty((B, n), dtype=np.float64)
-    v = np.empty((B, n), dtype=np.float64)
-    bad = np.empty(B, dtype=np.float64)
-    lib = _library()
-
-    def run(b0, b1):
-        return lib.lagot_batch_assign(
-            b0, b1, n, d, _ptr(x, _F64), _ptr(y, _F64), int(neighbours), _ptr(col4row, _I64),
-            _ptr(u, _F64), _ptr(v, _F64), _ptr(bad, _F64),
-        )  # fmt: skip
-
-    _run_batches(B, run)
-    return col4row, u, v, bad
 
 
 def assign_costs(costs: np.ndarray):

@@ -262,35 +262,3 @@ def solve(
         flow = _carry_flow(old_src, old_dst, flow, src, dst, m)
     raise RuntimeError(f"exact solver did not certify its plan in {MAX_ROUNDS} rounds")
 
-
-def solve_batch_assignment(x: torch.Tensor, y: torch.Tensor):
-    """Optimal permutations for a batch of equal-size, uniform problems ``(B, n, d)``.
-
-    On host copies of the points, several problems at a time (native
-    threads); the ``n x n`` costs are built per problem in C and never leave
-    it. Up to 3 dimensions: sparse shortest paths on each problem's nearest
-    partners; above: an epsilon-scaling auction finished by shortest
-    augmenting paths. Certified like :func:`solve`: the duals are checked on
-    all pairs. Returns ``perm (B, n)``, ``f, g (B, n)`` and the gaps ``(B,)``.
-    """
-    from .kernels.native import lap_points
-
-    xh = x.detach().double().cpu()
-    yh = y.detach().double().cpu()
-    # The optimal permutation does not change when either cloud is translated:
-    # solve the centred problem, C_ij = C'_ij + 2 (x'_i - y'_j).s + |s|^2 with s = mean(x) - mean(y).
-    mx, my = xh.mean(1, keepdim=True), yh.mean(1, keepdim=True)
-    xc, yc = xh - mx, yh - my
-    k = NEIGHBOURS if x.shape[-1] <= 3 else 0  # nearest partners only mean something in low dimensions
-    perm, u, v, bad = (torch.from_numpy(t) for t in lap_points(xc.numpy(), yc.numpy(), neighbours=k))
-    s = mx - my  # (B, 1, d)
-    a_shift, b_shift = 2 * (xc * s).sum(-1) + (s * s).sum(-1), -2 * (yc * s).sum(-1)
-    g = v + b_shift
-    # u + v <= C' up to `bad`; the shifts add rounding, bounded by a few ulps of the largest terms
-    spread = (xc.abs().amax((1, 2)) + yc.abs().amax((1, 2)) + s.abs().amax((1, 2))) ** 2
-    terms = u.abs().amax(1) + v.abs().amax(1) + a_shift.abs().amax(1) + b_shift.abs().amax(1) + 4 * spread
-    f = u + a_shift - (bad + 16 * torch.finfo(torch.float64).eps * terms)[:, None]  # f_i + g_j <= C_ij
-    primal = ((xh - torch.take_along_dim(yh, perm[:, :, None], dim=1)) ** 2).sum(-1).mean(1)
-    gaps = (primal - f.mean(1) - g.mean(1)).clamp_min(0)
-    dev = x.device
-    return perm.to(dev), f.to(dev), g.to(dev), gaps

@@ -9,6 +9,12 @@ class InputError(ValueError):
     """Bad input: the message says what was wrong and what to do."""
 
 
+def all_finite(t: torch.Tensor) -> bool:
+    """No NaN or infinity in ``t``: a finite sum says so in one pass; otherwise look element by element
+    (a sum can also overflow)."""
+    return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
+
+
 def check_cloud(x: torch.Tensor, name: str) -> torch.Tensor:
     """A point cloud ``(n, d)`` or a batch ``(B, n, d)`` of finite floats, ``n >= 1``."""
     if not isinstance(x, torch.Tensor):
@@ -19,7 +25,7 @@ def check_cloud(x: torch.Tensor, name: str) -> torch.Tensor:
         raise InputError(f"{name} must be a floating tensor, got {x.dtype}")
     if x.shape[-2] < 1 or x.shape[-1] < 1:
         raise InputError(f"{name} is empty: shape {tuple(x.shape)}")
-    if not bool(torch.isfinite(x).all()):
+    if not all_finite(x):
         raise InputError(f"{name} contains NaN or infinite values")
     return x
 
@@ -32,7 +38,7 @@ def check_weights(a: torch.Tensor | None, x: torch.Tensor, name: str) -> torch.T
     a = torch.as_tensor(a, device=x.device)
     if a.shape != x.shape[:-1]:
         raise InputError(f"{name} must have shape {tuple(x.shape[:-1])} to match the cloud, got {tuple(a.shape)}")
-    if not bool(torch.isfinite(a).all()):
+    if not all_finite(a):
         raise InputError(f"{name} contains NaN or infinite values")
     if bool((a < 0).any()):
         raise InputError(f"{name} has negative entries; weights must be nonnegative")

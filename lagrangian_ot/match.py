@@ -6,13 +6,12 @@ import warnings
 
 import torch
 
-from . import _exact, _sinkhorn
+from . import _assignment, _exact, _sinkhorn
 from .errors import InputError, check_cloud, check_positive, check_weights
 from .plan import Plan
 
 METHODS = ("auto", "exact", "sinkhorn")
 AUTO_EXACT_LIMIT = 200_000  # auto: exact up to this many points per cloud
-BATCH_DENSE_LIMIT = 2048  # batched permutations up to this size use the dense assignment kernel
 
 
 def _cost(x, y, src, dst, mass) -> torch.Tensor:
@@ -59,7 +58,7 @@ def _match_batch_assignment(x, y, a) -> Plan:
     """Batched equal-size uniform problems: one optimal permutation per problem."""
     x, y, a = x.detach(), y.detach(), a.detach()
     B, n, _ = x.shape
-    perm, f, g, gaps = _exact.solve_batch_assignment(x, y)
+    perm, f, g, gaps = _assignment.solve_batch_assignment(x, y)
     src = torch.arange(n, device=x.device).expand(B, n)
     mass = a.to(x.dtype)  # (B, n), uniform
     cost = (mass.double() * ((x.double() - torch.take_along_dim(y.double(), perm[..., None], dim=1)) ** 2).sum(-1)).sum(-1)
@@ -174,7 +173,7 @@ def match(
         if x.shape[0] == 0:
             raise InputError("the batch is empty (B = 0)")
         uniform = bool((a == a[..., :1]).all()) and bool((b == b[..., :1]).all())
-        if method == "exact" and uniform and x.shape[1] == y.shape[1] and x.shape[1] <= BATCH_DENSE_LIMIT:
+        if method == "exact" and uniform and x.shape[1] == y.shape[1] and x.shape[1] <= _assignment.DENSE_LIMIT:
             return _match_batch_assignment(x, y, a)
         plans = [_match_one(x[i], y[i], a[i], b[i], method, blur, reach, backend) for i in range(x.shape[0])]
         return _stack(plans, x, y)

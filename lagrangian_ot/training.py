@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import torch
 
-from . import _exact
-from .errors import InputError
-from .kernels.reductions import sqdist
+from . import _assignment
+from .errors import InputError, all_finite
 from .match import match
-
-DENSE_FEATURES = 32  # above this many features, costs come from one matrix product per problem
 
 
 @torch.no_grad()
@@ -25,19 +22,9 @@ def _permutations(a: torch.Tensor, b: torch.Tensor, method: str, generator, blur
     """``a, b (B, n, D)`` -> target index for every source, ``(B, n)``."""
     B, n, D = a.shape
     if method == "exact":
-        if D <= 3 and n > 512:  # large low-dimensional batches: the multiscale solver
+        if D <= 3 and n > _assignment.DENSE_LIMIT:  # large low-dimensional batches: the multiscale solver
             return torch.stack([match(a[i], b[i], method="exact").permutation for i in range(B)])
-        if D <= DENSE_FEATURES:
-            perm, _, _, _ = _exact.solve_batch_assignment(a, b)
-            return perm
-        from .kernels.native import assign_costs
-
-        chunk = max(1, (1 << 28) // (8 * n * n))
-        perms = []
-        for s in range(0, B, chunk):  # costs by one matrix product per problem, in the input's dtype
-            C = sqdist(a[s : s + chunk], b[s : s + chunk]).double().cpu()  # (b, n, n)
-            perms.append(torch.from_numpy(assign_costs(C.numpy())[0]))
-        return torch.cat(perms).to(a.device)
+        return _assignment.batch_permutations(a, b)
     # sinkhorn: sample a partner per source from its row of the entropic plan
     out = torch.empty(B, n, dtype=torch.long, device=a.device)
     for i in range(B):
@@ -103,7 +90,7 @@ def ot_pairs(
         feats *= size
     a = x0.detach().reshape(-1, n, feats)  # (B, n, D)
     b = x1.detach().reshape(-1, n, feats)
-    if not bool(torch.isfinite(a).all()) or not bool(torch.isfinite(b).all()):
+    if method != "exact" and not (all_finite(a) and all_finite(b)):  # the exact path checks its costs
         raise InputError("ot_pairs: the samples contain NaN or infinite values")
     gen = None
     if seed is not None:

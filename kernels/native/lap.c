@@ -10,119 +10,347 @@
  * (the Jonker-Volgenant augmentation), which keeps u_i + v_j <= c_ij and makes
  * every assigned pair tight: the assignment is optimal, up to rounding, which
  * is measured over all pairs and reported.
+ *
+ * The work is in four row operations (the two smallest reduced costs, a
+ * Dijkstra relaxation, the largest dual violation, the range of the costs),
+ * each a single pass over a row; on x86 processors with AVX2 they run on 4-wide vectors, chosen at run
+ * time, and elsewhere as plain loops (or everywhere with LAGOT_NATIVE_SIMD=0).
+ * Both give the same results.
  */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-/* The cheapest column j1 of a row (h_j = c_j - v_j) and the two smallest h;
- * three branch-free passes over a buffer, which compilers vectorise. */
-static int64_t two_smallest(int64_t n, const double *c, const double *v, double *h, double *best, double *second)
+/* The cheapest column of a row (reduced cost h_j = c_j - v_j; the lowest
+ * index among ties) and the two smallest h. */
+static int64_t two_smallest_plain(int64_t n, const double *c, const double *v, double *best, double *second)
 {
-    double m1 = INFINITY;
+    double m1 = INFINITY, m2 = INFINITY;
+    int64_t j1 = 0;
     for (int64_t j = 0; j < n; j++) {
         double t = c[j] - v[j];
-        h[j] = t;
-        m1 = t < m1 ? t : m1;
+        if (t < m1) {
+            m2 = m1;
+            m1 = t;
+            j1 = j;
+        } else if (t < m2) {
+            m2 = t;
+        }
     }
-    int64_t j1 = 0;
-    while (j1 < n - 1 && h[j1] != m1) j1++;
-    h[j1] = INFINITY;
-    double m2 = INFINITY;
-    for (int64_t j = 0; j < n; j++) m2 = h[j] < m2 ? h[j] : m2;
     *best = m1;
     *second = m2;
     return j1;
 }
-/* Shortest augmenting paths (dense Dijkstra) for the free rows; needs every
- * assigned row tight: C[i, x_i] - v[x_i] = min_j C[i, j] - v[j]. */
-static void augment(int64_t n, const double *C, int64_t *x, int64_t *y, double *v, const int64_t *free_rows,
-                    int64_t nfree, int64_t *collist, double *d, int64_t *pred)
+
+/* One Dijkstra step: relax the columns through row i (d_j = min(d_j, c_j -
+ * v_j - shift), pred_j = i where it drops) and return the column of least d
+ * (the lowest index among ties), with the second least d in *next. Settled
+ * columns carry v_j = -inf and d_j = +inf, so they neither change nor win. */
+static int64_t relax_plain(int64_t n, const double *c, const double *v, double shift, double *d, int64_t *pred,
+                           int64_t i, double *next)
+{
+    double m = INFINITY, m2 = INFINITY;
+    int64_t arg = 0;
+    for (int64_t j = 0; j < n; j++) {
+        double h = c[j] - v[j] - shift;
+        if (h < d[j]) {
+            d[j] = h;
+            pred[j] = i;
+        }
+        if (d[j] < m) {
+            m2 = m;
+            m = d[j];
+            arg = j;
+        } else if (d[j] < m2) {
+            m2 = d[j];
+        }
+    }
+    *next = m2;
+    return arg;
+}
+
+/* max_j (u + v_j - c_j), at least 0. */
+static double violation_plain(int64_t n, const double *c, const double *v, double u)
+{
+    double worst = 0.0;
+    for (int64_t j = 0; j < n; j++) {
+        double r = u + v[j] - c[j];
+        worst = r > worst ? r : worst;
+    }
+    return worst;
+}
+
+
+/* Smallest and largest entry of a row; returns 0 when one is not finite. */
+static int span_plain(int64_t n, const double *c, double *lo, double *hi)
+{
+    double a = *lo, b = *hi, z = 0.0;
+    for (int64_t j = 0; j < n; j++) {
+        a = c[j] < a ? c[j] : a;
+        b = c[j] > b ? c[j] : b;
+        z += c[j] * 0.0;
+    }
+    *lo = a;
+    *hi = b;
+    return z == 0.0;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2")))
+
+/* Lanes hold running minima; the reduction keeps the lowest index among ties. */
+AVX2 static int64_t two_smallest_avx2(int64_t n, const double *c, const double *v, double *best, double *second)
+{
+    __m256d a1 = _mm256_set1_pd(INFINITY), a2 = a1, b1 = a1, b2 = a1;
+    __m256d ia = _mm256_setzero_pd(), ib = ia;
+    __m256d ja = _mm256_setr_pd(0, 1, 2, 3), jb = _mm256_setr_pd(4, 5, 6, 7);
+    const __m256d step = _mm256_set1_pd(8.0);
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256d t = _mm256_sub_pd(_mm256_loadu_pd(c + j), _mm256_loadu_pd(v + j));
+        __m256d s = _mm256_sub_pd(_mm256_loadu_pd(c + j + 4), _mm256_loadu_pd(v + j + 4));
+        __m256d lt = _mm256_cmp_pd(t, a1, _CMP_LT_OQ), ls = _mm256_cmp_pd(s, b1, _CMP_LT_OQ);
+        a2 = _mm256_min_pd(a2, _mm256_max_pd(a1, t));
+        b2 = _mm256_min_pd(b2, _mm256_max_pd(b1, s));
+        a1 = _mm256_min_pd(a1, t);
+        b1 = _mm256_min_pd(b1, s);
+        ia = _mm256_blendv_pd(ia, ja, lt);
+        ib = _mm256_blendv_pd(ib, jb, ls);
+        ja = _mm256_add_pd(ja, step);
+        jb = _mm256_add_pd(jb, step);
+    }
+    double m1v[8], m2v[8], iv[8];
+    _mm256_storeu_pd(m1v, a1);
+    _mm256_storeu_pd(m1v + 4, b1);
+    _mm256_storeu_pd(m2v, a2);
+    _mm256_storeu_pd(m2v + 4, b2);
+    _mm256_storeu_pd(iv, ia);
+    _mm256_storeu_pd(iv + 4, ib);
+    double m1 = INFINITY, m2 = INFINITY;
+    int64_t j1 = 0;
+    for (int q = 0; q < 8; q++) {
+        double t = m1v[q];
+        int64_t k = (int64_t)iv[q];
+        if (t < m1 || (t == m1 && k < j1)) {
+            m2 = m1 < m2 ? m1 : m2;
+            m1 = t;
+            j1 = k;
+        } else {
+            m2 = t < m2 ? t : m2;
+        }
+        m2 = m2v[q] < m2 ? m2v[q] : m2;
+    }
+    for (; j < n; j++) {
+        double t = c[j] - v[j];
+        if (t < m1) {
+            m2 = m1;
+            m1 = t;
+            j1 = j;
+        } else if (t < m2) {
+            m2 = t;
+        }
+    }
+    *best = m1;
+    *second = m2;
+    return j1;
+}
+
+AVX2 static int64_t relax_avx2(int64_t n, const double *c, const double *v, double shift, double *d, int64_t *pred,
+                               int64_t i, double *next)
+{
+    __m256d best = _mm256_set1_pd(INFINITY), best2 = best, bi = _mm256_setzero_pd(), jv = _mm256_setr_pd(0, 1, 2, 3);
+    const __m256d sh = _mm256_set1_pd(shift), four = _mm256_set1_pd(4.0);
+    const __m256d iv = _mm256_castsi256_pd(_mm256_set1_epi64x(i));
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        __m256d h = _mm256_sub_pd(_mm256_sub_pd(_mm256_loadu_pd(c + j), _mm256_loadu_pd(v + j)), sh);
+        __m256d dj = _mm256_loadu_pd(d + j);
+        __m256d lt = _mm256_cmp_pd(h, dj, _CMP_LT_OQ);
+        dj = _mm256_blendv_pd(dj, h, lt);
+        _mm256_storeu_pd(d + j, dj);
+        __m256d pj = _mm256_loadu_pd((const double *)(pred + j)); /* int64 bits, only moved */
+        _mm256_storeu_pd((double *)(pred + j), _mm256_blendv_pd(pj, iv, lt));
+        __m256d lb = _mm256_cmp_pd(dj, best, _CMP_LT_OQ);
+        best2 = _mm256_min_pd(best2, _mm256_max_pd(best, dj));
+        best = _mm256_min_pd(best, dj);
+        bi = _mm256_blendv_pd(bi, jv, lb);
+        jv = _mm256_add_pd(jv, four);
+    }
+    double bv[4], bv2[4], bx[4];
+    _mm256_storeu_pd(bv, best);
+    _mm256_storeu_pd(bv2, best2);
+    _mm256_storeu_pd(bx, bi);
+    double m = INFINITY, m2 = INFINITY;
+    int64_t arg = 0;
+    for (int q = 0; q < 4; q++) {
+        if (bv[q] < m || (bv[q] == m && (int64_t)bx[q] < arg)) {
+            m2 = m < m2 ? m : m2;
+            m = bv[q];
+            arg = (int64_t)bx[q];
+        } else {
+            m2 = bv[q] < m2 ? bv[q] : m2;
+        }
+        m2 = bv2[q] < m2 ? bv2[q] : m2;
+    }
+    for (; j < n; j++) {
+        double h = c[j] - v[j] - shift;
+        if (h < d[j]) {
+            d[j] = h;
+            pred[j] = i;
+        }
+        if (d[j] < m) {
+            m2 = m;
+            m = d[j];
+            arg = j;
+        } else if (d[j] < m2) {
+            m2 = d[j];
+        }
+    }
+    *next = m2;
+    return arg;
+}
+
+AVX2 static double violation_avx2(int64_t n, const double *c, const double *v, double u)
+{
+    __m256d w = _mm256_setzero_pd();
+    const __m256d uu = _mm256_set1_pd(u);
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4)
+        w = _mm256_max_pd(w, _mm256_sub_pd(_mm256_add_pd(uu, _mm256_loadu_pd(v + j)), _mm256_loadu_pd(c + j)));
+    double wv[4];
+    _mm256_storeu_pd(wv, w);
+    double worst = 0.0;
+    for (int q = 0; q < 4; q++) worst = wv[q] > worst ? wv[q] : worst;
+    for (; j < n; j++) {
+        double r = u + v[j] - c[j];
+        worst = r > worst ? r : worst;
+    }
+    return worst;
+}
+
+AVX2 static int span_avx2(int64_t n, const double *c, double *lo, double *hi)
+{
+    __m256d a = _mm256_set1_pd(*lo), b = _mm256_set1_pd(*hi), z = _mm256_setzero_pd();
+    const __m256d zero = _mm256_setzero_pd();
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        __m256d t = _mm256_loadu_pd(c + j);
+        a = _mm256_min_pd(a, t);
+        b = _mm256_max_pd(b, t);
+        z = _mm256_add_pd(z, _mm256_mul_pd(t, zero)); /* NaN once an entry is not finite */
+    }
+    double av[4], bv[4], zv[4];
+    _mm256_storeu_pd(av, a);
+    _mm256_storeu_pd(bv, b);
+    _mm256_storeu_pd(zv, z);
+    double s = zv[0] + zv[1] + zv[2] + zv[3];
+    for (int q = 0; q < 4; q++) {
+        *lo = av[q] < *lo ? av[q] : *lo;
+        *hi = bv[q] > *hi ? bv[q] : *hi;
+    }
+    for (; j < n; j++) {
+        *lo = c[j] < *lo ? c[j] : *lo;
+        *hi = c[j] > *hi ? c[j] : *hi;
+        s += c[j] * 0.0;
+    }
+    return s == 0.0;
+}
+#endif
+
+typedef struct {
+    int64_t (*two_smallest)(int64_t, const double *, const double *, double *, double *);
+    int64_t (*relax)(int64_t, const double *, const double *, double, double *, int64_t *, int64_t, double *);
+    double (*violation)(int64_t, const double *, const double *, double);
+    int (*span)(int64_t, const double *, double *, double *);
+} row_ops;
+
+static row_ops pick_row_ops(void)
+{
+    row_ops ops = {two_smallest_plain, relax_plain, violation_plain, span_plain};
+    const char *simd = getenv("LAGOT_NATIVE_SIMD"); /* "0": plain loops everywhere (for testing) */
+    if (simd && simd[0] == '0') return ops;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) {
+        ops.two_smallest = two_smallest_avx2;
+        ops.relax = relax_avx2;
+        ops.violation = violation_avx2;
+        ops.span = span_avx2;
+    }
+#endif
+    return ops;
+}
+
+/* The column relax() returns, or, when other columns tie with it at the
+ * least d, a free one among them if any: ties are common (repeated points)
+ * and settling tied columns one by one would cost a relaxation each. */
+static int64_t next_column(const row_ops *ops, int64_t n, const double *c, const double *v, double shift, double *d,
+                           int64_t *pred, int64_t i, const int64_t *y)
+{
+    double next;
+    int64_t j1 = ops->relax(n, c, v, shift, d, pred, i, &next);
+    if (y[j1] >= 0 && next == d[j1])
+        for (int64_t j = 0; j < n; j++)
+            if (d[j] == d[j1] && y[j] < 0) return j;
+    return j1;
+}
+
+/* Shortest augmenting paths (Dijkstra on reduced costs) for the free rows;
+ * needs every assigned row tight: C[i, x_i] - v[x_i] = min_j C[i, j] - v[j].
+ * Settled columns are marked by v = -inf while a path is searched. */
+static void augment(const row_ops *ops, int64_t n, const double *C, int64_t *x, int64_t *y, double *v,
+                    const int64_t *free_rows, int64_t nfree, double *d, int64_t *pred, int64_t *settled,
+                    double *dist, double *price)
 {
     for (int64_t f = 0; f < nfree; f++) {
-        int64_t freerow = free_rows[f], endofpath = -1, low = 0, up = 0, last = 0;
-        double dmin = 0.0;
-        const double *Cf = C + freerow * n;
-        for (int64_t j = 0; j < n; j++) {
-            d[j] = Cf[j] - v[j];
-            pred[j] = freerow;
-            collist[j] = j;
+        int64_t row = free_rows[f], count = 0;
+        for (int64_t j = 0; j < n; j++) d[j] = INFINITY;
+        int64_t j1 = next_column(ops, n, C + row * n, v, 0.0, d, pred, row, y);
+        double dmin = d[j1];
+        while (y[j1] >= 0) { /* j1 is taken: settle it and go on through its row */
+            int64_t i = y[j1];
+            settled[count] = j1;
+            dist[count] = dmin;
+            price[count++] = v[j1];
+            double shift = C[i * n + j1] - v[j1] - dmin;
+            v[j1] = -INFINITY;
+            d[j1] = INFINITY;
+            j1 = next_column(ops, n, C + i * n, v, shift, d, pred, i, y);
+            dmin = d[j1];
         }
-        while (endofpath < 0) {
-            if (up == low) { /* the columns at the new minimum distance join "to scan" */
-                last = low - 1;
-                dmin = d[collist[up++]];
-                for (int64_t k = up; k < n; k++) {
-                    int64_t j = collist[k];
-                    double h = d[j];
-                    if (h <= dmin) {
-                        if (h < dmin) {
-                            up = low;
-                            dmin = h;
-                        }
-                        collist[k] = collist[up];
-                        collist[up++] = j;
-                    }
-                }
-                for (int64_t k = low; k < up; k++)
-                    if (y[collist[k]] < 0) {
-                        endofpath = collist[k];
-                        break;
-                    }
-                if (endofpath >= 0) break;
-            }
-            int64_t j1 = collist[low++], i = y[j1];
-            const double *Ci = C + i * n;
-            double u1 = Ci[j1] - v[j1] - dmin;
-            for (int64_t k = up; k < n; k++) {
-                int64_t j = collist[k];
-                double h = Ci[j] - v[j] - u1;
-                if (h < d[j]) {
-                    d[j] = h;
-                    pred[j] = i;
-                    if (h == dmin) {
-                        if (y[j] < 0) {
-                            endofpath = j;
-                            break;
-                        }
-                        collist[k] = collist[up];
-                        collist[up++] = j;
-                    }
-                }
-            }
-        }
-        for (int64_t k = 0; k <= last; k++) { /* the scanned columns' prices */
-            int64_t j0 = collist[k];
-            v[j0] += d[j0] - dmin;
-        }
-        for (;;) {
-            int64_t i = pred[endofpath];
-            y[endofpath] = i;
-            int64_t j1 = endofpath;
-            endofpath = x[i];
-            x[i] = j1;
-            if (i == freerow) break;
+        for (int64_t k = 0; k < count; k++) v[settled[k]] = price[k] + dist[k] - dmin;
+        for (int64_t j = j1;;) { /* flip the path */
+            int64_t i = pred[j], next = x[i];
+            y[j] = i;
+            x[i] = j;
+            if (i == row) break;
+            j = next;
         }
     }
 }
 
+/* The auction's epsilon: range / 10 at the start, divided by 6 per phase,
+ * down to range * 1e-4 / n. */
+#define EPS_START 10.0
+#define EPS_FACTOR 6.0
+#define EPS_END 1e-4
+
 /* Auction phases, then the exact finish. Returns 0, or -1 on a non-finite cost. */
-static int64_t dense_assign(int64_t n, const double *C, int64_t *x, int64_t *y, double *u, double *v,
-                            int64_t *free_rows, int64_t *collist, double *d, int64_t *pred)
+static int64_t dense_assign(const row_ops *ops, int64_t n, const double *C, int64_t *x, int64_t *y, double *u,
+                            double *v, int64_t *free_rows, double *d, int64_t *pred, int64_t *settled, double *dist,
+                            double *price)
 {
     double lo = INFINITY, hi = -INFINITY;
-    for (int64_t q = 0; q < n * n; q++) {
-        lo = C[q] < lo ? C[q] : lo;
-        hi = C[q] > hi ? C[q] : hi;
-    }
-    if (!isfinite(lo) || !isfinite(hi)) return -1;
+    for (int64_t i = 0; i < n; i++)
+        if (!ops->span(n, C + i * n, &lo, &hi)) return -1;
     for (int64_t j = 0; j < n; j++) {
         v[j] = 0.0;
         y[j] = -1;
     }
     for (int64_t i = 0; i < n; i++) x[i] = -1;
     double range = hi - lo;
-    double eps = range / 10.0, eps_final = range * 1e-4 / (double)n;
+    double eps = range / EPS_START, eps_final = range * EPS_END / (double)n;
     while (range > 0.0 && n > 1) {
         int64_t nfree = 0;
         for (int64_t i = 0; i < n; i++) {
@@ -134,7 +362,7 @@ static int64_t dense_assign(int64_t n, const double *C, int64_t *x, int64_t *y, 
         while (nfree > 0 && budget-- > 0) {
             int64_t i = free_rows[--nfree];
             double best, second;
-            int64_t j1 = two_smallest(n, C + i * n, v, d, &best, &second);
+            int64_t j1 = ops->two_smallest(n, C + i * n, v, &best, &second);
             v[j1] -= (second - best) + eps;
             int64_t old = y[j1];
             y[j1] = i;
@@ -145,24 +373,21 @@ static int64_t dense_assign(int64_t n, const double *C, int64_t *x, int64_t *y, 
             }
         }
         if (nfree > 0 || eps <= eps_final) break;
-        eps = eps / 6.0 > eps_final ? eps / 6.0 : eps_final;
+        eps = eps / EPS_FACTOR > eps_final ? eps / EPS_FACTOR : eps_final;
     }
     /* keep the rows that sit exactly at their cheapest column; augment the others */
     int64_t nfree = 0;
     for (int64_t i = 0; i < n; i++) {
         const double *Ci = C + i * n;
-        double m = INFINITY;
-        for (int64_t j = 0; j < n; j++) {
-            double h = Ci[j] - v[j];
-            m = h < m ? h : m;
-        }
+        double m, second;
+        ops->two_smallest(n, Ci, v, &m, &second);
         if (x[i] >= 0 && Ci[x[i]] - v[x[i]] > m) {
             y[x[i]] = -1;
             x[i] = -1;
         }
         if (x[i] < 0) free_rows[nfree++] = i;
     }
-    augment(n, C, x, y, v, free_rows, nfree, collist, d, pred);
+    augment(ops, n, C, x, y, v, free_rows, nfree, d, pred, settled, dist, price);
     for (int64_t i = 0; i < n; i++) u[i] = C[i * n + x[i]] - v[x[i]];
     return 0;
 }
@@ -176,209 +401,35 @@ static int64_t dense_assign(int64_t n, const double *C, int64_t *x, int64_t *y, 
 int64_t lagot_batch_assign_costs(int64_t b0, int64_t b1, int64_t n, const double *costs, int64_t *col4row,
                                  double *u, double *v, double *infeasibility)
 {
+    row_ops ops = pick_row_ops();
     int64_t *y = (int64_t *)malloc((size_t)n * sizeof(int64_t));
     int64_t *free_rows = (int64_t *)malloc((size_t)n * sizeof(int64_t));
-    int64_t *collist = (int64_t *)malloc((size_t)n * sizeof(int64_t));
+    int64_t *settled = (int64_t *)malloc((size_t)n * sizeof(int64_t));
     int64_t *pred = (int64_t *)malloc((size_t)n * sizeof(int64_t));
     double *d = (double *)malloc((size_t)n * sizeof(double));
-    int64_t status = (!y || !free_rows || !collist || !pred || !d) ? 1 : 0;
+    double *dist = (double *)malloc((size_t)n * sizeof(double));
+    double *price = (double *)malloc((size_t)n * sizeof(double));
+    int64_t status = (!y || !free_rows || !settled || !pred || !d || !dist || !price) ? 1 : 0;
     for (int64_t b = b0; b < b1 && status == 0; b++) {
         const double *C = costs + b * n * n;
         double *ub = u + b * n, *vb = v + b * n;
-        if (dense_assign(n, C, col4row + b * n, y, ub, vb, free_rows, collist, d, pred) != 0) {
+        if (dense_assign(&ops, n, C, col4row + b * n, y, ub, vb, free_rows, d, pred, settled, dist, price) != 0) {
             status = -(b + 1);
             break;
         }
         double worst = 0.0;
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t j = 0; j < n; j++) {
-                double r = ub[i] + vb[j] - C[i * n + j];
-                worst = r > worst ? r : worst;
-            }
+        for (int64_t i = 0; i < n; i++) {
+            double r = ops.violation(n, C + i * n, vb, ub[i]);
+            worst = r > worst ? r : worst;
+        }
         infeasibility[b] = worst;
     }
     free(y);
     free(free_rows);
-    free(collist);
+    free(settled);
     free(pred);
     free(d);
-    return status;
-}
-
-int64_t lagot_ssp_transport(int64_t n, int64_t m, const int64_t *rowptr, const int64_t *col,
-                            const int64_t *colptr, const int64_t *cedge, const int64_t *erow,
-                            const double *cost, const double *supply, const double *demand,
-                            double tol, double tight, double *u, double *v, double *flow, int64_t warm,
-                            int64_t *stats);
-
-/* Mark the k smallest entries of each row of C (n x n); transposed: mark[j, i] for C[i, j]. */
-static void mark_smallest(int64_t n, int64_t k, const double *C, int64_t row_stride, int64_t col_stride,
-                          char *mark, double *vals, int64_t *idx, int transposed)
-{
-    for (int64_t i = 0; i < n; i++) {
-        int64_t filled = 0;
-        for (int64_t j = 0; j < n; j++) {
-            double c = C[i * row_stride + j * col_stride];
-            if (filled == k && c >= vals[k - 1]) continue;
-            int64_t p = filled < k ? filled++ : k - 1;
-            while (p > 0 && vals[p - 1] > c) {
-                vals[p] = vals[p - 1];
-                idx[p] = idx[p - 1];
-                p--;
-            }
-            vals[p] = c;
-            idx[p] = j;
-        }
-        for (int64_t q = 0; q < filled; q++) {
-            if (transposed) mark[idx[q] * n + i] = 1;
-            else mark[i * n + idx[q]] = 1;
-        }
-    }
-}
-
-/*
- * Sparse variant for low-dimensional clouds, whose nearest partners are
- * meaningful: per problem, the k cheapest partners of every row and column
- * form the graph, the transportation solver (ssp.c, with row reduction)
- * solves it, and all n^2 pairs are checked; violated pairs join the graph and
- * the solve resumes warm. Same outputs as lagot_batch_assign_costs; returns 2
- * (nothing solved) when the graph cannot carry a permutation, a check finds
- * more than n / 8 violated pairs, or a third check still finds some.
- */
-static int64_t sparse_assign_costs(int64_t b0, int64_t b1, int64_t n, const double *costs, int64_t k,
-                                 int64_t *col4row, double *u, double *v, double *infeasibility)
-{
-    int64_t nn = n * n;
-    double *Ct = (double *)malloc((size_t)nn * sizeof(double));
-    char *mark = (char *)malloc((size_t)nn);
-    int64_t *rowptr = (int64_t *)malloc((size_t)(n + 1) * sizeof(int64_t));
-    int64_t *colptr = (int64_t *)malloc((size_t)(n + 2) * sizeof(int64_t));
-    int64_t *col = (int64_t *)malloc((size_t)nn * sizeof(int64_t));
-    int64_t *erow = (int64_t *)malloc((size_t)nn * sizeof(int64_t));
-    int64_t *cedge = (int64_t *)malloc((size_t)nn * sizeof(int64_t));
-    double *cost = (double *)malloc((size_t)nn * sizeof(double));
-    double *flow = (double *)malloc((size_t)nn * sizeof(double));
-    double *ones = (double *)malloc((size_t)n * sizeof(double));
-    double *vals = (double *)malloc((size_t)(n + 1) * sizeof(double));
-    int64_t *idx = (int64_t *)malloc((size_t)(n + 1) * sizeof(int64_t));
-    int64_t stats[2];
-    int64_t status = 0;
-    if (!Ct || !mark || !rowptr || !colptr || !col || !erow || !cedge || !cost || !flow || !ones || !vals || !idx) {
-        status = 1;
-        goto out;
-    }
-    if (k > n) k = n;
-    for (int64_t i = 0; i < n; i++) ones[i] = 1.0;
-    for (int64_t b = b0; b < b1 && status == 0; b++) {
-        const double *C = costs + b * nn;
-        double *ub = u + b * n, *vb = v + b * n;
-        int64_t *assign = col4row + b * n;
-        double scale = 0.0;
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t j = 0; j < n; j++) {
-                double s = C[i * n + j];
-                Ct[j * n + i] = s;
-                if (fabs(s) > scale) scale = fabs(s);
-            }
-        for (int64_t q = 0; q < nn; q++) mark[q] = 0;
-        mark_smallest(n, k, C, n, 1, mark, vals, idx, 0); /* rows */
-        mark_smallest(n, k, Ct, n, 1, mark, vals, idx, 1); /* columns, from the transpose */
-        for (int64_t i = 0; i < n; i++) {
-            vb[i] = 0.0;
-            assign[i] = -1;
-        }
-        int warm = 0;
-        for (int round = 0; round < 3; round++) { /* at most three solves: see the give-up below */
-            /* CSR by row, CSC by column */
-            int64_t E = 0;
-            for (int64_t j = 0; j <= n + 1; j++) colptr[j] = 0;
-            for (int64_t i = 0; i < n; i++) {
-                rowptr[i] = E;
-                for (int64_t j = 0; j < n; j++)
-                    if (mark[i * n + j]) {
-                        col[E] = j;
-                        erow[E] = i;
-                        cost[E] = C[i * n + j];
-                        flow[E] = (warm && assign[i] == j) ? 1.0 : 0.0;
-                        colptr[j + 2]++;
-                        E++;
-                    }
-            }
-            rowptr[n] = E;
-            for (int64_t j = 0; j < n; j++) colptr[j + 2] += colptr[j + 1];
-            for (int64_t e = 0; e < E; e++) cedge[colptr[col[e] + 1]++] = e;
-            int64_t s = lagot_ssp_transport(n, n, rowptr, col, colptr, cedge, erow, cost, ones, ones, 0.5,
-                                            0.0, ub, vb, flow, warm, stats);
-            if (s < 0) { /* the graph cannot carry a permutation: leave it to the auction */
-                status = 2;
-                break;
-            }
-            if (s != 0) {
-                status = s == 1 ? 1 : -(b + 1);
-                break;
-            }
-            for (int64_t i = 0; i < n; i++)
-                for (int64_t e = rowptr[i]; e < rowptr[i + 1]; e++)
-                    if (flow[e] > 0.5) assign[i] = col[e];
-            /* all pairs: mark the violated ones */
-            int64_t added = 0;
-            double worst = 0.0, slack = 1e-12 * scale;
-            for (int64_t i = 0; i < n; i++)
-                for (int64_t j = 0; j < n; j++) {
-                    double r = ub[i] + vb[j] - C[i * n + j];
-                    if (r > worst) worst = r;
-                    if (r > slack && !mark[i * n + j]) {
-                        mark[i * n + j] = 1;
-                        added++;
-                    }
-                }
-            infeasibility[b] = worst;
-            if (added == 0) break;
-            if (added > n / 8 || round >= 2) { /* the nearest partners are a poor guess here: leave it to the auction */
-                status = 2;
-                break;
-            }
-            warm = 1;
-        }
-    }
-out:
-    free(Ct); free(mark); free(rowptr); free(colptr); free(col); free(erow); free(cedge);
-    free(cost); free(flow); free(ones); free(vals); free(idx);
-    return status;
-}
-
-/* C[i, j] = |x_i - y_j|^2 for two clouds of n points in d dimensions. */
-static void squared_distances(int64_t n, int64_t d, const double *x, const double *y, double *C)
-{
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < n; j++) {
-            double s = 0.0;
-            for (int64_t a = 0; a < d; a++) {
-                double t = x[i * d + a] - y[j * d + a];
-                s += t * t;
-            }
-            C[i * n + j] = s;
-        }
-}
-
-/*
- * The same for clouds X, Y (B, n, d), cost |x - y|^2 built per problem; with
- * k > 0, the sparse variant on the k nearest partners (for low dimensions).
- */
-int64_t lagot_batch_assign(int64_t b0, int64_t b1, int64_t n, int64_t d, const double *X, const double *Y,
-                           int64_t k, int64_t *col4row, double *u, double *v, double *infeasibility)
-{
-    double *C = (double *)malloc((size_t)(n * n) * sizeof(double));
-    if (!C) return 1;
-    int64_t status = 0;
-    for (int64_t b = b0; b < b1 && status == 0; b++) {
-        squared_distances(n, d, X + b * n * d, Y + b * n * d, C);
-        status = k > 0 ? sparse_assign_costs(0, 1, n, C, k, col4row + b * n, u + b * n, v + b * n, infeasibility + b)
-                       : 2;
-        if (status == 2) /* dense, or the sparse guess gave up */
-            status = lagot_batch_assign_costs(0, 1, n, C, col4row + b * n, u + b * n, v + b * n, infeasibility + b);
-        if (status < 0) status = -(b + 1);
-    }
-    free(C);
+    free(dist);
+    free(price);
     return status;
 }

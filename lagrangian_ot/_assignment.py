@@ -1,0 +1,120 @@
+"""Optimal permutations for batches of equal-size, uniform problems ``(B, n, d)``.
+
+Each problem's ``n x n`` costs come from one matrix product, on the input's
+device; they are solved on the host by the native dense assignment kernel
+(an epsilon-scaling auction finished by shortest augmenting paths, see
+``kernels/native/lap.c``), several problems at a time on native threads, and
+certified over all pairs: the duals it returns satisfy ``u_i + v_j <= C_ij``
+up to a measured rounding residue.
+
+The optimal permutation does not change when either cloud is translated, nor
+when a term of row ``i`` or column ``j`` alone is added to ``C_ij``: the kernel
+solves ``C'_ij = -2 x'_i . y'_j`` for the centred clouds ``x' = x - mean(x)``,
+``y' = y - mean(y)`` (centring bounds the rounding by the clouds' spread rather
+than their offset), and the duals of ``|x_i - y_j|^2`` follow by adding those
+terms back (:func:`solve_batch_assignment`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .errors import InputError, all_finite
+from .kernels.native import assign_costs
+
+DENSE_LIMIT = 2048  # problems up to this size use the dense kernel (above: the multiscale solver, where it applies)
+PRECISE_FEATURES = 32  # up to this many features the costs are computed in float64
+COST_ENTRIES = 1 << 23  # cost entries held at once (64 MiB in float64)
+RESIDUE = 1e-9  # a dual violation above this fraction of the cost range is a failure, not rounding
+
+
+def _working(x: torch.Tensor, precise: bool) -> torch.dtype:
+    if precise or x.shape[-1] <= PRECISE_FEATURES or x.dtype == torch.float64:
+        return torch.float64
+    return torch.float32  # one product in the input's precision (half precision products are slow on the host)
+
+
+def _centred(t: torch.Tensor, always: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``t (B, n, d)`` less its mean over the points, and that mean.
+
+    Centring keeps the rounding of the products at the scale of the clouds'
+    spread; unless ``always``, it is skipped (mean zero) where the mean is
+    small against the spread (``|m|^2 <= spread / 4``), which saves a copy.
+    """
+    m = t.mean(1, keepdim=True)  # (B, 1, d)
+    if not always:
+        msq = (m * m).sum(-1)[:, 0]
+        spread = torch.linalg.vector_norm(t, dim=(1, 2)) ** 2 / t.shape[1] - msq
+        if not bool((msq > spread / 4).any()):
+            return t, torch.zeros_like(m)
+    return t - m, m
+
+
+def _solve_centred(xc: torch.Tensor, yc: torch.Tensor):
+    """The kernel on ``C' = -2 xc . yc``, in chunks of problems; numpy ``perm, u, v, bad``."""
+    B, n, _ = xc.shape
+    perm = np.empty((B, n), dtype=np.int64)
+    u = np.empty((B, n), dtype=np.float64)
+    v = np.empty((B, n), dtype=np.float64)
+    bad = np.empty(B, dtype=np.float64)
+    chunk = max(1, COST_ENTRIES // (n * n))
+    for s in range(0, B, chunk):
+        e = min(B, s + chunk)
+        C = torch.bmm(xc[s:e], yc[s:e].transpose(1, 2)).mul_(-2.0)  # (b, n, n)
+        if not all_finite(C):
+            if not (all_finite(xc[s:e]) and all_finite(yc[s:e])):
+                raise InputError("the samples contain NaN or infinite values")
+            raise InputError(f"the samples' squared distances overflow {C.dtype}; rescale them")
+        C = C.cpu().double()
+        perm[s:e], u[s:e], v[s:e], bad[s:e] = assign_costs(C.numpy())
+    # u_i + v_perm(i) = C'_i,perm(i): the duals' size is the costs'; a violation far above their rounding is a failure
+    scale = np.abs(u).max(1) + np.abs(v).max(1)
+    if np.any(bad > RESIDUE * scale):
+        raise RuntimeError(f"the assignment kernel left a dual violation of {bad.max():.3g}; please report this")
+    return perm, u, v, bad
+
+
+@torch.no_grad()
+def batch_permutations(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """An optimal permutation per problem, ``perm (B, n)`` on ``x``'s device: ``x[b, i]`` goes to ``y[b, perm[b, i]]``.
+
+    Costs in float64 up to :data:`PRECISE_FEATURES` features; above, one
+    matrix product in the input's precision (float32 for float32 samples),
+    whose rounding the permutation is optimal up to. NaN or infinite samples
+    are an :class:`InputError`.
+    """
+    dtype = _working(x, precise=False)
+    xc, _ = _centred(x.detach().to(dtype), always=False)
+    yc, _ = _centred(y.detach().to(dtype), always=False)
+    perm, _, _, _ = _solve_centred(xc, yc)
+    return torch.from_numpy(perm).to(x.device)
+
+
+@torch.no_grad()
+def solve_batch_assignment(x: torch.Tensor, y: torch.Tensor):
+    """Optimal permutations with certified duals for ``|x_i - y_j|^2`` (costs in float64).
+
+    Returns ``perm (B, n)``, potentials ``f, g (B, n)`` with ``f_i + g_j <= C_ij``
+    on all pairs (rounding accounted for), and the gaps ``(B,)`` between the
+    mean cost of the permutation and ``mean(f) + mean(g)``.
+    """
+    xc, mx = _centred(x.detach().double(), always=True)
+    yc, my = _centred(y.detach().double(), always=True)
+    perm, u, v, bad = (torch.from_numpy(t) for t in _solve_centred(xc, yc))
+    xc, yc, mx, my = xc.cpu(), yc.cpu(), mx.cpu(), my.cpu()
+    # |x_i - y_j|^2 = C'_ij + a_i + b_j with s = mean(x) - mean(y):
+    s = mx - my  # (B, 1, d)
+    a_shift = (xc * xc).sum(-1) + 2 * (xc * s).sum(-1) + (s * s).sum(-1)
+    b_shift = (yc * yc).sum(-1) - 2 * (yc * s).sum(-1)
+    g = v + b_shift
+    # u + v <= C' up to `bad`; the product and the shifts add rounding, a few ulps of the largest terms
+    spread = (xc.norm(dim=-1).amax(1) + yc.norm(dim=-1).amax(1) + s.norm(dim=-1)[:, 0]) ** 2
+    terms = u.abs().amax(1) + v.abs().amax(1) + a_shift.abs().amax(1) + b_shift.abs().amax(1)
+    margin = bad + 16 * torch.finfo(torch.float64).eps * (terms + (xc.shape[-1] + 4) * spread)
+    f = u + a_shift - margin[:, None]  # f_i + g_j <= C_ij
+    xh, yh = xc + mx, yc + my
+    primal = ((xh - torch.take_along_dim(yh, perm[:, :, None], dim=1)) ** 2).sum(-1).mean(1)
+    gaps = (primal - f.mean(1) - g.mean(1)).clamp_min(0)
+    dev = x.device
+    return perm.to(dev), f.to(dev), g.to(dev), gaps

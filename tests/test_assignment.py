@@ -1,0 +1,100 @@
+"""The dense assignment kernel and the batched permutations built on it."""
+
+import numpy as np
+import ot
+import pytest
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from lagrangian_ot import InputError, ot_pairs
+from lagrangian_ot._assignment import batch_permutations, solve_batch_assignment
+from lagrangian_ot.kernels.native import assign_costs
+
+
+def cost_matrices():
+    rng = np.random.default_rng(0)
+    out = {}
+    for n in (1, 2, 3, 7, 8, 9, 33, 100, 257):
+        out[f"uniform-{n}"] = rng.random((n, n))
+    for d in (2, 64):
+        x, y = rng.normal(size=(150, d)), rng.normal(size=(150, d)) * 0.5 + 1.0
+        out[f"points-d{d}"] = ((x[:, None] - y[None]) ** 2).sum(-1)
+    grid = rng.integers(0, 3, size=(2, 120, 2)).astype(float)  # repeated points: many ties
+    out["ties"] = ((grid[0][:, None] - grid[1][None]) ** 2).sum(-1)
+    out["zeros"] = np.zeros((64, 64))
+    out["offset"] = 1e6 - 3 * rng.random((50, 50))  # large, negative after the kernel's prices
+    out["negative"] = -rng.random((40, 40)) * 1e-3
+    return out
+
+
+MATRICES = cost_matrices()
+
+
+@pytest.mark.parametrize("name", sorted(MATRICES))
+def test_kernel_is_optimal_and_certified(name):
+    C = MATRICES[name]
+    n = C.shape[0]
+    perm, u, v, bad = assign_costs(C[None])
+    perm, u, v = perm[0], u[0], v[0]
+    assert sorted(perm.tolist()) == list(range(n))
+    rows, cols = linear_sum_assignment(C)
+    best = C[rows, cols].sum()
+    assert C[np.arange(n), perm].sum() == pytest.approx(best, rel=1e-12, abs=1e-12)
+    scale = np.abs(C).max() + 1e-300
+    assert bad[0] <= 1e-12 * scale
+    assert (u[:, None] + v[None, :] - C).max() <= bad[0] + 1e-15 * scale  # dual feasible on all pairs
+    np.testing.assert_allclose(u + v[perm], C[np.arange(n), perm], rtol=0, atol=1e-12 * scale)  # tight
+
+
+def test_plain_loops_give_the_same_results(monkeypatch):
+    stack = np.stack([MATRICES[k][:101, :101] for k in ("points-d2", "points-d64", "ties", "uniform-257")])
+    vector = assign_costs(stack)
+    monkeypatch.setenv("LAGOT_NATIVE_SIMD", "0")
+    plain = assign_costs(stack)
+    for a, b in zip(vector, plain):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_kernel_rejects_non_finite_costs():
+    C = np.zeros((1, 5, 5))
+    C[0, 2, 3] = np.nan
+    with pytest.raises(RuntimeError, match="non-finite"):
+        assign_costs(C)
+
+
+def test_batches_match_problem_by_problem():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(5, 60, 3, generator=g), torch.randn(5, 60, 3, generator=g) * 2
+    perm = batch_permutations(x, y)
+    for b in range(5):
+        C = torch.cdist(x[b].double(), y[b].double()).pow(2).numpy()
+        rows, cols = linear_sum_assignment(C)
+        assert C[np.arange(60), perm[b].numpy()].sum() == pytest.approx(C[rows, cols].sum(), rel=1e-12)
+
+
+def test_duals_certify_the_permutation():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 80, 40, generator=g) + 5.0  # far from the origin: the centring matters
+    y = torch.randn(2, 80, 40, generator=g)
+    perm, f, g_, gaps = solve_batch_assignment(x, y)
+    C = ((x.double()[:, :, None] - y.double()[:, None]) ** 2).sum(-1)
+    assert float((f[:, :, None] + g_[:, None, :] - C).max()) <= 0.0
+    primal = torch.take_along_dim(C, perm[:, :, None], dim=2)[..., 0].mean(1)
+    torch.testing.assert_close(primal, f.mean(1) + g_.mean(1) + gaps, rtol=1e-12, atol=0)
+    assert float(gaps.max()) <= 1e-9 * float(primal.max())
+
+
+def test_float32_products_for_wide_samples_match_pot():
+    g = torch.Generator().manual_seed(2)
+    x0 = torch.rand(120, 3, 16, 16, generator=g)  # flattened images: 768 features
+    x1 = torch.rand(120, 3, 16, 16, generator=g) ** 2
+    a, b = ot_pairs(x0, x1)
+    X0, X1 = x0.reshape(120, -1).double().numpy(), x1.reshape(120, -1).double().numpy()
+    ref = ot.emd2(np.full(120, 1 / 120), np.full(120, 1 / 120), ot.dist(X0, X1))
+    assert float(((a - b) ** 2).reshape(120, -1).sum(1).double().mean()) == pytest.approx(ref, rel=1e-6)
+
+
+def test_overflowing_distances_are_an_input_error():
+    x = torch.randn(4, 40, generator=torch.Generator().manual_seed(3)) * 1e20
+    with pytest.raises(InputError, match="overflow"):
+        ot_pairs(x, -x)
