@@ -13,6 +13,14 @@ solves ``C'_ij = -2 x'_i . y'_j`` for the centred clouds ``x' = x - mean(x)``,
 ``y' = y - mean(y)`` (centring bounds the rounding by the clouds' spread rather
 than their offset), and the duals of ``|x_i - y_j|^2`` follow by adding those
 terms back (:func:`solve_batch_assignment`).
+
+Above :data:`PRECISE_FEATURES` features, float32 samples are paired through a
+float32 product of the clouds as given, uncentred. Measured on 256 standard
+normal samples against 256 uniform on ``[s, s + 1/2]^3072`` (coordinates'
+spread 0.14): up to ``s = 50`` that permutation, the centred one and the one
+from ``torch.cdist`` costs (the usual POT loop) are all optimal in float64; at
+``s`` = 200 to 5,000 they cost at most 1.2e-12, 0 and 2.5e-8 (relative) more
+than the optimum. Centring would cost a copy of each cloud per call.
 """
 
 from __future__ import annotations
@@ -30,24 +38,15 @@ RESIDUE = 1e-9  # a dual violation above this fraction of the cost range is a fa
 
 
 def _working(x: torch.Tensor, precise: bool) -> torch.dtype:
+    """The precision of the products: float64 unless the samples are wide and not float64."""
     if precise or x.shape[-1] <= PRECISE_FEATURES or x.dtype == torch.float64:
         return torch.float64
     return torch.float32  # one product in the input's precision (half precision products are slow on the host)
 
 
-def _centred(t: torch.Tensor, always: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """``t (B, n, d)`` less its mean over the points, and that mean.
-
-    Centring keeps the rounding of the products at the scale of the clouds'
-    spread; unless ``always``, it is skipped (mean zero) where the mean is
-    small against the spread (``|m|^2 <= spread / 4``), which saves a copy.
-    """
+def _centred(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``t (B, n, d)`` less its mean over the points, and that mean."""
     m = t.mean(1, keepdim=True)  # (B, 1, d)
-    if not always:
-        msq = (m * m).sum(-1)[:, 0]
-        spread = torch.linalg.vector_norm(t, dim=(1, 2)) ** 2 / t.shape[1] - msq
-        if not bool((msq > spread / 4).any()):
-            return t, torch.zeros_like(m)
     return t - m, m
 
 
@@ -80,13 +79,16 @@ def batch_permutations(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """An optimal permutation per problem, ``perm (B, n)`` on ``x``'s device: ``x[b, i]`` goes to ``y[b, perm[b, i]]``.
 
     Costs in float64 up to :data:`PRECISE_FEATURES` features; above, one
-    matrix product in the input's precision (float32 for float32 samples),
-    whose rounding the permutation is optimal up to. NaN or infinite samples
+    float32 matrix product for float32 (or half precision) samples, whose
+    rounding the permutation is optimal up to. NaN or infinite samples
     are an :class:`InputError`.
     """
-    dtype = _working(x, precise=False)
-    xc, _ = _centred(x.detach().to(dtype), always=False)
-    yc, _ = _centred(y.detach().to(dtype), always=False)
+    x, y = x.detach(), y.detach()
+    if _working(x, precise=False) == torch.float64:
+        xc, _ = _centred(x.double())
+        yc, _ = _centred(y.double())
+    else:  # float32, uncentred: centring saves a copy of each cloud for nothing measurable (see above)
+        xc, yc = x.float(), y.float()
     perm, _, _, _ = _solve_centred(xc, yc)
     return torch.from_numpy(perm).to(x.device)
 
@@ -99,8 +101,8 @@ def solve_batch_assignment(x: torch.Tensor, y: torch.Tensor):
     on all pairs (rounding accounted for), and the gaps ``(B,)`` between the
     mean cost of the permutation and ``mean(f) + mean(g)``.
     """
-    xc, mx = _centred(x.detach().double(), always=True)
-    yc, my = _centred(y.detach().double(), always=True)
+    xc, mx = _centred(x.detach().double())
+    yc, my = _centred(y.detach().double())
     perm, u, v, bad = (torch.from_numpy(t) for t in _solve_centred(xc, yc))
     xc, yc, mx, my = xc.cpu(), yc.cpu(), mx.cpu(), my.cpu()
     # |x_i - y_j|^2 = C'_ij + a_i + b_j with s = mean(x) - mean(y):

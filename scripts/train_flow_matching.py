@@ -8,7 +8,7 @@ The learned ODE is integrated with Euler and midpoint steps; for both models
 the script reports the training time, the straightness of the paths (mean
 squared deviation of the velocity along a path from the endpoint difference)
 and ``W2`` between generated and target samples (exact plans) at 1, 2, 4, 8
-steps, and draws the paths (``flow-matching.png``).
+steps, and draws the paths and the one-step samples (``flow-matching.png``).
 
     python scripts/train_flow_matching.py [--steps 2000] [--batch 256] [--out flow-matching.png]
 """
@@ -118,18 +118,35 @@ def main() -> None:
 
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    axes = fig.subplots(1, 2)
-    for ax, (name, model) in zip(axes, models.items()):
-        _, path = integrate(model, test0[::20], 32, "euler", record=True)
-        for k in range(path.shape[1]):
-            ax.plot(path[:, k, 0], path[:, k, 1], color="#555555", lw=0.5, alpha=0.7)
-        ax.scatter(path[0, :, 0], path[0, :, 1], s=3, color=plot.time_color(0.0))
-        ax.scatter(path[-1, :, 0], path[-1, :, 1], s=3, color=plot.time_color(1.0))
-        ax.set_title(f"{name} pairs")
+    def frame(ax, pts, pad):
+        lo, hi = pts.min(0).values - pad, pts.max(0).values + pad
+        ax.set_xlim(float(lo[0]), float(hi[0]))
+        ax.set_ylim(float(lo[1]), float(hi[1]))
         ax.set_aspect("equal")
         ax.set_xticks([])
         ax.set_yticks([])
+
+    fig = Figure(figsize=(10, 5.6), layout="constrained")
+    axes = fig.subplots(2, 2, height_ratios=[1.0, 1.1])
+    scene = [test0, test1]
+    for col, (name, model) in enumerate(models.items()):
+        top, bottom = axes[0, col], axes[1, col]
+        _, path = integrate(model, test0[::12], 32, "euler", record=True)
+        top.scatter(test0[:, 0], test0[:, 1], s=1.5, color=plot.time_color(0.0), alpha=0.25, lw=0)
+        top.scatter(test1[:, 0], test1[:, 1], s=1.5, color=plot.time_color(1.0), alpha=0.25, lw=0)
+        for k in range(path.shape[1]):
+            top.plot(path[:, k, 0], path[:, k, 1], color="#444444", lw=0.5, alpha=0.6)
+        top.scatter(path[0, :, 0], path[0, :, 1], s=4, color=plot.time_color(0.0), lw=0)
+        top.scatter(path[-1, :, 0], path[-1, :, 1], s=4, color=plot.time_color(1.0), lw=0)
+        top.set_title(f"{name} pairs: paths of the learned flow (32 Euler steps)", fontsize=9)
+        one = integrate(model, test0, 1)
+        bottom.scatter(test1[:, 0], test1[:, 1], s=2, color="#bbbbbb", lw=0)
+        bottom.scatter(one[:, 0], one[:, 1], s=1.5, color=plot.time_color(1.0), lw=0)
+        bottom.set_title(f"{name} pairs: one Euler step (blue) over the target (grey)", fontsize=9)
+        scene.append(path.reshape(-1, 2))
+        frame(bottom, test1, 0.25)
+    for top in axes[0]:
+        frame(top, torch.cat(scene), 0.08)
     plot.save(fig, args.out)
     print(f"wrote {args.out}")
 

@@ -94,6 +94,17 @@ def test_float32_products_for_wide_samples_match_pot():
     assert float(((a - b) ** 2).reshape(120, -1).sum(1).double().mean()) == pytest.approx(ref, rel=1e-6)
 
 
+def test_float32_products_of_far_offset_samples_stay_optimal():
+    g = torch.Generator().manual_seed(4)
+    x0 = torch.randn(128, 256, generator=g)
+    x1 = torch.rand(128, 256, generator=g) * 0.5 + 50.0  # offset: 350 times the coordinates' spread
+    a, b = ot_pairs(x0, x1)
+    C = torch.cdist(x0.double(), x1.double()).pow(2).numpy()
+    rows, cols = linear_sum_assignment(C)
+    ours = float(((a.double() - b.double()) ** 2).sum(1).sum())
+    assert ours == pytest.approx(C[rows, cols].sum(), rel=1e-12)
+
+
 def test_overflowing_distances_are_an_input_error():
     x = torch.randn(4, 40, generator=torch.Generator().manual_seed(3)) * 1e20
     with pytest.raises(InputError, match="overflow"):
