@@ -33,7 +33,7 @@ from .kernels.native import assign_costs
 
 DENSE_LIMIT = 2048  # problems up to this size use the dense kernel (above: the multiscale solver, where it applies)
 PRECISE_FEATURES = 32  # up to this many features the costs are computed in float64
-COST_ENTRIES = 1 << 23  # cost entries held at once (64 MiB in float64)
+COST_ENTRIES = 1 << 22  # cost entries held at once (32 MiB in float64)
 RESIDUE = 1e-9  # a dual violation above this fraction of the cost range is a failure, not rounding
 
 
@@ -67,6 +67,7 @@ def _solve_centred(xc: torch.Tensor, yc: torch.Tensor):
             raise InputError(f"the samples' squared distances overflow {C.dtype}; rescale them")
         C = C.cpu().double()
         perm[s:e], u[s:e], v[s:e], bad[s:e] = assign_costs(C.numpy())
+        del C  # before the next chunk's product
     # u_i + v_perm(i) = C'_i,perm(i): the duals' size is the costs'; a violation far above their rounding is a failure
     scale = np.abs(u).max(1) + np.abs(v).max(1)
     if np.any(bad > RESIDUE * scale):

@@ -19,8 +19,12 @@ def cost_matrices():
     for d in (2, 64):
         x, y = rng.normal(size=(150, d)), rng.normal(size=(150, d)) * 0.5 + 1.0
         out[f"points-d{d}"] = ((x[:, None] - y[None]) ** 2).sum(-1)
+    x, y = rng.normal(size=(600, 2)), rng.normal(size=(600, 2)) * 2.0 + 1.0  # 512 rows and more: single-precision bids
+    out["points-d2-600"] = ((x[:, None] - y[None]) ** 2).sum(-1)
     grid = rng.integers(0, 3, size=(2, 120, 2)).astype(float)  # repeated points: many ties
     out["ties"] = ((grid[0][:, None] - grid[1][None]) ** 2).sum(-1)
+    grid = rng.integers(0, 5, size=(2, 520, 2)).astype(float)
+    out["ties-520"] = ((grid[0][:, None] - grid[1][None]) ** 2).sum(-1)
     out["zeros"] = np.zeros((64, 64))
     out["offset"] = 1e6 - 3 * rng.random((50, 50))  # large, negative after the kernel's prices
     out["negative"] = -rng.random((40, 40)) * 1e-3
@@ -48,11 +52,13 @@ def test_kernel_is_optimal_and_certified(name):
 
 def test_plain_loops_give_the_same_results(monkeypatch):
     stack = np.stack([MATRICES[k][:101, :101] for k in ("points-d2", "points-d64", "ties", "uniform-257")])
-    vector = assign_costs(stack)
+    large = MATRICES["points-d2-600"][None]
+    vector = assign_costs(stack), assign_costs(large)
     monkeypatch.setenv("LAGOT_NATIVE_SIMD", "0")
-    plain = assign_costs(stack)
-    for a, b in zip(vector, plain):
-        np.testing.assert_array_equal(a, b)
+    plain = assign_costs(stack), assign_costs(large)
+    for one, other in zip(vector, plain):
+        for a, b in zip(one, other):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_kernel_rejects_non_finite_costs():

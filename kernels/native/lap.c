@@ -42,6 +42,26 @@ static int64_t two_smallest_plain(int64_t n, const double *c, const double *v, d
     return j1;
 }
 
+/* The same on single-precision costs and prices (the auction on large problems). */
+static int64_t two_smallest_plain_f32(int64_t n, const float *c, const float *v, float *best, float *second)
+{
+    float m1 = INFINITY, m2 = INFINITY;
+    int64_t j1 = 0;
+    for (int64_t j = 0; j < n; j++) {
+        float t = c[j] - v[j];
+        if (t < m1) {
+            m2 = m1;
+            m1 = t;
+            j1 = j;
+        } else if (t < m2) {
+            m2 = t;
+        }
+    }
+    *best = m1;
+    *second = m2;
+    return j1;
+}
+
 /* One Dijkstra step: relax the columns through row i (d_j = min(d_j, c_j -
  * v_j - shift), pred_j = i where it drops) and return the column of least d
  * (the lowest index among ties), with the second least d in *next. Settled
@@ -143,6 +163,62 @@ AVX2 static int64_t two_smallest_avx2(int64_t n, const double *c, const double *
     }
     for (; j < n; j++) {
         double t = c[j] - v[j];
+        if (t < m1) {
+            m2 = m1;
+            m1 = t;
+            j1 = j;
+        } else if (t < m2) {
+            m2 = t;
+        }
+    }
+    *best = m1;
+    *second = m2;
+    return j1;
+}
+
+AVX2 static int64_t two_smallest_avx2_f32(int64_t n, const float *c, const float *v, float *best, float *second)
+{
+    __m256 a1 = _mm256_set1_ps(INFINITY), a2 = a1, b1 = a1, b2 = a1;
+    __m256 ia = _mm256_setzero_ps(), ib = ia;
+    __m256 ja = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7), jb = _mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15);
+    const __m256 step = _mm256_set1_ps(16.0f);
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) { /* indices held as floats: exact below 2^24 columns */
+        __m256 t = _mm256_sub_ps(_mm256_loadu_ps(c + j), _mm256_loadu_ps(v + j));
+        __m256 s = _mm256_sub_ps(_mm256_loadu_ps(c + j + 8), _mm256_loadu_ps(v + j + 8));
+        __m256 lt = _mm256_cmp_ps(t, a1, _CMP_LT_OQ), ls = _mm256_cmp_ps(s, b1, _CMP_LT_OQ);
+        a2 = _mm256_min_ps(a2, _mm256_max_ps(a1, t));
+        b2 = _mm256_min_ps(b2, _mm256_max_ps(b1, s));
+        a1 = _mm256_min_ps(a1, t);
+        b1 = _mm256_min_ps(b1, s);
+        ia = _mm256_blendv_ps(ia, ja, lt);
+        ib = _mm256_blendv_ps(ib, jb, ls);
+        ja = _mm256_add_ps(ja, step);
+        jb = _mm256_add_ps(jb, step);
+    }
+    float m1v[16], m2v[16], iv[16];
+    _mm256_storeu_ps(m1v, a1);
+    _mm256_storeu_ps(m1v + 8, b1);
+    _mm256_storeu_ps(m2v, a2);
+    _mm256_storeu_ps(m2v + 8, b2);
+    _mm256_storeu_ps(iv, ia);
+    _mm256_storeu_ps(iv + 8, ib);
+    float m1 = INFINITY, m2 = INFINITY;
+    int64_t j1 = 0;
+    for (int q = 0; q < 16; q++) {
+        float t = m1v[q];
+        int64_t k = (int64_t)iv[q];
+        if (t < m1 || (t == m1 && k < j1)) {
+            m2 = m1 < m2 ? m1 : m2;
+            m1 = t;
+            j1 = k;
+        } else {
+            m2 = t < m2 ? t : m2;
+        }
+        m2 = m2v[q] < m2 ? m2v[q] : m2;
+    }
+    for (; j < n; j++) {
+        float t = c[j] - v[j];
         if (t < m1) {
             m2 = m1;
             m1 = t;
@@ -263,17 +339,19 @@ typedef struct {
     int64_t (*relax)(int64_t, const double *, const double *, double, double *, int64_t *, int64_t, double *);
     double (*violation)(int64_t, const double *, const double *, double);
     int (*span)(int64_t, const double *, double *, double *);
+    int64_t (*two_smallest_f32)(int64_t, const float *, const float *, float *, float *);
 } row_ops;
 
 static row_ops pick_row_ops(void)
 {
-    row_ops ops = {two_smallest_plain, relax_plain, violation_plain, span_plain};
+    row_ops ops = {two_smallest_plain, relax_plain, violation_plain, span_plain, two_smallest_plain_f32};
     const char *simd = getenv("LAGOT_NATIVE_SIMD"); /* "0": plain loops everywhere (for testing) */
     if (simd && simd[0] == '0') return ops;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2")) {
         ops.two_smallest = two_smallest_avx2;
+        ops.two_smallest_f32 = two_smallest_avx2_f32;
         ops.relax = relax_avx2;
         ops.violation = violation_avx2;
         ops.span = span_avx2;
@@ -331,10 +409,54 @@ static void augment(const row_ops *ops, int64_t n, const double *C, int64_t *x, 
 }
 
 /* The auction's epsilon: range / 10 at the start, divided by 6 per phase,
- * down to range * 1e-4 / n. */
+ * down to range * 1e-4 / n; on single-precision copies, not below
+ * range * 2^-20 (16 units in the last place of the costs' range), which the
+ * copies can still resolve. Problems of SINGLE_MIN or more rows bid on such
+ * copies: half the memory traffic and twice the lanes per pass, 15-45% faster
+ * from 1,024 rows here; the exact finish works on the given costs either way. */
 #define EPS_START 10.0
 #define EPS_FACTOR 6.0
 #define EPS_END 1e-4
+#define SINGLE_MIN 512
+#define SINGLE_FLOOR 9.5367431640625e-07 /* 2^-20 */
+
+/* Auction phases on C, or on single-precision copies cf, vf when cf is given. */
+static void auction(const row_ops *ops, int64_t n, const double *C, double *v, const float *cf, float *vf, int64_t *x,
+                    int64_t *y, int64_t *free_rows, double range)
+{
+    double eps = range / EPS_START, eps_final = range * EPS_END / (double)n;
+    if (cf && eps_final < range * SINGLE_FLOOR) eps_final = range * SINGLE_FLOOR;
+    while (range > 0.0 && n > 1) {
+        int64_t nfree = 0;
+        for (int64_t i = 0; i < n; i++) {
+            x[i] = -1;
+            y[i] = -1;
+            free_rows[nfree++] = i;
+        }
+        int64_t budget = 64 * n + 1024; /* a bound on the bids; augmentation finishes whatever is left */
+        while (nfree > 0 && budget-- > 0) {
+            int64_t i = free_rows[--nfree], j1;
+            if (cf) {
+                float best, second;
+                j1 = ops->two_smallest_f32(n, cf + i * n, vf, &best, &second);
+                vf[j1] -= (second - best) + (float)eps;
+            } else {
+                double best, second;
+                j1 = ops->two_smallest(n, C + i * n, v, &best, &second);
+                v[j1] -= (second - best) + eps;
+            }
+            int64_t old = y[j1];
+            y[j1] = i;
+            x[i] = j1;
+            if (old >= 0) {
+                x[old] = -1;
+                free_rows[nfree++] = old;
+            }
+        }
+        if (nfree > 0 || eps <= eps_final) break;
+        eps = eps / EPS_FACTOR > eps_final ? eps / EPS_FACTOR : eps_final;
+    }
+}
 
 /* Auction phases, then the exact finish. Returns 0, or -1 on a non-finite cost. */
 static int64_t dense_assign(const row_ops *ops, int64_t n, const double *C, int64_t *x, int64_t *y, double *u,
@@ -349,32 +471,18 @@ static int64_t dense_assign(const row_ops *ops, int64_t n, const double *C, int6
         y[j] = -1;
     }
     for (int64_t i = 0; i < n; i++) x[i] = -1;
-    double range = hi - lo;
-    double eps = range / EPS_START, eps_final = range * EPS_END / (double)n;
-    while (range > 0.0 && n > 1) {
-        int64_t nfree = 0;
-        for (int64_t i = 0; i < n; i++) {
-            x[i] = -1;
-            y[i] = -1;
-            free_rows[nfree++] = i;
-        }
-        int64_t budget = 64 * n + 1024; /* a bound on the bids; augmentation finishes whatever is left */
-        while (nfree > 0 && budget-- > 0) {
-            int64_t i = free_rows[--nfree];
-            double best, second;
-            int64_t j1 = ops->two_smallest(n, C + i * n, v, &best, &second);
-            v[j1] -= (second - best) + eps;
-            int64_t old = y[j1];
-            y[j1] = i;
-            x[i] = j1;
-            if (old >= 0) {
-                x[old] = -1;
-                free_rows[nfree++] = old;
-            }
-        }
-        if (nfree > 0 || eps <= eps_final) break;
-        eps = eps / EPS_FACTOR > eps_final ? eps / EPS_FACTOR : eps_final;
+    float *cf = n >= SINGLE_MIN && hi > lo ? (float *)malloc((size_t)(n * n) * sizeof(float)) : NULL;
+    float *vf = cf ? (float *)malloc((size_t)n * sizeof(float)) : NULL;
+    if (cf && vf) { /* costs less their minimum, in [0, range] */
+        for (int64_t q = 0; q < n * n; q++) cf[q] = (float)(C[q] - lo);
+        for (int64_t j = 0; j < n; j++) vf[j] = 0.0f;
+        auction(ops, n, C, v, cf, vf, x, y, free_rows, hi - lo);
+        for (int64_t j = 0; j < n; j++) v[j] = (double)vf[j]; /* the same prices for the costs less lo */
+    } else {
+        auction(ops, n, C, v, NULL, NULL, x, y, free_rows, hi - lo);
     }
+    free(cf);
+    free(vf);
     /* keep the rows that sit exactly at their cheapest column; augment the others */
     int64_t nfree = 0;
     for (int64_t i = 0; i < n; i++) {
