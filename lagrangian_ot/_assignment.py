@@ -34,14 +34,7 @@ from .kernels.native import assign_costs
 DENSE_LIMIT = 2048  # problems up to this size use the dense kernel (above: the multiscale solver, where it applies)
 PRECISE_FEATURES = 32  # up to this many features the costs are computed in float64
 COST_ENTRIES = 1 << 22  # cost entries held at once (32 MiB in float64)
-RESIDUE = 1e-9  # a dual violation above this fraction of the cost range is a failure, not rounding
-
-
-def _working(x: torch.Tensor, precise: bool) -> torch.dtype:
-    """The precision of the products: float64 unless the samples are wide and not float64."""
-    if precise or x.shape[-1] <= PRECISE_FEATURES or x.dtype == torch.float64:
-        return torch.float64
-    return torch.float32  # one product in the input's precision (half precision products are slow on the host)
+RESIDUE = 1e-9  # a dual violation above this fraction of the duals' size is a failure, not rounding
 
 
 def _centred(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,8 +43,8 @@ def _centred(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return t - m, m
 
 
-def _solve_centred(xc: torch.Tensor, yc: torch.Tensor):
-    """The kernel on ``C' = -2 xc . yc``, in chunks of problems; numpy ``perm, u, v, bad``."""
+def _solve_products(xc: torch.Tensor, yc: torch.Tensor):
+    """The kernel on ``C'_ij = -2 xc_i . yc_j``, in chunks of problems; numpy ``perm, u, v, bad``."""
     B, n, _ = xc.shape
     perm = np.empty((B, n), dtype=np.int64)
     u = np.empty((B, n), dtype=np.float64)
@@ -85,12 +78,12 @@ def batch_permutations(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     are an :class:`InputError`.
     """
     x, y = x.detach(), y.detach()
-    if _working(x, precise=False) == torch.float64:
+    if x.shape[-1] <= PRECISE_FEATURES or x.dtype == torch.float64:
         xc, _ = _centred(x.double())
         yc, _ = _centred(y.double())
-    else:  # float32, uncentred: centring saves a copy of each cloud for nothing measurable (see above)
+    else:  # float32 (half precision products are slow on the host), uncentred: see the module's notes
         xc, yc = x.float(), y.float()
-    perm, _, _, _ = _solve_centred(xc, yc)
+    perm, _, _, _ = _solve_products(xc, yc)
     return torch.from_numpy(perm).to(x.device)
 
 
@@ -104,7 +97,7 @@ def solve_batch_assignment(x: torch.Tensor, y: torch.Tensor):
     """
     xc, mx = _centred(x.detach().double())
     yc, my = _centred(y.detach().double())
-    perm, u, v, bad = (torch.from_numpy(t) for t in _solve_centred(xc, yc))
+    perm, u, v, bad = (torch.from_numpy(t) for t in _solve_products(xc, yc))
     xc, yc, mx, my = xc.cpu(), yc.cpu(), mx.cpu(), my.cpu()
     # |x_i - y_j|^2 = C'_ij + a_i + b_j with s = mean(x) - mean(y):
     s = mx - my  # (B, 1, d)

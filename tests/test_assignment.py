@@ -28,6 +28,7 @@ def cost_matrices():
     out["zeros"] = np.zeros((64, 64))
     out["offset"] = 1e6 - 3 * rng.random((50, 50))  # large, negative after the kernel's prices
     out["negative"] = -rng.random((40, 40)) * 1e-3
+    out["huge-600"] = rng.random((600, 600)) * 1e200  # beyond single precision: double bids
     return out
 
 

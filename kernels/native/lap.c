@@ -412,8 +412,9 @@ static void augment(const row_ops *ops, int64_t n, const double *C, int64_t *x, 
  * down to range * 1e-4 / n; on single-precision copies, not below
  * range * 2^-20 (16 units in the last place of the costs' range), which the
  * copies can still resolve. Problems of SINGLE_MIN or more rows bid on such
- * copies: half the memory traffic and twice the lanes per pass, 15-45% faster
- * from 1,024 rows here; the exact finish works on the given costs either way. */
+ * copies (when their range suits single precision): half the memory traffic
+ * and twice the lanes per pass, 15-45% faster from 1,024 rows here; the exact
+ * finish works on the given costs either way. */
 #define EPS_START 10.0
 #define EPS_FACTOR 6.0
 #define EPS_END 1e-4
@@ -471,7 +472,7 @@ static int64_t dense_assign(const row_ops *ops, int64_t n, const double *C, int6
         y[j] = -1;
     }
     for (int64_t i = 0; i < n; i++) x[i] = -1;
-    float *cf = n >= SINGLE_MIN && hi > lo ? (float *)malloc((size_t)(n * n) * sizeof(float)) : NULL;
+    float *cf = n >= SINGLE_MIN && hi - lo > 1e-30 && hi - lo < 1e30 ? (float *)malloc((size_t)(n * n) * sizeof(float)) : NULL;
     float *vf = cf ? (float *)malloc((size_t)n * sizeof(float)) : NULL;
     if (cf && vf) { /* costs less their minimum, in [0, range] */
         for (int64_t q = 0; q < n * n; q++) cf[q] = (float)(C[q] - lo);
