@@ -118,6 +118,10 @@ def _ptr(a: np.ndarray, kind):
     return a.ctypes.data_as(kind)
 
 
+class NonFiniteCost(ValueError):
+    """A cost given to the assignment kernel is NaN or infinite."""
+
+
 class InfeasibleGraph(Exception):
     """The candidate graph admits no feasible flow from ``source``."""
 
@@ -238,7 +242,7 @@ def _run_batches(B: int, call) -> None:
     if any(s == 1 for s in status):
         raise MemoryError("the assignment solver ran out of memory")
     if any(s != 0 for s in status):
-        raise RuntimeError("the assignment solver met a non-finite cost")
+        raise NonFiniteCost("the assignment solver met a non-finite cost")
 
 
 def assign_costs(costs: np.ndarray):

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .errors import InputError, all_finite
-from .kernels.native import assign_costs
+from .kernels.native import NonFiniteCost, assign_costs
 
 DENSE_LIMIT = 2048  # problems up to this size use the dense kernel (above: the multiscale solver, where it applies)
 PRECISE_FEATURES = 32  # up to this many features the costs are computed in float64
@@ -53,13 +53,13 @@ def _solve_products(xc: torch.Tensor, yc: torch.Tensor):
     chunk = max(1, COST_ENTRIES // (n * n))
     for s in range(0, B, chunk):
         e = min(B, s + chunk)
-        C = torch.bmm(xc[s:e], yc[s:e].transpose(1, 2)).mul_(-2.0)  # (b, n, n)
-        if not all_finite(C):
+        C = torch.baddbmm(xc.new_zeros(()), xc[s:e], yc[s:e].transpose(1, 2), beta=0, alpha=-2.0)  # (b, n, n)
+        try:  # the kernel checks that the costs are finite
+            perm[s:e], u[s:e], v[s:e], bad[s:e] = assign_costs(C.cpu().double().numpy())
+        except NonFiniteCost:
             if not (all_finite(xc[s:e]) and all_finite(yc[s:e])):
-                raise InputError("the samples contain NaN or infinite values")
-            raise InputError(f"the samples' squared distances overflow {C.dtype}; rescale them")
-        C = C.cpu().double()
-        perm[s:e], u[s:e], v[s:e], bad[s:e] = assign_costs(C.numpy())
+                raise InputError("the samples contain NaN or infinite values") from None
+            raise InputError(f"the samples' squared distances overflow {C.dtype}; rescale them") from None
         del C  # before the next chunk's product
     # u_i + v_perm(i) = C'_i,perm(i): the duals' size is the costs'; a violation far above their rounding is a failure
     scale = np.abs(u).max(1) + np.abs(v).max(1)

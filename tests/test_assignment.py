@@ -8,7 +8,7 @@ from scipy.optimize import linear_sum_assignment
 
 from lagrangian_ot import InputError, ot_pairs
 from lagrangian_ot._assignment import batch_permutations, solve_batch_assignment
-from lagrangian_ot.kernels.native import assign_costs
+from lagrangian_ot.kernels.native import NonFiniteCost, assign_costs
 
 
 def cost_matrices():
@@ -65,7 +65,7 @@ def test_plain_loops_give_the_same_results(monkeypatch):
 def test_kernel_rejects_non_finite_costs():
     C = np.zeros((1, 5, 5))
     C[0, 2, 3] = np.nan
-    with pytest.raises(RuntimeError, match="non-finite"):
+    with pytest.raises(NonFiniteCost, match="non-finite"):
         assign_costs(C)
 
 
