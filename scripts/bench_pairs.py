@@ -81,7 +81,7 @@ def main() -> None:
             t_mm, _ = timed(lambda: x0 @ x1.T, repeat, dev)
             ours = float(((a.double() - b.double()) ** 2).sum(1).mean())
             ref = float(((x0.double() - c.double()) ** 2).sum(1).mean())
-            print(f"{n:>6}{d:>6}{t_ours:>10.3f}{t_pot:>14.3f}{t_pot / t_ours:>9.1f}x{ours:>19.6f}"
+            print(f"{n:>6}{d:>6}{t_ours:>10.4f}{t_pot:>14.4f}{t_pot / t_ours:>9.1f}x{ours:>19.6f}"
                   f"{abs(ours - ref) / ref:>11.1e}{t_mm:>15.4f}", flush=True)  # fmt: skip
 
 
