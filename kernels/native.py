@@ -119,7 +119,7 @@ def _ptr(a: np.ndarray, kind):
 
 
 class NonFiniteCost(ValueError):
-    """A cost given to the assignment kernel is NaN or infinite."""
+    """A cost given to the assignment kernel is NaN, infinite, or above 1e300 in magnitude."""
 
 
 class InfeasibleGraph(Exception):
@@ -242,7 +242,7 @@ def _run_batches(B: int, call) -> None:
     if any(s == 1 for s in status):
         raise MemoryError("the assignment solver ran out of memory")
     if any(s != 0 for s in status):
-        raise NonFiniteCost("the assignment solver met a non-finite cost")
+        raise NonFiniteCost("the assignment solver met a non-finite cost (or one above 1e300 in magnitude)")
 
 
 def assign_costs(costs: np.ndarray):
@@ -253,7 +253,12 @@ def assign_costs(costs: np.ndarray):
     remaining dual violation per problem over all pairs (rounding).
     """
     costs = np.ascontiguousarray(costs, dtype=np.float64)
+    if costs.ndim != 3 or costs.shape[1] != costs.shape[2]:
+        raise ValueError(f"assign_costs takes square cost matrices (B, n, n), got {costs.shape}")
     B, n, _ = costs.shape
+    if n == 0 or B == 0:
+        z = np.empty((B, n))
+        return z.astype(np.int64), z, z.copy(), np.zeros(B)
     col4row = np.empty((B, n), dtype=np.int64)
     u = np.empty((B, n), dtype=np.float64)
     v = np.empty((B, n), dtype=np.float64)

@@ -46,11 +46,13 @@ def _centred(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _solve_products(xc: torch.Tensor, yc: torch.Tensor):
     """The kernel on ``C'_ij = -2 xc_i . yc_j``, in chunks of problems; numpy ``perm, u, v, bad``."""
     B, n, _ = xc.shape
+    if yc.shape != xc.shape:
+        raise InputError(f"the clouds must have the same shape, got {tuple(xc.shape)} and {tuple(yc.shape)}")
     perm = np.empty((B, n), dtype=np.int64)
     u = np.empty((B, n), dtype=np.float64)
     v = np.empty((B, n), dtype=np.float64)
     bad = np.empty(B, dtype=np.float64)
-    chunk = max(1, COST_ENTRIES // (n * n))
+    chunk = max(1, COST_ENTRIES // max(1, n * n))
     for s in range(0, B, chunk):
         e = min(B, s + chunk)
         C = torch.baddbmm(xc.new_zeros(()), xc[s:e], yc[s:e].transpose(1, 2), beta=0, alpha=-2.0)  # (b, n, n)
@@ -59,11 +61,11 @@ def _solve_products(xc: torch.Tensor, yc: torch.Tensor):
         except NonFiniteCost:
             if not (all_finite(xc[s:e]) and all_finite(yc[s:e])):
                 raise InputError("the samples contain NaN or infinite values") from None
-            raise InputError(f"the samples' squared distances overflow {C.dtype}; rescale them") from None
+            raise InputError(f"the samples' squared distances are too large for {C.dtype}; rescale them") from None
         del C  # before the next chunk's product
     # u_i + v_perm(i) = C'_i,perm(i): the duals' size is the costs'; a violation far above their rounding is a failure
-    scale = np.abs(u).max(1) + np.abs(v).max(1)
-    if np.any(bad > RESIDUE * scale):
+    scale = np.abs(u).max(1, initial=0.0) + np.abs(v).max(1, initial=0.0)
+    if not (np.all(np.isfinite(u)) and np.all(np.isfinite(v)) and np.all(bad <= RESIDUE * scale)):  # NaN fails too
         raise RuntimeError(f"the assignment kernel left a dual violation of {bad.max():.3g}; please report this")
     return perm, u, v, bad
 

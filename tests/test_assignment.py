@@ -62,11 +62,22 @@ def test_plain_loops_give_the_same_results(monkeypatch):
             np.testing.assert_array_equal(a, b)
 
 
-def test_kernel_rejects_non_finite_costs():
-    C = np.zeros((1, 5, 5))
-    C[0, 2, 3] = np.nan
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e307])
+def test_kernel_rejects_costs_it_cannot_price(bad):
+    C = np.zeros((2, 5, 5))
+    C[1, 2, 3] = bad
     with pytest.raises(NonFiniteCost, match="non-finite"):
         assign_costs(C)
+
+
+def test_kernel_shapes():
+    with pytest.raises(ValueError, match="square"):
+        assign_costs(np.zeros((1, 4, 3)))
+    perm, u, v, bad = assign_costs(np.zeros((2, 0, 0)))
+    assert perm.shape == (2, 0) and bad.shape == (2,)
+    assert batch_permutations(torch.zeros(3, 0, 2), torch.zeros(3, 0, 2)).shape == (3, 0)
+    with pytest.raises(InputError, match="same shape"):
+        batch_permutations(torch.zeros(1, 3, 2), torch.zeros(1, 4, 2))
 
 
 def test_batches_match_problem_by_problem():
@@ -114,5 +125,8 @@ def test_float32_products_of_far_offset_samples_stay_optimal():
 
 def test_overflowing_distances_are_an_input_error():
     x = torch.randn(4, 40, generator=torch.Generator().manual_seed(3)) * 1e20
-    with pytest.raises(InputError, match="overflow"):
-        ot_pairs(x, -x)
+    with pytest.raises(InputError, match="too large"):
+        ot_pairs(x, -x)  # float32 products overflow
+    x = torch.randn(4, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 1e160
+    with pytest.raises(InputError, match="too large"):
+        ot_pairs(x, -x)  # float64 products beyond what the kernel prices safely

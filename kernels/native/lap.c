@@ -5,17 +5,22 @@
  * The auction (Bertsekas) lets every unassigned row bid for its cheapest
  * column in reduced cost c_ij - v_j, lowering v_j by the gap to its second
  * cheapest plus eps; eps shrinks phase by phase. It leaves every row within
- * eps of its cheapest column. Rows that are not exactly at their cheapest
- * column are then freed and re-inserted by Dijkstra shortest augmenting paths
- * (the Jonker-Volgenant augmentation), which keeps u_i + v_j <= c_ij and makes
+ * eps of its cheapest column, which gives near-optimal prices. Rows that are
+ * not exactly at their cheapest column (often most of them: a row that has
+ * just bid sits eps above its second cheapest) are then freed and re-inserted
+ * by Dijkstra shortest augmenting paths (the Jonker-Volgenant augmentation);
+ * with such prices the paths are short. It keeps u_i + v_j <= c_ij and makes
  * every assigned pair tight: the assignment is optimal, up to rounding, which
- * is measured over all pairs and reported.
+ * is measured over all pairs and reported (NaN if a dual is not finite).
  *
  * The work is in four row operations (the two smallest reduced costs, a
  * Dijkstra relaxation, the largest dual violation, the range of the costs),
- * each a single pass over a row; on x86 processors with AVX2 they run on 4-wide vectors, chosen at run
- * time, and elsewhere as plain loops (or everywhere with LAGOT_NATIVE_SIMD=0).
- * Both give the same results.
+ * each a single pass over a row; on x86 processors with AVX2 they run on
+ * 4- or 8-wide vectors, chosen at run time, and elsewhere as plain loops (or
+ * everywhere with LAGOT_NATIVE_SIMD=0). Both give the same results.
+ *
+ * Costs must be finite and at most MAX_COST in magnitude, so that prices and
+ * reduced costs cannot overflow.
  */
 #include <math.h>
 #include <stdint.h>
@@ -95,7 +100,8 @@ static double violation_plain(int64_t n, const double *c, const double *v, doubl
     double worst = 0.0;
     for (int64_t j = 0; j < n; j++) {
         double r = u + v[j] - c[j];
-        worst = r > worst ? r : worst;
+        worst = (r > worst || r != r) ? r : worst; /* a NaN stays */
+        if (worst != worst) return worst;
     }
     return worst;
 }
@@ -289,18 +295,23 @@ AVX2 static int64_t relax_avx2(int64_t n, const double *c, const double *v, doub
 
 AVX2 static double violation_avx2(int64_t n, const double *c, const double *v, double u)
 {
-    __m256d w = _mm256_setzero_pd();
+    __m256d w = _mm256_setzero_pd(), nan = w;
     const __m256d uu = _mm256_set1_pd(u);
     int64_t j = 0;
-    for (; j + 4 <= n; j += 4)
-        w = _mm256_max_pd(w, _mm256_sub_pd(_mm256_add_pd(uu, _mm256_loadu_pd(v + j)), _mm256_loadu_pd(c + j)));
+    for (; j + 4 <= n; j += 4) {
+        __m256d r = _mm256_sub_pd(_mm256_add_pd(uu, _mm256_loadu_pd(v + j)), _mm256_loadu_pd(c + j));
+        w = _mm256_max_pd(w, r);
+        nan = _mm256_or_pd(nan, _mm256_cmp_pd(r, r, _CMP_UNORD_Q));
+    }
+    if (_mm256_movemask_pd(nan)) return NAN;
     double wv[4];
     _mm256_storeu_pd(wv, w);
     double worst = 0.0;
     for (int q = 0; q < 4; q++) worst = wv[q] > worst ? wv[q] : worst;
     for (; j < n; j++) {
         double r = u + v[j] - c[j];
-        worst = r > worst ? r : worst;
+        worst = (r > worst || r != r) ? r : worst;
+        if (worst != worst) return worst;
     }
     return worst;
 }
@@ -377,16 +388,19 @@ static int64_t next_column(const row_ops *ops, int64_t n, const double *c, const
 /* Shortest augmenting paths (Dijkstra on reduced costs) for the free rows;
  * needs every assigned row tight: C[i, x_i] - v[x_i] = min_j C[i, j] - v[j].
  * Settled columns are marked by v = -inf while a path is searched. */
-static void augment(const row_ops *ops, int64_t n, const double *C, int64_t *x, int64_t *y, double *v,
-                    const int64_t *free_rows, int64_t nfree, double *d, int64_t *pred, int64_t *settled,
-                    double *dist, double *price)
+static int64_t augment(const row_ops *ops, int64_t n, const double *C, int64_t *x, int64_t *y, double *v,
+                       const int64_t *free_rows, int64_t nfree, double *d, int64_t *pred, int64_t *settled,
+                       double *dist, double *price)
 {
     for (int64_t f = 0; f < nfree; f++) {
         int64_t row = free_rows[f], count = 0;
-        for (int64_t j = 0; j < n; j++) d[j] = INFINITY;
+        for (int64_t j = 0; j < n; j++) {
+            d[j] = INFINITY;
+            pred[j] = row;
+        }
         int64_t j1 = next_column(ops, n, C + row * n, v, 0.0, d, pred, row, y);
         double dmin = d[j1];
-        while (y[j1] >= 0) { /* j1 is taken: settle it and go on through its row */
+        while (y[j1] >= 0 && count < n) { /* j1 is taken: settle it and go on through its row */
             int64_t i = y[j1];
             settled[count] = j1;
             dist[count] = dmin;
@@ -397,6 +411,7 @@ static void augment(const row_ops *ops, int64_t n, const double *C, int64_t *x, 
             j1 = next_column(ops, n, C + i * n, v, shift, d, pred, i, y);
             dmin = d[j1];
         }
+        if (y[j1] >= 0) return -1; /* no free column reached: only with costs that are not finite */
         for (int64_t k = 0; k < count; k++) v[settled[k]] = price[k] + dist[k] - dmin;
         for (int64_t j = j1;;) { /* flip the path */
             int64_t i = pred[j], next = x[i];
@@ -406,6 +421,7 @@ static void augment(const row_ops *ops, int64_t n, const double *C, int64_t *x, 
             j = next;
         }
     }
+    return 0;
 }
 
 /* The auction's epsilon: range / 10 at the start, divided by 6 per phase,
@@ -420,6 +436,7 @@ static void augment(const row_ops *ops, int64_t n, const double *C, int64_t *x, 
 #define EPS_FACTOR 6.0
 #define EPS_END 1e-2
 #define SINGLE_MIN 512
+#define MAX_COST 1e300 /* prices move by at most a few ranges: far from overflow */
 #define SINGLE_FLOOR 9.5367431640625e-07 /* 2^-20 */
 
 /* Auction phases on C, or on single-precision copies cf, vf when cf is given. */
@@ -460,7 +477,7 @@ static void auction(const row_ops *ops, int64_t n, const double *C, double *v, c
     }
 }
 
-/* Auction phases, then the exact finish. Returns 0, or -1 on a non-finite cost. */
+/* Auction phases, then the exact finish. Returns 0, or -1 on a cost that is not finite or too large. */
 static int64_t dense_assign(const row_ops *ops, int64_t n, const double *C, int64_t *x, int64_t *y, double *u,
                             double *v, int64_t *free_rows, double *d, int64_t *pred, int64_t *settled, double *dist,
                             double *price)
@@ -468,6 +485,7 @@ static int64_t dense_assign(const row_ops *ops, int64_t n, const double *C, int6
     double lo = INFINITY, hi = -INFINITY;
     for (int64_t i = 0; i < n; i++)
         if (!ops->span(n, C + i * n, &lo, &hi)) return -1;
+    if (lo < -MAX_COST || hi > MAX_COST) return -1;
     for (int64_t j = 0; j < n; j++) {
         v[j] = 0.0;
         y[j] = -1;
@@ -497,7 +515,7 @@ static int64_t dense_assign(const row_ops *ops, int64_t n, const double *C, int6
         }
         if (x[i] < 0) free_rows[nfree++] = i;
     }
-    augment(ops, n, C, x, y, v, free_rows, nfree, d, pred, settled, dist, price);
+    if (augment(ops, n, C, x, y, v, free_rows, nfree, d, pred, settled, dist, price) != 0) return -1;
     for (int64_t i = 0; i < n; i++) u[i] = C[i * n + x[i]] - v[x[i]];
     return 0;
 }
@@ -506,7 +524,7 @@ static int64_t dense_assign(const row_ops *ops, int64_t n, const double *C, int6
  * Optimal assignments for cost matrices costs[b] (n x n), b in [b0, b1):
  * col4row, duals u, v and, per problem, the largest u_i + v_j - C_ij over
  * all pairs (rounding). Returns 0, 1 (out of memory) or -(b + 1) for a
- * problem with a non-finite cost.
+ * problem with a cost that is not finite or exceeds MAX_COST in magnitude.
  */
 int64_t lagot_batch_assign_costs(int64_t b0, int64_t b1, int64_t n, const double *costs, int64_t *col4row,
                                  double *u, double *v, double *infeasibility)
@@ -528,9 +546,9 @@ int64_t lagot_batch_assign_costs(int64_t b0, int64_t b1, int64_t n, const double
             break;
         }
         double worst = 0.0;
-        for (int64_t i = 0; i < n; i++) {
+        for (int64_t i = 0; i < n && worst == worst; i++) { /* stops at a NaN */
             double r = ops.violation(n, C + i * n, vb, ub[i]);
-            worst = r > worst ? r : worst;
+            worst = (r > worst || r != r) ? r : worst;
         }
         infeasibility[b] = worst;
     }
