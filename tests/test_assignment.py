@@ -29,6 +29,8 @@ def cost_matrices():
     out["offset"] = 1e6 - 3 * rng.random((50, 50))  # large, negative after the kernel's prices
     out["negative"] = -rng.random((40, 40)) * 1e-3
     out["huge-600"] = rng.random((600, 600)) * 1e200  # beyond single precision: double bids
+    out["separable"] = rng.random(300)[:, None] + rng.random(300)[None, :]  # every permutation is optimal
+    out["equal-rows"] = np.tile(rng.random(300), (300, 1))
     return out
 
 

@@ -503,6 +503,18 @@ static int64_t dense_assign(const row_ops *ops, int64_t n, const double *C, int6
     }
     free(cf);
     free(vf);
+    /* Raise each assigned column's price by its row's slack (at most eps), which
+     * makes that row tight; a row stays tight unless another row's raised column
+     * comes within that slack of its own. Without this, rows tied with each other
+     * (repeated points, separable costs) were all freed, and their paths settled
+     * the tied columns one by one: 200 ms instead of 6-11 ms at n = 600. */
+    for (int64_t i = 0; i < n; i++) {
+        double m, second;
+        ops->two_smallest(n, C + i * n, v, &m, &second);
+        d[i] = x[i] >= 0 ? C[i * n + x[i]] - v[x[i]] - m : 0.0;
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] >= 0) v[x[i]] += d[i];
     /* keep the rows that sit exactly at their cheapest column; augment the others */
     int64_t nfree = 0;
     for (int64_t i = 0; i < n; i++) {
