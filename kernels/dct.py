@@ -156,9 +156,8 @@ def neumann_solve(f: torch.Tensor, eigenvalues: torch.Tensor, shift: float = 0.0
     """
     dims = list(range(batch, f.dim()))
     spec = dctn(f, dims)
-    denom = eigenvalues + shift
+    denom = eigenvalues + shift  # a new tensor
     if shift == 0.0:
-        denom = denom.clone()
         denom.reshape(-1)[0] = 1.0
         spec[(Ellipsis,) + (0,) * len(dims)] = 0.0
     return idctn(spec / denom, dims)

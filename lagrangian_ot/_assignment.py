@@ -97,8 +97,9 @@ def solve_batch_assignment(x: torch.Tensor, y: torch.Tensor):
     on all pairs (rounding accounted for), and the gaps ``(B,)`` between the
     mean cost of the permutation and ``mean(f) + mean(g)``.
     """
-    xc, mx = _centred(x.detach().double())
-    yc, my = _centred(y.detach().double())
+    x, y = x.detach().double(), y.detach().double()
+    xc, mx = _centred(x)
+    yc, my = _centred(y)
     perm, u, v, bad = (torch.from_numpy(t) for t in _solve_products(xc, yc))
     xc, yc, mx, my = xc.cpu(), yc.cpu(), mx.cpu(), my.cpu()
     # |x_i - y_j|^2 = C'_ij + a_i + b_j with s = mean(x) - mean(y):
@@ -111,7 +112,7 @@ def solve_batch_assignment(x: torch.Tensor, y: torch.Tensor):
     terms = u.abs().amax(1) + v.abs().amax(1) + a_shift.abs().amax(1) + b_shift.abs().amax(1)
     margin = bad + 16 * torch.finfo(torch.float64).eps * (terms + (xc.shape[-1] + 4) * spread)
     f = u + a_shift - margin[:, None]  # f_i + g_j <= C_ij
-    xh, yh = xc + mx, yc + my
+    xh, yh = x.cpu(), y.cpu()
     primal = ((xh - torch.take_along_dim(yh, perm[:, :, None], dim=1)) ** 2).sum(-1).mean(1)
     gaps = (primal - f.mean(1) - g.mean(1)).clamp_min(0)
     dev = x.device

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import InputError
+from .errors import InputError, all_finite
 
 MAX_CELLS = 1 << 27  # refuse grids beyond ~134 M cells
 
@@ -88,7 +88,7 @@ class Grid:
         """
         if points.numel() == 0:
             raise InputError("Grid.around needs at least one point")
-        if not bool(torch.isfinite(points).all()):
+        if not all_finite(points):
             raise InputError("Grid.around: points contain NaN or infinite values")
         if int(resolution) < 1:
             raise InputError(f"resolution must be >= 1, got {resolution}")
@@ -117,7 +117,7 @@ def check_density_pair(rho0, rho1, grid: Grid, names: tuple[str, str] = ("rho0",
             raise InputError(f"{name} must be a float32 or float64 torch.Tensor, got {got}")
         if tuple(rho.shape) != tuple(grid.shape):
             raise InputError(f"{name} has shape {tuple(rho.shape)} but the grid is {tuple(grid.shape)}")
-        if not bool(torch.isfinite(rho).all()):
+        if not all_finite(rho):
             raise InputError(f"{name} contains NaN or infinite values")
         if bool((rho < 0).any()):
             raise InputError(f"{name} has negative values: densities must be nonnegative")

@@ -272,12 +272,22 @@ def test_bad_densities(line_problem, change, message):
         ({"max_iter": 2.5}, "max_iter"),
         ({"n_times": 10**6}, "too large"),
         ({"gamma": -1.0}, "gamma"),
+        ({"gamma": "abc"}, "gamma"),
     ],
 )
 def test_bad_options(line_problem, kwargs, message):
     rho0, rho1 = line_problem
     with pytest.raises(InputError, match=message):
         benamou_brenier(rho0, rho1, LINE, **kwargs)
+
+
+def test_grid_sequence_times_are_checked():
+    g = Grid((0.0, 0.0), (1.0, 1.0), (8, 8))
+    rho = gaussian(g, (0.5, 0.5), 0.15)
+    res = benamou_brenier(rho, rho, g, n_times=4, max_iter=5)
+    for times in [(float("nan"),), (1.1,), (), ("a",)]:
+        with pytest.raises(InputError, match="times"):
+            lot.plot.grid_sequence(res, times)
 
 
 @pytest.mark.gpu

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, check_positive
 from ..grid import Grid
 from ._problem import DynamicResult, Units
 from ._splitting import solve
@@ -16,9 +16,8 @@ from ._staggered import SpaceTime
 GAMMA = 0.125  # the splitting's step, times the largest density in internal units
 
 
-def residual_summary(out, st: SpaceTime) -> dict:
-    """The stopping residuals and the mismatch between centred and staggered variables."""
-    centred = st.interp(out.u)
+def residual_summary(out, centred: list[torch.Tensor]) -> dict:
+    """The stopping residuals and the mismatch between the centred variables and the staggered ones interpolated."""
     inter = math.sqrt(sum(float(((a - b) ** 2).sum()) for a, b in zip(centred, out.v)))
     inter /= max(math.sqrt(sum(float((b * b).sum()) for b in out.v)), 1e-300)
     return {"divergence": out.divergence, "fixed_point": out.fixed_point, "interpolation": inter}
@@ -34,7 +33,7 @@ def solve_on_grid(
     prox: Callable,
     action_density: Callable,
     value_scale: float,
-    kappa: float | None = None,
+    source_weight: float | None = None,
     gamma: float | None,
     tol: float,
     max_iter: int,
@@ -43,16 +42,19 @@ def solve_on_grid(
     """Solve in internal units (box side 1, mass of ``rho0`` 1) and return the result in the user's.
 
     ``action_density(rho_c, m_c)`` is the per-cell action of the centred variables,
-    ``value_scale`` converts the internal action to the user's units. With ``kappa``
-    the problem is unbalanced (a source, ``c = 1 / kappa^2``); without, the masses
-    are equalised to round-off so that the continuity projection is exact.
+    ``value_scale`` converts the internal action to the user's units. With
+    ``source_weight`` (``c = 1 / kappa^2`` in internal units) the problem is
+    unbalanced; without, the masses are equalised to round-off so that the
+    continuity projection is exact.
     """
+    if gamma is not None:
+        gamma = check_positive(gamma, "gamma")
     dtype = rho0.dtype
-    c = None if kappa is None else (units.L / kappa) ** 2
+    c = source_weight
     st = SpaceTime(grid.shape, units.spacing, n_times, source_weight=c, dtype=dtype, device=rho0.device)
     r0 = rho0 / units.density
     r1 = rho1.to(dtype) / units.density
-    if kappa is None:
+    if c is None:
         r1 = r1 * (r0.sum() / r1.sum())
     step = GAMMA * float(torch.maximum(r0.amax(), r1.amax())) if gamma is None else float(gamma)
     if not (step > 0 and math.isfinite(step)):
@@ -68,7 +70,7 @@ def solve_on_grid(
         source=None if c is None else centred[-1] * math.sqrt(c) * units.density,
         potential=out.p / step * (value_scale / units.M),
         value=value,
-        residuals=residual_summary(out, st),
+        residuals=residual_summary(out, centred),
         iterations=out.iterations,
         converged=out.converged,
         grid=grid,

@@ -32,7 +32,6 @@ class Splitting:
     fixed_point: float
     converged: bool
     z: tuple = ()
-    st: SpaceTime | None = None
 
 
 def _norm(parts: list[torch.Tensor]) -> float:
@@ -89,7 +88,7 @@ def douglas_rachford(
             z.add_(dz, alpha=relax)
         if check and fix < tol and div < tol:
             break
-    return Splitting(xu, xv, p, it, div, fix, fix < tol and div < tol, (zu, zv), st)
+    return Splitting(xu, xv, p, it, div, fix, fix < tol and div < tol, (zu, zv))
 
 
 def solve(st: SpaceTime, rho0, rho1, prox, *, gamma: float, tol, max_iter, multilevel: bool) -> Splitting:

@@ -79,10 +79,6 @@ class SpaceTime:
             self._mats[n] = _graph_matrix(n, dtype, device)
 
     # -- layout -----------------------------------------------------------------
-    @property
-    def n_parts(self) -> int:
-        return 1 + self.d + (self.c is not None)
-
     def staggered_zeros(self) -> list[torch.Tensor]:
         parts = [torch.zeros((self.T + 1, *self.shape), dtype=self.dtype, device=self.device)]
         for a in range(self.d):

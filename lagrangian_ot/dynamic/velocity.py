@@ -53,6 +53,7 @@ import torch
 from ..errors import InputError, check_positive
 from ..grid import Grid
 from ..kernels.dct import laplace_eigenvalues, neumann_solve
+from ._staggered import _average
 
 __all__ = ["VelocityField", "dacorogna_moser_velocity", "least_action_velocity"]
 
@@ -181,14 +182,9 @@ def _div(flux: list[torch.Tensor], spacing) -> torch.Tensor:
     return sum(terms)
 
 
-def _face_mean(u: torch.Tensor, axis: int) -> torch.Tensor:
-    n = u.shape[axis]
-    return 0.5 * (u.narrow(axis, 0, n - 1) + u.narrow(axis, 1, n - 1))
-
-
 def _centre_mean(f: torch.Tensor, axis: int) -> torch.Tensor:
     """Mean of the two faces of every cell (walls count as zero)."""
-    return _face_mean(_with_walls(f, axis), axis)
+    return _average(_with_walls(f, axis), axis)
 
 
 def _inner(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -235,7 +231,7 @@ def _weights(rho_mid: torch.Tensor, floor: float) -> tuple[torch.Tensor, list[to
     tiny = torch.finfo(rho_mid.dtype).tiny
     top = rho_mid.flatten(1).amax(1).clamp_min(tiny).reshape((-1,) + (1,) * (rho_mid.dim() - 1))
     cells = rho_mid + floor * top
-    return cells, [_face_mean(cells, 1 + a) for a in range(rho_mid.dim() - 1)]
+    return cells, [_average(cells, 1 + a) for a in range(rho_mid.dim() - 1)]
 
 
 def _jacobi_scale(faces: list[torch.Tensor], cells: torch.Tensor, spacing) -> torch.Tensor:

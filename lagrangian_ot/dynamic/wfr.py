@@ -23,6 +23,7 @@ from ..grid import Grid
 from ._problem import DynamicResult, Units, check_densities, check_steps
 from ._prox import prox_w2
 from ._solve import solve_on_grid
+from .benamou_brenier import _density_of, value_scale
 
 
 def wfr(
@@ -79,13 +80,8 @@ def wfr(
             f"1e-6 to 1e6 times the side (far above it, use benamou_brenier)"
         )
     return solve_on_grid(
-        rho0, rho1, grid, units, n_times=T, prox=prox_w2, action_density=_action_density,
-        value_scale=units.M * units.L**2, kappa=kappa, gamma=gamma, tol=tol, max_iter=max_iter,
+        rho0, rho1, grid, units, n_times=T, prox=prox_w2, action_density=lambda r, m: _density_of("w2", 2, 1, r, m),
+        value_scale=value_scale(units, "w2", 2, 1), source_weight=c, gamma=gamma, tol=tol, max_iter=max_iter,
         multilevel=multilevel,
     )  # fmt: skip
 
-
-def _action_density(rho: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """``(|m|^2 + (kappa s)^2) / rho`` per centred cell (``m`` holds both), ``0/0 = 0``."""
-    safe = rho > 0
-    return torch.where(safe, (m * m).sum(0) / torch.where(safe, rho, torch.ones_like(rho)), 0.0)

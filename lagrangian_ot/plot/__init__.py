@@ -1,7 +1,8 @@
 """Figures (matplotlib is imported only when a figure is drawn).
 
-Every function takes ``ax=None`` (a new figure when None) and returns the
-figure; save it with :func:`save` (PNG, PDF or SVG by file name).
+Single-panel functions take ``ax=None`` (a new figure when None); every
+function returns the figure; save it with :func:`save` (PNG, PDF or SVG by
+file name).
 """
 
 from ._eulerian import duality_figure, grid_sequence

@@ -10,7 +10,7 @@ from ..errors import InputError
 from . import _style
 
 
-def duality_figure(result, *, ax=None):
+def duality_figure(result):
     """Density, momentum and dual potential of a 1-D grid geodesic, in the ``(x, t)`` plane.
 
     ``result`` is a :class:`~lagrangian_ot.dynamic.DynamicResult` on a 1-D grid.
@@ -51,7 +51,7 @@ def duality_figure(result, *, ax=None):
     return fig
 
 
-def grid_sequence(result, times: Sequence[float] = (0, 0.25, 0.5, 0.75, 1), *, ax=None):
+def grid_sequence(result, times: Sequence[float] = (0, 0.25, 0.5, 0.75, 1)):
     """Densities of a 2-D grid geodesic at ``times``, coloured red (t = 0) to blue (t = 1)."""
     from matplotlib.figure import Figure
 
@@ -59,13 +59,17 @@ def grid_sequence(result, times: Sequence[float] = (0, 0.25, 0.5, 0.75, 1), *, a
     if grid.dim != 2:
         raise InputError("grid_sequence draws 2-D geodesics")
     steps = result.rho.shape[0] - 1
+    try:
+        times = [float(t) for t in times]
+    except (TypeError, ValueError):
+        raise InputError(f"times must be numbers in [0, 1], got {times!r}") from None
+    if not times or not all(0.0 <= t <= 1.0 for t in times):  # NaN fails too
+        raise InputError(f"times must be numbers in [0, 1], got {times!r}")
     fig = Figure(figsize=(2.2 * len(times), 2.45), layout="constrained")
     axes = fig.subplots(1, len(times), squeeze=False)[0]
     rho_all = result.rho.double().cpu().numpy()
     for ax_, t in zip(axes, times):
-        k = int(round(float(t) * steps))
-        if not 0 <= k <= steps:
-            raise InputError(f"times must lie in [0, 1], got {t}")
+        k = int(round(t * steps))
         ax_.imshow(_style.rgba_image(rho_all[k], _style.time_color(k / steps)), origin="lower", extent=grid.extent)
         mass = float(rho_all[k].sum()) * grid.cell_volume
         ax_.set_title(f"t = {k / steps:.2f}" + ("" if result.source is None else f", mass {mass:.3f}"), fontsize=9)
