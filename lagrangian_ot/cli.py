@@ -252,8 +252,8 @@ def _unbalanced(args) -> int:
             raise InputError(f"--{name} puts no mass on the grid [-3, 3]; move its means inside")
     alpha, beta = alpha / (alpha.sum() * vol), beta / (beta.sum() * vol)  # unit mass on the grid
     out = _out_dir(args.out)
-    kappas = _floats(args.kappas, "kappas") if (args.lagrangian or args.html) else ()
-    if kappas and not 2 <= args.n <= 5000:
+    kappas = _floats(args.kappas, "kappas")  # checked even when unused: a typo should not pass silently
+    if not 2 <= args.n <= 5000:
         raise InputError(f"--n must be between 2 and 5000 points per shape, got {args.n}")
     balanced = barycenter_path(alpha, beta, grid, times, blur=args.blur)
     relaxed = barycenter_path(alpha, beta, grid, times, blur=args.blur, reach=args.reach)
@@ -261,7 +261,7 @@ def _unbalanced(args) -> int:
         fig = plot.barycenter_rows(grid, [("balanced", balanced), (f"reach {args.reach:g}", relaxed)], times)
         plot.save(fig, stage / "unbalanced.png")
         plot.save(fig, stage / "unbalanced.pdf")
-        if kappas:
+        if args.lagrangian or args.html:
             _lagrangian_wfr(args, kappas, times, stage)
     masses = lambda p: " ".join(f"{float(m):.4f}" for m in p.sum(1) * vol)
     print(f"lagot: barycentre paths, blur {args.blur:g}, reach {args.reach:g}; masses balanced [{masses(balanced)}], "
@@ -326,9 +326,8 @@ def _lagrangian_wfr(args, kappas, times, stage: Path) -> None:
     from .hk_panel import unbalanced_frames, write_unbalanced_panel
     from .silhouette import load_silhouette
 
-    x = load_silhouette("cat", args.n).double()
-    y = load_silhouette("disks", args.n).double()
-    x, y = x - x.mean(0), y - y.mean(0) + torch.tensor([1.6, 0.0], dtype=torch.float64)
+    x = load_silhouette("cat", args.n).double()  # centred at the origin
+    y = load_silhouette("disks", args.n).double() + torch.tensor([1.6, 0.0], dtype=torch.float64)
     b = torch.full((args.n,), 1.5 / args.n, dtype=torch.float64)
     plans = None
     if args.lagrangian:
@@ -546,8 +545,10 @@ def main(argv: list[str] | None = None) -> int:
     except FloatingPointError as exc:  # a solver that diverged says so rather than returning NaN
         print(f"lagot: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except RuntimeError as exc:  # torch reports exhausted memory as RuntimeError (OutOfMemoryError on CUDA)
-        if "memory" not in str(exc).lower() and "alloc" not in str(exc).lower():
+    except RuntimeError as exc:  # exhausted memory: torch.OutOfMemoryError on CUDA, its allocator's message on the CPU
+        import torch
+
+        if not isinstance(exc, torch.OutOfMemoryError) and "can't allocate memory" not in str(exc):
             raise
         print("lagot: error: out of memory; try a smaller --n (or --n-times)", file=sys.stderr)
         return EXIT_USAGE

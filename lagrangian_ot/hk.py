@@ -94,6 +94,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._sinkhorn import RELATIVE_FLOOR, ROW_CAP  # the same sparse plans as for balanced Sinkhorn
 from .errors import InputError, check_cloud, check_positive
 
 CACHE_PAIRS = 4_000_000  # the cost matrix is kept in memory below this many admissible-set pairs
@@ -101,8 +102,6 @@ BLOCK_BYTES = 1 << 25  # row blocks of the uncached cost stay under this size
 DENSE_NEWTON = 1_000  # Newton systems up to this size (n + m) are solved densely
 NEWTON_FROM = 100.0  # Sinkhorn annealing stops at this multiple of eps; Newton continues
 NEWTON_FACTOR = 0.3  # eps decrease per Newton level
-ROW_CAP = 64  # entries kept per row of the sparse plan
-RELATIVE_FLOOR = 1e-12  # entries below this fraction of their row's largest are dropped
 EPS_FLOOR = 1e-11  # eps is at least this fraction of 4 kappa^2 (Newton systems stay solvable)
 DEFAULT_BLUR = 1e-3  # default blur, relative to min(diameter, pi kappa)
 _HALF_PI = 0.5 * math.pi
@@ -285,6 +284,8 @@ def _check(x, y, a, b, kappa) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
     if x.device != y.device:
         raise InputError(f"x is on {x.device} but y is on {y.device}")
     kappa = check_positive(kappa, "kappa")
+    if not math.isfinite(4.0 * kappa * kappa):
+        raise InputError(f"kappa = {kappa:g} is too large: its cone cost 4 kappa^2 overflows")
     masses = []
     for name, w, cloud in (("a", a, x), ("b", b, y)):
         if w is None:
@@ -605,6 +606,8 @@ def hk_plan(
     (True, [1.0], [4.0])
     """
     x, y, a, b, kappa = _check(x, y, a, b, kappa)
+    if blur is not None:
+        blur = check_positive(blur, "blur")
     scaling = float(scaling)
     if not 0.0 < scaling < 1.0:
         raise InputError(f"scaling must be in (0, 1), got {scaling}")
@@ -630,7 +633,7 @@ def hk_plan(
     else:
         xa, yb, aa, bb = x64[ia], y64[ib], a64[ia], b64[ib]
         scale = min(_diameter(torch.cat([xa, yb])), reach)
-        blur_used = DEFAULT_BLUR * (scale or min(1.0, reach)) if blur is None else check_positive(blur, "blur")
+        blur_used = DEFAULT_BLUR * (scale or min(1.0, reach)) if blur is None else blur
         eps = max(2.0 * blur_used**2, EPS_FLOOR * rho)
         costs = _Costs(xa, yb, kappa, cache=ia.numel() * ib.numel() <= CACHE_PAIRS)
         f, g, solver = _solve(costs, aa, bb, rho, eps, scale**2, scaling, tol, max_iter, row_cap)

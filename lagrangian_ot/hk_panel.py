@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 from collections.abc import Sequence
 
@@ -60,8 +61,10 @@ def unbalanced_frames(
     if x.dim() != 2 or x.shape[-1] != 2 or y.dim() != 2 or y.shape[-1] != 2:
         raise InputError("the unbalanced panel draws 2-D clouds (n, 2) and (m, 2)")
     sig = check_positive(sigma, "sigma") if sigma is not None else min(_style.default_sigma(x), _style.default_sigma(y))
-    if plans is not None and len(plans) != len(kappas):
-        raise InputError(f"give one plan per kappa: {len(plans)} plans for {len(kappas)} values")
+    if plans is not None and (len(plans) != len(kappas) or any(
+        not math.isclose(p.kappa, k, rel_tol=1e-12) for p, k in zip(plans, kappas)
+    )):  # fmt: skip
+        raise InputError(f"give one plan per kappa, in order: plans for {[p.kappa for p in plans]}, kappas {kappas}")
     canvas = _canvas(x, y, sig, width)
     t = torch.linspace(0, 1, frames, dtype=torch.float64) if times is None else times
     rho, masses, values = [], [], []

@@ -159,8 +159,4 @@ SEED_GRID = Grid((-3.0,), (3.0,), (260,))
 SEED_ALPHA = ((0.88, -1.25, 0.17), (0.12, 0.72, 0.20))
 SEED_BETA = ((0.12, -0.72, 0.20), (0.88, 1.25, 0.17))
 
-
-# The Lagrangian side of unbalanced transport lives in its own module.
-from .hk import HKPlan, hk_action, hk_interpolate, hk_plan  # noqa: E402
-
-__all__ = ["HKPlan", "barycenter_path", "gaussian_mixture", "hk_action", "hk_interpolate", "hk_plan", "kernel_log_scale"]
+__all__ = ["barycenter_path", "gaussian_mixture", "kernel_log_scale"]

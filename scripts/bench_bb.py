@@ -33,15 +33,16 @@ def gaussian(grid: Grid, mean, std, dtype, device):
     return (r / (r.sum() * grid.cell_volume)).to(device)
 
 
-def per_iteration_ms(r0, r1, grid, steps, iters=30, repeats=3) -> float:
-    benamou_brenier(r0, r1, grid, n_times=steps, max_iter=3, multilevel=False)  # warm-up (caches, kernels)
+def per_iteration_ms(run, cuda: bool, iters=30, repeats=3) -> float:
+    """Median milliseconds per iteration of ``run(k)`` (a solve of ``k`` iterations)."""
+    run(3)  # warm-up (caches, kernels)
     times = []
     for _ in range(repeats):
-        if r0.is_cuda:
+        if cuda:
             torch.cuda.synchronize()
         t = time.perf_counter()
-        benamou_brenier(r0, r1, grid, n_times=steps, max_iter=iters, tol=1e-12, multilevel=False)
-        if r0.is_cuda:
+        run(iters)
+        if cuda:
             torch.cuda.synchronize()
         times.append((time.perf_counter() - t) / iters * 1e3)
     return statistics.median(times)
@@ -61,10 +62,10 @@ def fewest_iterations(err, target=0.01, cap=20000) -> int:
     return hi
 
 
-def iterations_to(r0, r1, grid, steps, target=0.01) -> tuple[int, float, float]:
-    """Fewest iterations within ``target`` of the closed form, that error, and the time of that run."""
+def iterations_to(run, exact: float, target=0.01) -> tuple[int, float, float]:
+    """Fewest iterations of ``run(k)`` within ``target`` of ``exact``, that error, and the time of that run."""
     def err(k):
-        return abs(benamou_brenier(r0, r1, grid, n_times=steps, max_iter=k, tol=1e-12, multilevel=False).value / EXACT - 1)
+        return abs(run(k).value / exact - 1)
 
     k = fewest_iterations(err, target)
     if k < 0:
@@ -93,8 +94,11 @@ def main() -> None:
         for dt in dtypes:
             dtype = getattr(torch, dt)
             r0, r1 = gaussian(grid, M0, S0, dtype, device), gaussian(grid, M1, S1, dtype, device)
-            ms = per_iteration_ms(r0, r1, grid, steps)
-            k, e, secs = iterations_to(r0, r1, grid, steps)
+            def run(k, r0=r0, r1=r1, grid=grid, steps=steps):
+                return benamou_brenier(r0, r1, grid, n_times=steps, max_iter=k, tol=1e-12, multilevel=False)
+
+            ms = per_iteration_ms(run, device.type == "cuda")
+            k, e, secs = iterations_to(run, EXACT)
             print(f"{f'{n}x{n}x{steps}':>12} {dt:>8} {ms:8.1f} {ANCHOR_MS / ms:8.1f}x {k:11d} {e:8.4f} {secs:9.2f}s")
 
 

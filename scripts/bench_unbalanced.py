@@ -80,40 +80,30 @@ def barycentres(args) -> None:
 def wfr_table() -> None:
     import torch
 
-    from bench_bb import fewest_iterations  # scripts/ is on the path when run as a script
+    from bench_bb import gaussian, iterations_to, per_iteration_ms  # scripts/ is on the path when run as a script
 
     from lagrangian_ot import Grid
     from lagrangian_ot.dynamic import wfr
 
     print(f"\nWFR on grids (Douglas-Rachford, staggered), float64, CPU {torch.get_num_threads()} threads")
-    print(f"{'grid':>14} {'problem':>16} {'ms/iter':>8} {'iters to 1%':>12} {'time to 1%':>11} {'value':>9} {'reference':>10}")
+    print(f"{'grid':>14} {'problem':>16} {'ms/iter':>8} {'iters to 1%':>12} {'time to 1%':>11} {'error':>9} {'reference':>10}")
     kappa = 0.2
     for n in (64, 128):
         grid = Grid((0.0, 0.0), (1.0, 1.0), (n, n))
-        p = grid.points().double()
-
-        def gauss(c, s, mass):
-            r = torch.exp(-((p - torch.tensor(c, dtype=torch.float64)) ** 2).sum(-1) / (2 * s * s)).reshape(n, n)
-            return mass * r / (r.sum() * grid.cell_volume)
-
-        g0 = gauss((0.4, 0.45), 0.08, 1.0)
+        g0 = gaussian(grid, (0.4, 0.45), 0.08, torch.float64, "cpu")
         cases = {
             "scaled copies": (g0, 4 * g0, 4 * kappa**2 * (2 - 1) ** 2),
-            "move and grow": (g0, gauss((0.6, 0.55), 0.07, 1.6), None),
+            "move and grow": (g0, 1.6 * gaussian(grid, (0.6, 0.55), 0.07, torch.float64, "cpu"), None),
         }
         for name, (r0, r1, exact) in cases.items():
             if exact is None:
                 exact = wfr(r0, r1, grid, kappa, n_times=16, tol=1e-4, max_iter=5000).value
-            run = lambda k: wfr(r0, r1, grid, kappa, n_times=16, max_iter=k, tol=1e-12, multilevel=False)  # noqa: E731
-            run(3)
-            start = time.perf_counter()
-            run(30)
-            ms = (time.perf_counter() - start) / 30 * 1e3
-            k = fewest_iterations(lambda k: abs(run(k).value / exact - 1))
-            start = time.perf_counter()
-            value = run(k).value
-            secs = time.perf_counter() - start
-            print(f"{f'{n}x{n}x16':>14} {name:>16} {ms:8.1f} {k:12d} {secs:10.2f}s {value:9.5f} {exact:10.5f}", flush=True)
+            def run(k, r0=r0, r1=r1, grid=grid):
+                return wfr(r0, r1, grid, kappa, n_times=16, max_iter=k, tol=1e-12, multilevel=False)
+
+            ms = per_iteration_ms(run, False, repeats=1)
+            k, err, secs = iterations_to(run, exact)
+            print(f"{f'{n}x{n}x16':>14} {name:>16} {ms:8.1f} {k:12d} {secs:10.2f}s {err:9.5f} {exact:10.5f}", flush=True)
 
 
 if __name__ == "__main__":

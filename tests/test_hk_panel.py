@@ -107,3 +107,16 @@ def test_lagot_unbalanced_bad_kappas(tmp_path, capsys, value):
     err = capsys.readouterr().err
     assert err.startswith("lagot: error:") and "--kappas" in err
     assert not out.exists()
+
+
+def test_kappas_are_checked_without_the_lagrangian_flags(tmp_path, capsys):
+    out = tmp_path / "never"
+    assert main(["unbalanced", "--kappas", "abc", "--out", str(out)]) == 2
+    assert "--kappas" in capsys.readouterr().err and not out.exists()
+
+
+def test_given_plans_must_match_the_kappas(clouds):
+    x, y, b = clouds
+    plans = [hk_plan(x, y, None, b, k) for k in KAPPAS]
+    with pytest.raises(InputError, match="one plan per kappa"):
+        unbalanced_frames(x, y, None, b, KAPPAS[::-1], frames=3, width=64, plans=plans)
