@@ -21,7 +21,6 @@ import torch
 from ._io import atomic_path
 from .errors import InputError
 from .fields import density
-from .grid import Grid
 from .interpolate import mccann
 from .plan import Plan
 from .plot import _style
@@ -48,14 +47,8 @@ class Canvas:
     def __init__(self, plan: Plan, sigma: float | None, width: int, arrows: int = 0):
         self.plan = plan
         self.sigma = float(sigma) if sigma is not None else _style.default_sigma(plan.x)
-        lo, hi = _style.canvas_box(torch.cat([plan.x.detach(), plan.y.detach()]), self.sigma)
-        span = (hi - lo).tolist()
-        width = width - width % 2  # even sizes suit video codecs
-        height = width * span[1] / span[0]
-        if height > MAX_SIDE:  # tall paths: the longest side is MAX_SIDE pixels
-            width, height = max(2, int(width * MAX_SIDE / height)) // 2 * 2, MAX_SIDE
-        self.width, self.height = width, max(2, int(round(height / 2)) * 2)
-        self.grid = Grid(lo.tolist(), hi.tolist(), (self.width, self.height))
+        self.grid = _style.frame_grid(torch.cat([plan.x.detach(), plan.y.detach()]), self.sigma, width, MAX_SIDE)
+        self.width, self.height = self.grid.shape
         self.track = self._arrow_track(arrows) if arrows else None
 
     def alpha(self, t: float) -> np.ndarray:

@@ -24,19 +24,11 @@ import torch
 from ._io import atomic_path
 from .errors import InputError, check_positive
 from .fields import density
-from .grid import Grid
 from .hk import hk_interpolate, hk_plan
 from .panel import _png
 from .plot import _style
 
 MAX_FRAMES = 200
-
-
-def _canvas(x: torch.Tensor, y: torch.Tensor, sigma: float, width: int) -> Grid:
-    lo, hi = _style.canvas_box(torch.cat([x, y]), sigma)
-    span = (hi - lo).tolist()
-    height = max(2, int(round(width * span[1] / span[0] / 2)) * 2)
-    return Grid(lo.tolist(), hi.tolist(), (width, height))
 
 
 def unbalanced_frames(
@@ -65,7 +57,7 @@ def unbalanced_frames(
         not math.isclose(p.kappa, k, rel_tol=1e-12) for p, k in zip(plans, kappas)
     )):  # fmt: skip
         raise InputError(f"give one plan per kappa, in order: plans for {[p.kappa for p in plans]}, kappas {kappas}")
-    canvas = _canvas(x, y, sig, width)
+    canvas = _style.frame_grid(torch.cat([x, y]), sig, width)
     t = torch.linspace(0, 1, frames, dtype=torch.float64) if times is None else times
     rho, masses, values = [], [], []
     plans = list(plans) if plans is not None else [hk_plan(x, y, a, b, k) for k in kappas]

@@ -120,3 +120,10 @@ def test_given_plans_must_match_the_kappas(clouds):
     plans = [hk_plan(x, y, None, b, k) for k in KAPPAS]
     with pytest.raises(InputError, match="one plan per kappa"):
         unbalanced_frames(x, y, None, b, KAPPAS[::-1], frames=3, width=64, plans=plans)
+
+
+def test_tall_clouds_keep_the_frame_within_bounds():
+    x = torch.tensor([[0.0, 0.0], [0.05, 0.0], [0.0, 0.05]], dtype=torch.float64)
+    y = x + torch.tensor([0.0, 5.0], dtype=torch.float64)
+    _, _, _, canvas, _ = unbalanced_frames(x, y, None, None, (1.0,), frames=2, width=560, sigma=0.02)
+    assert max(canvas.shape) <= 4096 and all(s % 2 == 0 for s in canvas.shape)

@@ -78,6 +78,21 @@ def canvas_box(points: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.
     return lo - pad, hi + pad
 
 
+def frame_grid(points: torch.Tensor, sigma: float, width: int, max_side: int = 4096):
+    """The pixel grid of a frame around ``points (K, 2)`` (:func:`canvas_box`): ``width`` pixels
+    wide, the height by the aspect, both even (video codecs want that) and the longer side at
+    most ``max_side`` pixels."""
+    from ..grid import Grid
+
+    lo, hi = canvas_box(points, sigma)
+    span = (hi - lo).tolist()
+    width = width - width % 2
+    height = width * span[1] / span[0]
+    if height > max_side:  # tall paths: the longest side is max_side pixels
+        width, height = max(2, int(width * max_side / height)) // 2 * 2, max_side
+    return Grid(lo.tolist(), hi.tolist(), (width, max(2, int(round(height / 2)) * 2)))
+
+
 def bare(ax) -> None:
     """Equal aspect, no ticks, no frame."""
     ax.set_aspect("equal")
