@@ -135,6 +135,22 @@ def refine(x, y, a, b, f, g, eps: float, rho: float | None, tol: float = 1e-6, m
     return f, g, it, error
 
 
+def top_entries(logp: torch.Tensor, k: int, first_row: int):
+    """The sparse plan's entries in a block of rows ``first_row, ...`` of log plan entries ``logp (r, m)``.
+
+    Per row, the ``k`` largest entries down to :data:`RELATIVE_FLOOR` times the
+    row's largest. Returns ``src, dst, mass`` and the mass left out (a float);
+    a row of ``-inf`` (no admissible partner) has no entries and leaves none out.
+    """
+    total = _logsumexp(logp)
+    top, j = torch.topk(logp, k, dim=1)  # (r, k)
+    keep = (top >= top[:, :1] + math.log(RELATIVE_FLOOR)) & torch.isfinite(top)
+    p = torch.where(keep, top.exp(), torch.zeros_like(top))
+    rest = torch.where(torch.isneginf(top[:, 0]), 0.0, total.exp() - p.sum(1)).clamp_min(0)
+    rows = torch.arange(first_row, first_row + top.shape[0], device=logp.device)[:, None].expand_as(j)
+    return rows[keep], j[keep], p[keep], float(rest.sum())
+
+
 def sparse_plan(x, y, a, b, f, g, eps: float, row_cap: int = ROW_CAP):
     """Sparse entropic plan: per row, the ``row_cap`` largest entries above the floor.
 
@@ -151,15 +167,11 @@ def sparse_plan(x, y, a, b, f, g, eps: float, row_cap: int = ROW_CAP):
     for s in range(0, n, step):
         e = min(n, s + step)
         logp = (f[s:e, None] - X[s:e] @ Yt) / eps + log_a[s:e, None]  # (b, m), log pi_ij
-        total = _logsumexp(logp)  # (b,)
-        top, j = torch.topk(logp, k, dim=1)  # (b, k)
-        keep = top >= top[:, :1] + math.log(RELATIVE_FLOOR)  # (b, k)
-        p = top.exp() * keep
-        dropped += float((total.exp() - p.sum(1)).clamp_min(0).sum())
-        rows = torch.arange(s, e, device=x.device)[:, None].expand_as(j)
-        src.append(rows[keep])
-        dst.append(j[keep])
-        mass.append(p[keep])
+        rows, cols, p, rest = top_entries(logp, k, s)
+        src.append(rows)
+        dst.append(cols)
+        mass.append(p)
+        dropped += rest
     src, dst, mass = torch.cat(src), torch.cat(dst), torch.cat(mass)
     order = torch.argsort(src * m + dst)
     return src[order], dst[order], mass[order], dropped

@@ -94,7 +94,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._sinkhorn import RELATIVE_FLOOR, ROW_CAP  # the same sparse plans as for balanced Sinkhorn
+from ._sinkhorn import ROW_CAP, top_entries  # the same sparse plans as for balanced Sinkhorn
 from .errors import InputError, check_cloud, check_positive
 
 CACHE_PAIRS = 4_000_000  # the cost matrix is kept in memory below this many admissible-set pairs
@@ -398,9 +398,12 @@ def _pcg(matvec, rhs: torch.Tensor, diag: torch.Tensor, rtol: float, max_iter: i
     p = z.clone()
     rz = float(r @ z)
     stop = rtol * float(rhs.norm())
-    for _ in range(max_iter):
+    for it in range(max_iter):
         q = matvec(p)
-        alpha = rz / float(p @ q)
+        curvature = float(p @ q)
+        if not curvature > 0:  # round-off on a nearly singular direction: the ascent direction so far
+            return u if it else z  # (at the start, the preconditioned gradient)
+        alpha = rz / curvature
         u += alpha * p
         r -= alpha * q
         if float(r.norm()) <= stop:
@@ -493,15 +496,11 @@ def _sparse_plan(costs: _Costs, a, b, f, g, eps: float, row_cap: int):
         rows = slice(s, s + step)
         c = costs.full[rows] if costs.full is not None else cost_matrix(costs.x[rows], costs.y, costs.kappa)
         logp = log_a[rows, None] + log_b + (f[rows, None] + g - c) / eps  # (r, m), log gamma
-        total = torch.logsumexp(logp, dim=1)
-        top, j = torch.topk(logp, k, dim=1)
-        keep = (top >= top[:, :1] + math.log(RELATIVE_FLOOR)) & torch.isfinite(top)
-        p = torch.where(keep, top.exp(), torch.zeros_like(top))
-        dropped += float((total.exp() - p.sum(1)).clamp_min(0).sum())
-        index = torch.arange(s, s + top.shape[0], device=a.device)[:, None].expand_as(j)
-        src.append(index[keep])
-        dst.append(j[keep])
-        mass.append(p[keep])
+        i, j, p, rest = top_entries(logp, k, s)
+        src.append(i)
+        dst.append(j)
+        mass.append(p)
+        dropped += rest
     return torch.cat(src), torch.cat(dst), torch.cat(mass), dropped
 
 

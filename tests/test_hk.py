@@ -398,3 +398,31 @@ def test_bad_times_and_options():
     with pytest.raises(InputError, match="blur"):
         hk_plan(X, Y, A, B, 1.0, blur=-1.0)
     assert isinstance(plan, HKPlan)
+
+
+def test_newton_cg_solves_spd_systems_and_survives_lost_curvature():
+    g = torch.Generator().manual_seed(3)
+    A = torch.rand(30, 30, generator=g, dtype=D)
+    A = A @ A.T + 0.5 * torch.eye(30, dtype=D)
+    rhs = torch.rand(30, generator=g, dtype=D)
+    u = hk._pcg(lambda p: A @ p, rhs, A.diagonal().clone(), 1e-12, 200)
+    assert torch.allclose(u, torch.linalg.solve(A, rhs), rtol=1e-9, atol=1e-12)
+    # no positive curvature (round-off on a singular direction): an ascent direction, never inf or NaN
+    diag = torch.full((30,), 2.0, dtype=D)
+    v = hk._pcg(lambda p: -p, rhs, diag, 1e-12, 200)
+    assert torch.equal(v, rhs / diag)
+
+
+def test_sparse_plan_blocks_keep_the_largest_entries_and_skip_empty_rows():
+    from lagrangian_ot._sinkhorn import RELATIVE_FLOOR, top_entries  # shared by the balanced and HK plans
+
+    logp = torch.tensor([[0.0, -1.0, -2.0, -30.0], [-math.inf] * 4, [-3.0, -math.inf, -3.0, -1.0]], dtype=D)
+    src, dst, mass, dropped = top_entries(logp, 3, first_row=5)
+    assert src.tolist() == [5, 5, 5, 7, 7, 7] and dst.tolist()[:3] == [0, 1, 2]
+    assert sorted(dst.tolist()[3:]) == [0, 2, 3]
+    # left out: row 5's fourth entry; row 6 has no mass, row 7 none beyond its three finite ones
+    assert dropped == pytest.approx(math.exp(-30.0), rel=1e-9)
+    assert torch.allclose(mass[:3], torch.tensor([1.0, math.exp(-1), math.exp(-2)], dtype=D))
+    assert math.log(RELATIVE_FLOOR) > -30.0  # with room for all four, the fourth of row 5 is below the floor
+    src, _, _, dropped = top_entries(logp, 4, first_row=0)
+    assert src.tolist().count(0) == 3 and dropped == pytest.approx(math.exp(-30.0), rel=1e-9)
