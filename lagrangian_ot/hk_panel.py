@@ -12,8 +12,6 @@ neighbouring frames in time. A query string sets the controls, for example
 
 from __future__ import annotations
 
-import html
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -21,11 +19,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ._io import atomic_path
+from ._html import png_uri, write_page
 from .errors import InputError, check_positive
 from .fields import density
 from .hk import hk_interpolate, hk_plan
-from .panel import _png
 from .plot import _style
 
 MAX_FRAMES = 200
@@ -116,112 +113,43 @@ def write_unbalanced_panel(
         row = []
         for i in range(rho.shape[1]):
             alpha = np.clip(rho[k, i].numpy() / (0.85 * peak), 0, 1) ** 0.8  # one scale: fading shows
-            row.append(_png(alpha.T[::-1], _style.time_color(i / (rho.shape[1] - 1))))
+            row.append(png_uri(alpha.T[::-1], _style.time_color(i / (rho.shape[1] - 1))))
         images.append(row)
     data = {
         "width": canvas.shape[0], "height": canvas.shape[1], "frames": images,
         "kappas": [float(k) for k in kappas], "values": values, "masses": masses.tolist(),
     }  # fmt: skip
-    page = _TEMPLATE.replace("__TITLE__", html.escape(title)).replace("__DATA__", json.dumps(data, separators=(",", ":")))
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(page)
+    write_page(path, title=title, data=data, controls=_CONTROLS, script=_SCRIPT, note=_NOTE, output_width="9em")
 
 
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>__TITLE__</title>
-<style>
-  body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; margin: 24px; }
-  h1 { font-size: 17px; font-weight: 600; margin: 0 0 12px; }
-  canvas { display: block; border: 1px solid #ddd; max-width: 100%; height: auto; }
-  .controls { display: grid; grid-template-columns: auto minmax(160px, 420px) 9em; gap: 6px 12px;
-              align-items: center; margin-top: 12px; max-width: 680px; }
-  output { font-variant-numeric: tabular-nums; }
-  button { font: inherit; padding: 2px 12px; }
-  p.note { color: #555; max-width: 680px; }
-</style>
-</head>
-<body data-status="loading">
-<h1>__TITLE__</h1>
-<canvas id="view"></canvas>
-<div class="controls">
-  <label for="time">time t</label><input id="time" type="range" min="0" max="1000" value="500">
-  <output id="time-out"></output>
+_CONTROLS = """
   <label for="kappa">reaction length &kappa;</label><input id="kappa" type="range" min="0" max="0" value="0" step="1">
   <output id="kappa-out"></output>
   <span>mass</span><span></span><output id="mass-out"></output>
   <span>WFR&sup2;</span><span></span><output id="value-out"></output>
   <span></span><span><button id="play" type="button">Play</button></span><span></span>
-</div>
-<p class="note">Small &kappa;: creating and destroying mass is cheap, shapes fade and grow in place.
-Large &kappa;: mass travels as in balanced transport. Beyond a distance &pi;&kappa; nothing travels.</p>
-<script id="data" type="application/json">__DATA__</script>
-<script>
-"use strict";
-window.addEventListener("error", function (e) { document.body.dataset.status = "error: " + e.message; });
-(function () {
-  const D = JSON.parse(document.getElementById("data").textContent);
-  const view = document.getElementById("view"), ctx = view.getContext("2d");
-  const time = document.getElementById("time"), kappa = document.getElementById("kappa");
+"""
+
+_NOTE = """Small &kappa;: creating and destroying mass is cheap, shapes fade and grow in place.
+Large &kappa;: mass travels as in balanced transport. Beyond a distance &pi;&kappa; nothing travels."""
+
+_SCRIPT = """
+  const kappa = document.getElementById("kappa");
   const out = function (id) { return document.getElementById(id); };
-  view.width = D.width; view.height = D.height;
   kappa.max = String(D.kappas.length - 1);
-  const q = new URLSearchParams(location.search);
-  if (q.has("t")) time.value = String(Math.round(1000 * Math.min(1, Math.max(0, Number(q.get("t")) || 0))));
-  if (q.has("k")) kappa.value = String(Math.min(D.kappas.length - 1, Math.max(0, Math.round(Number(q.get("k")) || 0))));
-  let pending = D.frames.length * D.frames[0].length;
-  const images = D.frames.map(function (row) {
-    return row.map(function (src) {
-      const im = new Image();
-      im.onload = function () {
-        pending -= 1;
-        if (pending === 0) {
-          draw();
-          if (document.body.dataset.status === "loading") document.body.dataset.status = "ready";
-        }
-      };
-      im.onerror = function () { document.body.dataset.status = "error: a frame did not load"; };
-      im.src = src;
-      return im;
-    });
-  });
+  kappa.value = String(Math.round(queryValue("k", 0, D.kappas.length - 1, 0)));
+  const flat = loadFrames([].concat.apply([], D.frames), draw), per = D.frames[0].length;
+  const images = D.frames.map(function (_, j) { return flat.slice(j * per, (j + 1) * per); });
   function draw() {
-    const t = Number(time.value) / 1000, j = Number(kappa.value), row = images[j];
-    const f = t * (row.length - 1), k = Math.min(Math.floor(f), row.length - 2), w = f - k;
+    const t = Number(time.value) / 1000, j = Number(kappa.value);
+    const at = blend(images[j], t), k = at.k, w = at.w;
     const mass = (1 - w) * D.masses[j][k] + w * D.masses[j][k + 1];
     out("time-out").textContent = t.toFixed(2);
     out("kappa-out").textContent = D.kappas[j].toPrecision(3);
     out("mass-out").textContent = mass.toFixed(4);
     out("value-out").textContent = D.values[j].toPrecision(4);
-    ctx.globalAlpha = 1; ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, view.width, view.height);
-    if (pending === 0) {
-      ctx.globalAlpha = 1 - w; ctx.drawImage(row[k], 0, 0);
-      ctx.globalAlpha = w; ctx.drawImage(row[k + 1], 0, 0);
-      ctx.globalAlpha = 1;
-    }
   }
-  let playing = null;
-  out("play").addEventListener("click", function () {
-    const play = out("play");
-    if (playing !== null) { cancelAnimationFrame(playing); playing = null; play.textContent = "Play"; return; }
-    play.textContent = "Pause";
-    let last = performance.now();
-    function step(now) {
-      let v = Number(time.value) + (now - last) / 4;
-      last = now;
-      if (v > 1000) v -= 1000;
-      time.value = String(Math.round(v)); draw();
-      playing = requestAnimationFrame(step);
-    }
-    playing = requestAnimationFrame(step);
-  });
+  animate(out("play"), draw);
   [time, kappa].forEach(function (el) { el.addEventListener("input", draw); });
   draw();
-})();
-</script>
-</body>
-</html>
 """
