@@ -16,7 +16,6 @@ import math
 import os
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 
 from ._html import png_uri, write_page
@@ -112,7 +111,7 @@ def write_unbalanced_panel(
     for k in range(rho.shape[0]):
         row = []
         for i in range(rho.shape[1]):
-            alpha = np.clip(rho[k, i].numpy() / (0.85 * peak), 0, 1) ** 0.8  # one scale: fading shows
+            alpha = _style.density_alpha(rho[k, i].numpy(), peak=peak)  # one scale: fading shows
             row.append(png_uri(alpha.T[::-1], _style.time_color(i / (rho.shape[1] - 1))))
         images.append(row)
     data = {

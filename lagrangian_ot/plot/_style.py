@@ -52,18 +52,22 @@ def default_resolution(extent: float, sigma: float) -> int:
     return int(min(640, max(120, math.ceil(3 * extent / sigma))))
 
 
-def density_alpha(rho: np.ndarray, gamma: float = 0.8) -> np.ndarray:
-    """Opacity of a density in the figures: rising to 1 at 85% of its peak (same shape as ``rho``)."""
-    peak = float(rho.max())
+def density_alpha(rho: np.ndarray, gamma: float = 0.8, peak: float | None = None) -> np.ndarray:
+    """Opacity of a density in the figures: rising to 1 at 85% of its peak (same shape as ``rho``).
+
+    ``peak`` (default ``rho.max()``): one shared by several frames puts them on one
+    scale, so that mass that fades or grows shows as it is.
+    """
+    peak = float(rho.max()) if peak is None else float(peak)
     return np.clip(rho / (0.85 * peak), 0, 1) ** gamma if peak > 0 else np.zeros_like(rho)
 
 
-def rgba_image(rho: np.ndarray, rgb: np.ndarray, gamma: float = 0.8) -> np.ndarray:
-    """A density as a colour image: constant colour, opacity rising with the density.
+def rgba_image(rho: np.ndarray, rgb: np.ndarray, gamma: float = 0.8, peak: float | None = None) -> np.ndarray:
+    """A density as a colour image: constant colour, opacity rising with the density (:func:`density_alpha`).
 
     ``rho (H, W)`` indexed ``[x, y]`` -> ``(W, H, 4)`` ready for ``imshow(origin="lower")``.
     """
-    alpha = density_alpha(rho, gamma)
+    alpha = density_alpha(rho, gamma, peak)
     img = np.empty((*rho.T.shape, 4))
     img[..., :3] = rgb
     img[..., 3] = alpha.T

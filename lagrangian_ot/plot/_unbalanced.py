@@ -67,15 +67,14 @@ def fading_rows(rho, canvas: Grid, labels: Sequence[str], times: Sequence[float]
     rho = torch.as_tensor(rho).double().cpu().numpy()
     if rho.ndim != 4 or rho.shape[:2] != (len(labels), len(times)):
         raise InputError(f"rho must have shape ({len(labels)}, {len(times)}, W, H), got {rho.shape}")
-    peak = max(float(rho.max()), 1e-300)
+    peak = float(rho.max())
     span = (canvas.hi[0] - canvas.lo[0]) / (canvas.hi[1] - canvas.lo[1])
     fig = Figure(figsize=(1.9 * span * len(times), 1.9 * len(labels) + 0.35), layout="constrained")
     axes = fig.subplots(len(labels), len(times), squeeze=False)
     for r, label in enumerate(labels):
         for c, t in enumerate(times):
             ax = axes[r, c]
-            img = _style.rgba_image(rho[r, c], _style.time_color(t))
-            img[..., 3] = (rho[r, c].T / (0.85 * peak)).clip(0, 1) ** 0.8
+            img = _style.rgba_image(rho[r, c], _style.time_color(t), peak=peak)  # one scale: fading shows
             ax.imshow(img, origin="lower", extent=canvas.extent)
             _style.bare(ax)
             if r == 0:
