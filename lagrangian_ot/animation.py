@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ._io import atomic_path
-from .errors import InputError
+from .errors import InputError, check_int
 from .fields import density
 from .interpolate import mccann
 from .plan import Plan
@@ -33,12 +33,10 @@ MAX_FRAMES = 3000  # at 25 frames per second, two minutes
 def _check(plan: Plan, frames: int, duration: float, width: int) -> None:
     if not isinstance(plan, Plan) or plan.src.dim() != 1 or plan.x.shape[-1] != 2:
         raise InputError("animations take one 2-D plan (for a batch, take plan[i])")
-    if isinstance(frames, bool) or not isinstance(frames, int) or not 2 <= frames <= MAX_FRAMES:
-        raise InputError(f"frames must be an integer from 2 to {MAX_FRAMES}, got {frames!r}")
+    check_int(frames, "frames", 2, MAX_FRAMES)
     if not (isinstance(duration, (int, float)) and np.isfinite(duration) and duration > 0):
         raise InputError(f"duration must be a positive number of seconds, got {duration!r}")
-    if isinstance(width, bool) or not isinstance(width, int) or not 32 <= width <= 4096:
-        raise InputError(f"width must be an integer in [32, 4096], got {width!r}")
+    check_int(width, "width (pixels)", 32, 4096)
 
 
 class Canvas:

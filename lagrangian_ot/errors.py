@@ -56,3 +56,14 @@ def check_positive(value: float, name: str) -> float:
     if not (v > 0 and v < float("inf")):
         raise InputError(f"{name} must be a finite number > 0, got {value!r}")
     return v
+
+
+def check_int(value, name: str, low: int, high: int | None = None) -> int:
+    """An integer (Python or NumPy; not a bool) in ``[low, high]`` (no upper bound when ``high`` is None)."""
+    import numbers
+
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if ok and low <= value and (high is None or value <= high):
+        return int(value)
+    span = f">= {low}" if high is None else f"from {low} to {high}"
+    raise InputError(f"{name} must be an integer {span}, got {value!r}")

@@ -95,7 +95,7 @@ import numpy as np
 import torch
 
 from ._sinkhorn import ROW_CAP, top_entries  # the same sparse plans as for balanced Sinkhorn
-from .errors import InputError, check_cloud, check_positive
+from .errors import InputError, check_cloud, check_int, check_positive
 
 CACHE_PAIRS = 4_000_000  # the cost matrix is kept in memory below this many admissible-set pairs
 BLOCK_BYTES = 1 << 25  # row blocks of the uncached cost stay under this size
@@ -611,9 +611,7 @@ def hk_plan(
     if not 0.0 < scaling < 1.0:
         raise InputError(f"scaling must be in (0, 1), got {scaling}")
     tol = check_positive(tol, "tol")
-    for name, v in (("max_iter", max_iter), ("row_cap", row_cap)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise InputError(f"{name} must be an integer >= 1, got {v!r}")
+    max_iter, row_cap = check_int(max_iter, "max_iter", 1), check_int(row_cap, "row_cap", 1)
     dtype = x.dtype
     x64, y64, a64, b64 = (t.detach().double() for t in (x, y, a, b))
     rho = 4.0 * kappa**2
@@ -771,8 +769,7 @@ def hk_action(plan: HKPlan, n_times: int = 16) -> float:
     """
     if not isinstance(plan, HKPlan):
         raise InputError(f"plan must be an HKPlan (from hk_plan), got {type(plan).__name__}")
-    if isinstance(n_times, bool) or not isinstance(n_times, int) or n_times < 1:
-        raise InputError(f"n_times must be an integer >= 1, got {n_times!r}")
+    n_times = check_int(n_times, "n_times", 1)
     nodes, weights = np.polynomial.legendre.leggauss(n_times)
     p64 = _as_double(plan)
     t = torch.tensor((nodes + 1) / 2, dtype=torch.float64, device=p64.h0.device)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 
 from ._html import png_uri, write_page
-from .errors import InputError, check_positive
+from .errors import InputError, check_int, check_positive
 from .fields import density
 from .hk import hk_interpolate, hk_plan
 from .plot import _style
@@ -42,10 +42,8 @@ def unbalanced_frames(
     if not kappas:
         raise InputError("give at least one reaction length kappa")
     kappas = [check_positive(k, "kappa") for k in kappas]
-    if isinstance(frames, bool) or not isinstance(frames, int) or not (2 - (times is not None)) <= frames <= MAX_FRAMES:
-        raise InputError(f"frames must be an integer in [2, {MAX_FRAMES}], got {frames!r}")
-    if isinstance(width, bool) or not isinstance(width, int) or not 16 <= width <= 4096:
-        raise InputError(f"width must be an integer in [16, 4096] pixels, got {width!r}")
+    frames = check_int(frames, "frames", 2 - (times is not None), MAX_FRAMES)
+    width = check_int(width, "width (pixels)", 16, 4096)
     if x.dim() != 2 or x.shape[-1] != 2 or y.dim() != 2 or y.shape[-1] != 2:
         raise InputError("the unbalanced panel draws 2-D clouds (n, 2) and (m, 2)")
     sig = check_positive(sigma, "sigma") if sigma is not None else min(_style.default_sigma(x), _style.default_sigma(y))

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._html import png_uri, write_page
 from .animation import Canvas, _check, _frames_on
-from .errors import InputError
+from .errors import check_int
 from .plan import Plan
 from .plot import _style
 
@@ -51,8 +51,7 @@ def write_panel(
         Heading of the page.
     """
     _check(plan, frames, 1.0, width)
-    if isinstance(arrows, bool) or not isinstance(arrows, int) or arrows < 0:
-        raise InputError(f"arrows must be an integer >= 0, got {arrows!r}")
+    arrows = check_int(arrows, "arrows", 0)
     canvas = Canvas(plan, sigma, width, arrows)
     images = [png_uri(alpha, rgb) for _, alpha, rgb, _ in _frames_on(canvas, frames)]
     arrow_data = {"p0": [], "p1": [], "half": []}

@@ -10,7 +10,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from . import shapes
-from .errors import InputError
+from .errors import InputError, check_int
 from .kernels.native import farthest_points, poisson_disk
 
 SAMPLINGS = ("farthest", "poisson", "random", "grid")
@@ -188,11 +188,7 @@ def load_silhouette(
     """
     if sampling not in SAMPLINGS:
         raise InputError(f"unknown sampling {sampling!r}; expected one of {', '.join(SAMPLINGS)}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InputError(f"n must be an integer >= 1, got {n!r}")
-    n = int(n)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed must be an integer >= 0, got {seed!r}")
+    n, seed = check_int(n, "n", 1), check_int(seed, "seed", 0)
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise InputError(f"dtype must be a floating torch dtype, got {dtype!r}")
     mask = silhouette_mask(path_or_name, threshold)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .errors import InputError, check_positive
+from .errors import InputError, check_int, check_positive
 from .grid import Grid, check_density_pair
 
 
@@ -107,8 +107,7 @@ def barycenter_path(
             f"alpha and beta have different masses ({mass_a:.6g} vs {mass_b:.6g}); "
             "normalise them, or pass reach= for the unbalanced path"
         )
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise InputError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    max_iter = check_int(max_iter, "max_iter", 1)
     fi = 1.0
     if reach is not None:
         rho = 2.0 * check_positive(reach, "reach") ** 2

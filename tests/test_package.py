@@ -67,3 +67,17 @@ def test_docstring_examples(module):
     mod = sys.modules.get(module) or __import__(module, fromlist=["_"])
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_integer_settings_are_checked_alike():
+    import numpy as np
+
+    from lagrangian_ot.errors import InputError, check_int
+
+    assert check_int(np.int64(3), "n", 1) == 3 and type(check_int(np.int64(3), "n", 1)) is int
+    assert check_int(5, "frames", 2, 5) == 5
+    for bad, message in ((0, "n must be an integer >= 1, got 0"), (2.0, "got 2.0"), (True, "got True"), ("3", "got '3'")):
+        with pytest.raises(InputError, match=re.escape(message)):
+            check_int(bad, "n", 1)
+    with pytest.raises(InputError, match="frames must be an integer from 2 to 5, got 6"):
+        check_int(6, "frames", 2, 5)

@@ -70,7 +70,7 @@ from functools import reduce
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, check_int
 
 __all__ = ["FLOOR", "MarkovGeodesic", "log_mean", "markov_distance"]
 
@@ -632,10 +632,7 @@ def markov_distance(
         if x.device != device:
             raise InputError(f"{name} is on {x.device} but rho0 is on {device}")
     dtype = reduce(torch.promote_types, (rho1.dtype, rates.dtype, pi.dtype), rho0.dtype)
-    if isinstance(n_times, bool) or not isinstance(n_times, int) or n_times < 1:
-        raise InputError(f"n_times must be an integer >= 1, got {n_times!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 0:
-        raise InputError(f"max_iter must be an integer >= 0, got {max_iter!r}")
+    n_times, max_iter = check_int(n_times, "n_times", 1), check_int(max_iter, "max_iter", 0)
     if not (isinstance(tol, (int, float)) and tol >= 0 and math.isfinite(tol)):
         raise InputError(f"tol must be a finite number >= 0, got {tol!r}")
 

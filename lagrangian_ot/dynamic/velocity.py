@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import InputError, check_positive
+from ..errors import InputError, check_int, check_positive
 from ..grid import Grid
 from ..kernels.dct import laplace_eigenvalues, neumann_solve
 from ._staggered import _average
@@ -153,8 +153,7 @@ def _check_mass(rho: torch.Tensor) -> None:
 
 
 def _check_iterations(max_iter) -> int:
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise InputError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    max_iter = check_int(max_iter, "max_iter", 1)
     return max_iter
 
 
