@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from ._version import __version__
-from .errors import InputError, check_positive
+from .errors import InputError, check_int, check_positive
 
 EXIT_USAGE = 2
 
@@ -279,6 +279,11 @@ def _bb(args) -> int:
     if len(args.shapes) not in (0, 2):
         raise InputError(f"give two pictures (SRC DST) or none, got {len(args.shapes)}")
     check_positive(args.tol, "--tol")
+    check_int(args.n, "--n (cells per side)", 4, 1024)
+    check_int(args.n_times, "--n-times", 1)
+    check_int(args.max_iter, "--max-iter", 1)
+    if not 0 <= args.floor < 1:
+        raise InputError(f"--floor must be in [0, 1), got {args.floor}")
     device = _device(args.device)
     opts = {"n_times": args.n_times, "tol": args.tol, "max_iter": args.max_iter}
     src, dst = args.shapes or ("cat", "disks")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import InputError, all_finite
+from .errors import InputError, all_finite, check_int
 
 MAX_CELLS = 1 << 27  # refuse grids beyond ~134 M cells
 
@@ -90,8 +90,7 @@ class Grid:
             raise InputError("Grid.around needs at least one point")
         if not all_finite(points):
             raise InputError("Grid.around: points contain NaN or infinite values")
-        if int(resolution) < 1:
-            raise InputError(f"resolution must be >= 1, got {resolution}")
+        resolution = check_int(resolution, "resolution", 1)
         p = points.detach().reshape(-1, points.shape[-1]).double().cpu()
         lo = p.min(0).values - pad
         hi = p.max(0).values + pad

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .errors import InputError, check_positive
+from .errors import InputError, check_int, check_positive
 from .fields import density, density_and_momentum
 from .grid import Grid
 from .interpolate import mccann
@@ -89,9 +89,7 @@ def kinetic_action(
     ``plan.cost``; tends to it (``W2^2`` for an optimal plan) as ``sigma`` and
     the grid step shrink.
     """
-    if int(n_times) < 1:
-        raise InputError(f"n_times must be >= 1, got {n_times}")
-    nodes, weights = np.polynomial.legendre.leggauss(int(n_times))
+    nodes, weights = np.polynomial.legendre.leggauss(check_int(n_times, "n_times", 1))
     t = torch.tensor((nodes + 1) / 2, dtype=plan.x.dtype, device=plan.x.device)
     rho, m = density_and_momentum(mccann(plan, t), plan.mass, plan.velocity, grid, sigma, backend=backend)
     rho = rho.double()

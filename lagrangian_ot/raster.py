@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .errors import InputError
+from .errors import InputError, check_int
 from .grid import Grid
 from .silhouette import silhouette_mask
 
@@ -28,9 +28,7 @@ def image_density(path_or_name, n: int, *, floor: float = 1e-3, dtype=torch.floa
     >>> rho.shape, round(float(rho.sum()) * grid.cell_volume, 6)
     (torch.Size([32, 32]), 1.0)
     """
-    n = int(n)
-    if n < 4 or n > 1024:
-        raise InputError(f"grid size must be between 4 and 1024 cells, got {n}")
+    n = check_int(n, "grid size (cells per side)", 4, 1024)
     if not (0 <= floor < 1):
         raise InputError(f"floor must be in [0, 1), got {floor}")
     mask = silhouette_mask(path_or_name).astype(np.float32)

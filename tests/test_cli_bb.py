@@ -34,9 +34,10 @@ def test_bb_between_two_pictures(tmp_path, capsys):
         (["cat"], "two pictures"),
         (["nosuchfile.png", "cat"], "no such file"),
         (["--tol", "0"], "--tol"),
-        (["--n", "2"], "grid size"),
-        (["--n-times", "0"], "n_times"),
-        (["--floor", "-1"], "floor"),
+        (["--n", "2"], "--n (cells per side) must be an integer from 4 to 1024"),
+        (["--n-times", "0"], "--n-times must be an integer >= 1"),
+        (["--max-iter", "0"], "--max-iter must be an integer >= 1"),
+        (["--floor", "-1"], "--floor must be in [0, 1)"),
         (["--n-times", "100000000"], "too large"),
     ],
 )

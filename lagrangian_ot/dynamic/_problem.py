@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, check_int
 from ..grid import Grid, check_density_pair
 
 MASS_RTOL = 1e-5  # balanced problems: relative mismatch of the masses accepted
@@ -82,14 +82,11 @@ def check_densities(rho0, rho1, grid: Grid, *, balanced: bool):
 
 def check_steps(n_times, tol, max_iter, grid: Grid | None = None) -> tuple[int, float, int]:
     """``n_times >= 1``, ``0 < tol < 1``, ``max_iter >= 1``, and a space-time grid that fits."""
+    T, it = check_int(n_times, "n_times", 1), check_int(max_iter, "max_iter", 1)
     try:
-        T, it, tol = int(n_times), int(max_iter), float(tol)
+        tol = float(tol)
     except (TypeError, ValueError):
-        raise InputError("n_times and max_iter must be integers and tol a number") from None
-    if T < 1 or T != n_times:
-        raise InputError(f"n_times must be an integer >= 1, got {n_times!r}")
-    if it < 1 or it != max_iter:
-        raise InputError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+        raise InputError(f"tol must be a number, got {tol!r}") from None
     if grid is not None and T * math.prod(grid.shape) > MAX_SPACE_TIME_CELLS:
         raise InputError(
             f"{T} time steps x {math.prod(grid.shape):,} cells is too large a space-time grid "

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, check_int
 from ..fields import density
 from ..grid import Grid
 from ..interpolate import mccann
@@ -129,8 +129,7 @@ def arrow_segments(plan: Plan, n_arrows: int = 90, scale: float | None = None, t
     Returns ``(index (A,), tails (A, 2), heads (A, 2))``.
     """
     _check_plan(plan)
-    if int(n_arrows) < 1:
-        raise InputError(f"n_arrows must be >= 1, got {n_arrows}")
+    n_arrows = check_int(n_arrows, "n_arrows", 1)
     z = mccann(plan, float(t)).detach()  # (K, 2)
     v = plan.velocity.detach()  # (K, 2)
     idx = _spread_pairs(plan, z, n_arrows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, check_int
 from ..fields import density_and_momentum
 from ..grid import Grid
 from ..interpolate import mccann
@@ -34,8 +34,7 @@ def trajectories(plan: Plan, n_paths: int = 150, *, ax=None, steps: int = 32):
     from matplotlib.collections import LineCollection
 
     _check_plan(plan)
-    if int(n_paths) < 1 or int(steps) < 1:
-        raise InputError(f"n_paths and steps must be >= 1, got {n_paths} and {steps}")
+    n_paths, steps = check_int(n_paths, "n_paths", 1), check_int(steps, "steps", 1)
     fig, ax = _figure(ax, (5.0, 2.6))
     idx = _spread_pairs(plan, plan.x[plan.src], n_paths)
     ts = torch.linspace(0, 1, int(steps) + 1, dtype=torch.float64)
@@ -63,8 +62,7 @@ def plan_lines(plan: Plan, *, ax=None, max_lines: int = 3000):
     from matplotlib.collections import LineCollection
 
     _check_plan(plan)
-    if int(max_lines) < 1:
-        raise InputError(f"max_lines must be >= 1, got {max_lines}")
+    max_lines = check_int(max_lines, "max_lines", 1)
     fig, ax = _figure(ax, (5.0, 2.6))
     mass = plan.mass.detach().double().cpu()
     order = torch.argsort(mass, descending=True)[: min(int(max_lines), int((mass > 0).sum()))]  # pairs with mass
