@@ -6,9 +6,11 @@ Each page adds its controls and its ``draw`` function to a shared prelude:
 
 - ``D``: the page's data; ``view``, ``ctx``: the canvas; ``time``: the time control
   (0 to 1000), set from the query string (``?t=0.3``);
-- ``loadFrames(srcs, draw)``: the frames as images; ``draw`` runs once all have loaded,
-  and the body's ``data-status`` becomes ``ready`` (or ``error: ...``: tests read it);
-- ``blend(images, t)``: clears the canvas and cross-fades the two frames around ``t``;
+- ``loadFrames(srcs, draw)``: the frames as images (marked ``loaded`` together); ``draw``
+  runs once all have loaded, and the body's ``data-status`` becomes ``ready`` (or
+  ``error: ...``: tests read it);
+- ``blend(images, t)``: clears the canvas and cross-fades the two frames around ``t``
+  (once they have loaded);
 - ``queryValue(name, lo, hi, fallback)``: a number from the query string, clamped;
 - ``animate(button, draw)``: Play / Pause, one pass over the time control in 4 s.
 """
@@ -20,6 +22,7 @@ import html
 import io
 import json
 import os
+import re
 
 import numpy as np
 
@@ -42,14 +45,15 @@ def write_page(
     path: str | os.PathLike, *, title: str, data: dict, controls: str, script: str, note: str = "", output_width: str = "4.5em"
 ) -> None:
     """Write the page (replaced atomically): ``controls`` (HTML rows of three cells) and ``script`` (its JavaScript)."""
-    page = (
-        _PAGE.replace("__TITLE__", html.escape(title))
-        .replace("__OUTPUT_WIDTH__", output_width)
-        .replace("__CONTROLS__", controls.strip())
-        .replace("__NOTE__", f'<p class="note">{note}</p>' if note else "")
-        .replace("__SCRIPT__", script.strip())
-        .replace("__DATA__", json.dumps(data, separators=(",", ":")).replace("</", "<\\/"))
-    )
+    values = {
+        "TITLE": html.escape(title),
+        "OUTPUT_WIDTH": output_width,
+        "CONTROLS": controls.strip(),
+        "NOTE": f'<p class="note">{note}</p>' if note else "",
+        "SCRIPT": script.strip(),
+        "DATA": json.dumps(data, separators=(",", ":")).replace("</", "<\\/"),
+    }
+    page = re.sub(r"__([A-Z_]+?)__", lambda m: values[m[1]], _PAGE)  # one pass: no value is expanded again
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.write(page)
 
@@ -94,15 +98,14 @@ window.addEventListener("error", function (e) { document.body.dataset.status = "
     return Math.min(hi, Math.max(lo, Number(query.get(name)) || 0));
   }
   time.value = String(Math.round(1000 * queryValue("t", 0, 1, Number(time.value) / 1000)));
-  let loaded = false;
   function loadFrames(srcs, draw) {
     let pending = srcs.length;
-    return srcs.map(function (src) {
+    const images = srcs.map(function (src) {
       const im = new Image();
       im.onload = function () {
         pending -= 1;
         if (pending === 0) {
-          loaded = true;
+          images.forEach(function (other) { other.loaded = true; });
           draw();
           if (document.body.dataset.status === "loading") document.body.dataset.status = "ready";
         }
@@ -111,11 +114,12 @@ window.addEventListener("error", function (e) { document.body.dataset.status = "
       im.src = src;
       return im;
     });
+    return images;
   }
   function blend(images, t) {
     const f = t * (images.length - 1), k = Math.min(Math.floor(f), images.length - 2), w = f - k;
     ctx.globalAlpha = 1; ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, view.width, view.height);
-    if (loaded) {
+    if (images[k].loaded && images[k + 1].loaded) {
       ctx.globalAlpha = 1 - w; ctx.drawImage(images[k], 0, 0);
       ctx.globalAlpha = w; ctx.drawImage(images[k + 1], 0, 0);
       ctx.globalAlpha = 1;

@@ -83,10 +83,10 @@ def annealed(x, y, a, b, eps: float, rho: float | None, factor: float = 0.9):
 
 
 def _logsumexp(v: torch.Tensor) -> torch.Tensor:
-    """Row-wise log-sum-exp; terms below ``e^-80`` of the largest are flushed to zero.
+    """Row-wise log-sum-exp; terms below ``e^-80`` of the largest count as ``e^-80`` of it.
 
-    Their share of the sum is under ``K e^-80`` (negligible), and flushing them
-    avoids the slow path of ``exp`` on far-negative arguments.
+    That changes the sum by under ``K e^-80`` relative (negligible), and clamping
+    avoids the slow path of ``exp`` on far-negative arguments. A row of ``-inf`` gives NaN.
     """
     top = v.amax(dim=1, keepdim=True)  # (b, 1)
     return (v - top).clamp_min_(-80.0).exp_().sum(1).log_() + top[:, 0]

@@ -30,10 +30,11 @@ MAX_SIDE = 4096  # pixels along the longest side of a frame
 MAX_FRAMES = 3000  # at 25 frames per second, two minutes
 
 
-def _check(plan: Plan, frames: int, duration: float, width: int) -> None:
+def _check(plan: Plan, frames: int, duration: float, width: int, arrows: int) -> None:
     if not isinstance(plan, Plan) or plan.src.dim() != 1 or plan.x.shape[-1] != 2:
         raise InputError("animations take one 2-D plan (for a batch, take plan[i])")
     check_int(frames, "frames", 2, MAX_FRAMES)
+    check_int(arrows, "arrows", 0)
     if not (isinstance(duration, (int, float)) and np.isfinite(duration) and duration > 0):
         raise InputError(f"duration must be a positive number of seconds, got {duration!r}")
     check_int(width, "width (pixels)", 32, 4096)
@@ -148,7 +149,7 @@ def write_gif(
     """
     from PIL import GifImagePlugin, Image, ImageDraw
 
-    _check(plan, frames, duration, width)
+    _check(plan, frames, duration, width, arrows)
     delay = max(20, int(round(1000 * duration / frames / 10)) * 10)  # GIF delays are in 1/100 s
     levels = np.linspace(0.0, 1.0, ARROW_INDEX)  # palette entries 0..254: white -> colour(t)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
@@ -208,7 +209,7 @@ def write_mp4(
     """
     from PIL import Image, ImageDraw
 
-    _check(plan, frames, duration, width)
+    _check(plan, frames, duration, width, arrows)
     exe = shutil.which("ffmpeg")
     if exe is None:
         raise InputError("MP4 needs ffmpeg on the PATH (GIF needs nothing more)")

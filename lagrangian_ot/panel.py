@@ -16,7 +16,6 @@ import numpy as np
 
 from ._html import png_uri, write_page
 from .animation import Canvas, _check, _frames_on
-from .errors import check_int
 from .plan import Plan
 from .plot import _style
 
@@ -50,8 +49,7 @@ def write_panel(
     title : str
         Heading of the page.
     """
-    _check(plan, frames, 1.0, width)
-    arrows = check_int(arrows, "arrows", 0)
+    _check(plan, frames, 1.0, width, arrows)
     canvas = Canvas(plan, sigma, width, arrows)
     images = [png_uri(alpha, rgb) for _, alpha, rgb, _ in _frames_on(canvas, frames)]
     arrow_data = {"p0": [], "p1": [], "half": []}

@@ -76,7 +76,8 @@ def test_mp4_has_the_frames(plan, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"frames": 1}, {"frames": 2.5}, {"frames": 5000}, {"duration": 0}, {"duration": float("nan")}, {"width": 10}]
+    "kwargs", [{"frames": 1}, {"frames": 2.5}, {"frames": 5000}, {"duration": 0}, {"duration": float("nan")}, {"width": 10},
+     {"arrows": -1}, {"arrows": 2.5}]
 )
 def test_bad_animation_settings(plan, tmp_path, kwargs):
     with pytest.raises(InputError):

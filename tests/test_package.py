@@ -71,11 +71,16 @@ def test_docstring_examples(module):
 
 def test_integer_settings_are_checked_alike():
     import numpy as np
+    import torch
 
     from lagrangian_ot.errors import InputError, check_int
 
     assert check_int(np.int64(3), "n", 1) == 3 and type(check_int(np.int64(3), "n", 1)) is int
     assert check_int(5, "frames", 2, 5) == 5
+    assert check_int(torch.tensor(7), "n", 1) == 7  # a 0-d integer tensor, as from .sum() or .argmax()
+    for bad in (torch.tensor(7.0), torch.tensor(True), torch.tensor([7])):
+        with pytest.raises(InputError, match="n must be an integer >= 1"):
+            check_int(bad, "n", 1)
     for bad, message in ((0, "n must be an integer >= 1, got 0"), (2.0, "got 2.0"), (True, "got True"), ("3", "got '3'")):
         with pytest.raises(InputError, match=re.escape(message)):
             check_int(bad, "n", 1)

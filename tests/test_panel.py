@@ -73,3 +73,11 @@ def test_moving_the_time_control_changes_the_picture(panel, tmp_path):
         assert cols.size > 0
         assert (cols.mean() < img.shape[1] * 0.5) == left
         assert (img[ink][:, 0].mean() > img[ink][:, 2].mean()) == red
+
+
+def test_the_title_is_text_only(tmp_path):
+    plan = match(torch.rand(10, 2, dtype=torch.float64), torch.rand(10, 2, dtype=torch.float64))
+    write_panel(plan, tmp_path / "p.html", frames=2, title="<b>__DATA__ & __SCRIPT__</b>")
+    text = (tmp_path / "p.html").read_text()
+    assert "<title>&lt;b&gt;__DATA__ &amp; __SCRIPT__&lt;/b&gt;</title>" in text
+    assert text.count('<script id="data"') == 1 and text.count("function loadFrames") == 1
