@@ -95,13 +95,13 @@ def solve_batch_assignment(x: torch.Tensor, y: torch.Tensor):
 
     Returns ``perm (B, n)``, potentials ``f, g (B, n)`` with ``f_i + g_j <= C_ij``
     on all pairs (rounding accounted for), and the gaps ``(B,)`` between the
-    mean cost of the permutation and ``mean(f) + mean(g)``.
+    mean cost of the permutation and ``mean(f) + mean(g)``; all on ``x``'s device.
     """
     x, y = x.detach().double(), y.detach().double()
     xc, mx = _centred(x)
     yc, my = _centred(y)
-    perm, u, v, bad = (torch.from_numpy(t) for t in _solve_products(xc, yc))
-    xc, yc, mx, my = xc.cpu(), yc.cpu(), mx.cpu(), my.cpu()
+    dev = x.device
+    perm, u, v, bad = (torch.from_numpy(t).to(dev) for t in _solve_products(xc, yc))
     # |x_i - y_j|^2 = C'_ij + a_i + b_j with s = mean(x) - mean(y):
     s = mx - my  # (B, 1, d)
     a_shift = (xc * xc).sum(-1) + 2 * (xc * s).sum(-1) + (s * s).sum(-1)
@@ -112,8 +112,6 @@ def solve_batch_assignment(x: torch.Tensor, y: torch.Tensor):
     terms = u.abs().amax(1) + v.abs().amax(1) + a_shift.abs().amax(1) + b_shift.abs().amax(1)
     margin = bad + 16 * torch.finfo(torch.float64).eps * (terms + (xc.shape[-1] + 4) * spread)
     f = u + a_shift - margin[:, None]  # f_i + g_j <= C_ij
-    xh, yh = x.cpu(), y.cpu()
-    primal = ((xh - torch.take_along_dim(yh, perm[:, :, None], dim=1)) ** 2).sum(-1).mean(1)
+    primal = ((x - torch.take_along_dim(y, perm[:, :, None], dim=1)) ** 2).sum(-1).mean(1)
     gaps = (primal - f.mean(1) - g.mean(1)).clamp_min(0)
-    dev = x.device
-    return perm.to(dev), f.to(dev), g.to(dev), gaps
+    return perm, f, g, gaps

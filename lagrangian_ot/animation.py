@@ -30,20 +30,23 @@ MAX_SIDE = 4096  # pixels along the longest side of a frame
 MAX_FRAMES = 3000  # at 25 frames per second, two minutes
 
 
-def _check(plan: Plan, frames: int, duration: float, width: int, arrows: int) -> None:
-    if not isinstance(plan, Plan) or plan.src.dim() != 1 or plan.x.shape[-1] != 2:
-        raise InputError("animations take one 2-D plan (for a batch, take plan[i])")
-    check_int(frames, "frames", 2, MAX_FRAMES)
-    check_int(arrows, "arrows", 0)
+def _check_timing(frames: int, duration: float) -> int:
+    """The number of frames, checked with the duration of one pass."""
     if not (isinstance(duration, (int, float)) and np.isfinite(duration) and duration > 0):
         raise InputError(f"duration must be a positive number of seconds, got {duration!r}")
-    check_int(width, "width (pixels)", 32, 4096)
+    return check_int(frames, "frames", 2, MAX_FRAMES)
 
 
 class Canvas:
-    """The fixed frame of an animation: a grid over the whole path and its pixel size."""
+    """The fixed frame of an animation: a grid over the whole path and its pixel size.
+
+    Checks the plan (one 2-D plan), ``width`` (pixels) and ``arrows`` (a count).
+    """
 
     def __init__(self, plan: Plan, sigma: float | None, width: int, arrows: int = 0):
+        if not isinstance(plan, Plan) or plan.src.dim() != 1 or plan.x.shape[-1] != 2:
+            raise InputError("animations take one 2-D plan (for a batch, take plan[i])")
+        width, arrows = check_int(width, "width (pixels)", 32, 4096), check_int(arrows, "arrows", 0)
         self.plan = plan
         self.sigma = float(sigma) if sigma is not None else _style.default_sigma(plan.x)
         self.grid = _style.frame_grid(torch.cat([plan.x.detach(), plan.y.detach()]), self.sigma, width, MAX_SIDE)
@@ -105,7 +108,8 @@ def frames(
     ``arrows`` is None, or with ``arrows > 0`` the ``(tails, heads)`` of that
     many arrows in pixels (see :func:`write_gif`).
     """
-    return _frames_on(Canvas(plan, sigma, width, arrows), n_frames)
+    canvas = Canvas(plan, sigma, width, arrows)
+    return _frames_on(canvas, check_int(n_frames, "n_frames", 2, MAX_FRAMES))
 
 
 def _frames_on(canvas: Canvas, n_frames: int):
@@ -149,12 +153,12 @@ def write_gif(
     """
     from PIL import GifImagePlugin, Image, ImageDraw
 
-    _check(plan, frames, duration, width, arrows)
+    frames = _check_timing(frames, duration)
+    canvas = Canvas(plan, sigma, width, arrows)
     delay = max(20, int(round(1000 * duration / frames / 10)) * 10)  # GIF delays are in 1/100 s
     levels = np.linspace(0.0, 1.0, ARROW_INDEX)  # palette entries 0..254: white -> colour(t)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         first = True
-        canvas = Canvas(plan, sigma, width, arrows)
         arrow_rgb = _style.arrow_rgb()[None, :]
         for _, alpha, rgb, arrow in _frames_on(canvas, frames):
             index = np.rint(alpha * (ARROW_INDEX - 1)).astype(np.uint8)
@@ -209,7 +213,7 @@ def write_mp4(
     """
     from PIL import Image, ImageDraw
 
-    _check(plan, frames, duration, width, arrows)
+    frames = _check_timing(frames, duration)
     exe = shutil.which("ffmpeg")
     if exe is None:
         raise InputError("MP4 needs ffmpeg on the PATH (GIF needs nothing more)")

@@ -65,7 +65,7 @@ def _match_batch_assignment(x, y, a) -> Plan:
     total = a.sum(-1, keepdim=True).double()  # potentials scale with the total mass
     return Plan(
         x=x, y=y, src=src, dst=perm, mass=mass, cost=cost.to(x.dtype), method="exact",
-        gap=float((gaps * total[:, 0].cpu()).max()),
+        gap=float((gaps * total[:, 0]).max()),
         potentials=((f * total).to(x.dtype), (g * total).to(x.dtype)), info={"batched": "dense assignment"},
     )  # fmt: skip
 

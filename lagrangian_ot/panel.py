@@ -15,7 +15,8 @@ import os
 import numpy as np
 
 from ._html import png_uri, write_page
-from .animation import Canvas, _check, _frames_on
+from .animation import MAX_FRAMES, Canvas, _frames_on
+from .errors import check_int
 from .plan import Plan
 from .plot import _style
 
@@ -49,7 +50,7 @@ def write_panel(
     title : str
         Heading of the page.
     """
-    _check(plan, frames, 1.0, width, arrows)
+    frames = check_int(frames, "frames", 2, MAX_FRAMES)
     canvas = Canvas(plan, sigma, width, arrows)
     images = [png_uri(alpha, rgb) for _, alpha, rgb, _ in _frames_on(canvas, frames)]
     arrow_data = {"p0": [], "p1": [], "half": []}

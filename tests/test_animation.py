@@ -92,3 +92,11 @@ def test_batched_or_3d_plans_are_refused(tmp_path):
     y = torch.rand(5, 3, dtype=torch.float64)
     with pytest.raises(InputError):
         write_gif(match(y, y + 1), tmp_path / "c.gif")
+
+
+@pytest.mark.parametrize("kwargs", [{"n_frames": 1}, {"width": 10}, {"width": 2.5}, {"arrows": -1}])
+def test_bad_frame_settings_fail_before_any_frame(plan, kwargs):
+    from lagrangian_ot.animation import frames
+
+    with pytest.raises(InputError):
+        frames(plan, **kwargs)
