@@ -26,7 +26,6 @@ from .plan import Plan
 from .plot import _style
 
 ARROW_INDEX = 255  # palette entry of the arrows in GIF frames
-MAX_SIDE = 4096  # pixels along the longest side of a frame
 MAX_FRAMES = 3000  # at 25 frames per second, two minutes
 
 
@@ -49,7 +48,7 @@ class Canvas:
         width, arrows = check_int(width, "width (pixels)", 32, 4096), check_int(arrows, "arrows", 0)
         self.plan = plan
         self.sigma = float(sigma) if sigma is not None else _style.default_sigma(plan.x)
-        self.grid = _style.frame_grid(torch.cat([plan.x.detach(), plan.y.detach()]), self.sigma, width, MAX_SIDE)
+        self.grid = _style.frame_grid(torch.cat([plan.x.detach(), plan.y.detach()]), self.sigma, width)
         self.width, self.height = self.grid.shape
         self.track = self._arrow_track(arrows) if arrows else None
 

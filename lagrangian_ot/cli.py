@@ -253,8 +253,7 @@ def _unbalanced(args) -> int:
     alpha, beta = alpha / (alpha.sum() * vol), beta / (beta.sum() * vol)  # unit mass on the grid
     out = _out_dir(args.out)
     kappas = _floats(args.kappas, "kappas")  # checked even when unused: a typo should not pass silently
-    if not 2 <= args.n <= 5000:
-        raise InputError(f"--n must be between 2 and 5000 points per shape, got {args.n}")
+    check_int(args.n, "--n (points per shape)", 2, 5000)
     balanced = barycenter_path(alpha, beta, grid, times, blur=args.blur)
     relaxed = barycenter_path(alpha, beta, grid, times, blur=args.blur, reach=args.reach)
     with _Staging(out) as stage:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 
@@ -60,11 +62,8 @@ def check_positive(value: float, name: str) -> float:
 
 def check_int(value, name: str, low: int, high: int | None = None) -> int:
     """An integer (Python, NumPy or a 0-d integer tensor; not a bool) in ``[low, high]`` (no upper bound when ``high`` is None)."""
-    import numbers
-
-    if isinstance(value, torch.Tensor) and value.dim() == 0 and not value.is_floating_point() and not value.is_complex():
-        if value.dtype != torch.bool:
-            value = int(value.item())
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and not (value.is_floating_point() or value.is_complex()):
+        value = bool(value) if value.dtype == torch.bool else int(value)  # a bool tensor stays a (refused) bool
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if ok and low <= value and (high is None or value <= high):
         return int(value)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from ._staggered import _average
+
 MIN_CELLS = 16  # coarsest spatial size per axis
 MIN_STEPS = 8  # coarsest number of time steps
 
@@ -23,11 +25,9 @@ def can_coarsen(shape, n_times: int) -> bool:
 
 def coarsen(rho: torch.Tensor) -> torch.Tensor:
     """Mean over blocks of ``2^d`` cells (a density stays a density, its mass is kept)."""
-    d = rho.dim()
-    x = rho
-    for a in range(d):
-        x = x.unflatten(a, (x.shape[a] // 2, 2)).mean(a + 1)
-    return x
+    for a in range(rho.dim()):
+        rho = rho.unflatten(a, (rho.shape[a] // 2, 2)).mean(a + 1)
+    return rho
 
 
 def _repeat(x: torch.Tensor, axes) -> torch.Tensor:
@@ -43,18 +43,14 @@ def _refine_faces(m: torch.Tensor, axis: int) -> torch.Tensor:
     shape[axis] = 2 * n + 1
     out = m.new_empty(shape)
     out.index_copy_(axis, torch.arange(0, 2 * n + 1, 2, device=m.device), m)
-    out.index_copy_(axis, torch.arange(1, 2 * n, 2, device=m.device), 0.5 * (m.narrow(axis, 0, n) + m.narrow(axis, 1, n)))
+    out.index_copy_(axis, torch.arange(1, 2 * n, 2, device=m.device), _average(m, axis))
     return out
 
 
 def prolong(zu: list[torch.Tensor], zv: list[torch.Tensor], d: int, has_source: bool):
     """The splitting variables of a grid twice as fine in space and time."""
     space = list(range(1, d + 1))
-    r = _repeat(zu[0], space)
-    rho = r.new_empty((2 * (r.shape[0] - 1) + 1, *r.shape[1:]))
-    rho[0::2] = r
-    rho[1::2] = 0.5 * (r[1:] + r[:-1])
-    out = [rho]
+    out = [_refine_faces(_repeat(zu[0], space), 0)]  # densities at the time nodes: linear in time
     for a in range(d):
         m = _refine_faces(zu[1 + a].repeat_interleave(2, dim=0), 1 + a)
         out.append(_repeat(m, [1 + b for b in range(d) if b != a]))

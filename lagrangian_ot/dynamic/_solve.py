@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..errors import InputError, check_positive
+from ..errors import check_positive
 from ..grid import Grid
 from ._problem import DynamicResult, Units
 from ._splitting import solve
@@ -53,12 +53,10 @@ def solve_on_grid(
     c = source_weight
     st = SpaceTime(grid.shape, units.spacing, n_times, source_weight=c, dtype=dtype, device=rho0.device)
     r0 = rho0 / units.density
-    r1 = rho1.to(dtype) / units.density
+    r1 = rho1 / units.density  # already in rho0's dtype
     if c is None:
         r1 = r1 * (r0.sum() / r1.sum())
-    step = GAMMA * float(torch.maximum(r0.amax(), r1.amax())) if gamma is None else float(gamma)
-    if not (step > 0 and math.isfinite(step)):
-        raise InputError(f"gamma must be a finite number > 0, got {gamma!r}")
+    step = GAMMA * float(torch.maximum(r0.amax(), r1.amax())) if gamma is None else gamma
     out = solve(st, r0, r1, prox, gamma=step, tol=tol, max_iter=max_iter, multilevel=multilevel)
     rho_c, m_c = out.v[0], torch.stack(out.v[1:])
     value = float(action_density(rho_c, m_c).double().sum()) * st.dt * units.cell_volume * value_scale

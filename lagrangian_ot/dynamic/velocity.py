@@ -152,11 +152,6 @@ def _check_mass(rho: torch.Tensor) -> None:
         )
 
 
-def _check_iterations(max_iter) -> int:
-    max_iter = check_int(max_iter, "max_iter", 1)
-    return max_iter
-
-
 # ---------------------------------------------------------------------------
 # staggered operators on a batch (T, *shape): axis a of the grid is tensor dim 1 + a
 
@@ -349,7 +344,7 @@ def least_action_velocity(
     dt = check_positive(dt, "dt")
     tol = check_positive(tol, "tol")
     floor = check_positive(floor, "floor")
-    max_iter = _check_iterations(max_iter)
+    max_iter = check_int(max_iter, "max_iter", 1)
     if kappa is not None:
         kappa = check_positive(kappa, "kappa")
     else:

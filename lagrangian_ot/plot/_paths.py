@@ -37,7 +37,7 @@ def trajectories(plan: Plan, n_paths: int = 150, *, ax=None, steps: int = 32):
     n_paths, steps = check_int(n_paths, "n_paths", 1), check_int(steps, "steps", 1)
     fig, ax = _figure(ax, (5.0, 2.6))
     idx = _spread_pairs(plan, plan.x[plan.src], n_paths)
-    ts = torch.linspace(0, 1, int(steps) + 1, dtype=torch.float64)
+    ts = torch.linspace(0, 1, steps + 1, dtype=torch.float64)
     z = mccann(plan, ts)[:, idx].double().cpu().numpy()  # (T, A, 2)
     segs = np.stack([z[:-1], z[1:]], axis=2).reshape(-1, 2, 2)  # (T - 1) * A segments
     mid = 0.5 * (ts[:-1] + ts[1:]).numpy()
@@ -65,7 +65,7 @@ def plan_lines(plan: Plan, *, ax=None, max_lines: int = 3000):
     max_lines = check_int(max_lines, "max_lines", 1)
     fig, ax = _figure(ax, (5.0, 2.6))
     mass = plan.mass.detach().double().cpu()
-    order = torch.argsort(mass, descending=True)[: min(int(max_lines), int((mass > 0).sum()))]  # pairs with mass
+    order = torch.argsort(mass, descending=True)[: min(max_lines, int((mass > 0).sum()))]  # pairs with mass
     xs = plan.x[plan.src[order]].detach().double().cpu().numpy()
     yd = plan.y[plan.dst[order]].detach().double().cpu().numpy()
     w = (mass[order] / max(float(mass.max()), 1e-300)).numpy()

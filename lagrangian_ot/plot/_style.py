@@ -7,10 +7,13 @@ import math
 import numpy as np
 import torch
 
+from ..grid import Grid
+
 SOURCE_RGB = np.array([0.80, 0.13, 0.15])  # t = 0: red
 TARGET_RGB = np.array([0.12, 0.30, 0.72])  # t = 1: blue
 ARROW_COLOR = "#1a1a1a"
 HALO_SIGMAS = 2.7  # crops extend this many bandwidths beyond the particles
+MAX_SIDE = 4096  # pixels along the longest side of an animation or panel frame
 STYLE = {
     "font.size": 9,
     "axes.titlesize": 9,
@@ -82,18 +85,16 @@ def canvas_box(points: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.
     return lo - pad, hi + pad
 
 
-def frame_grid(points: torch.Tensor, sigma: float, width: int, max_side: int = 4096):
+def frame_grid(points: torch.Tensor, sigma: float, width: int):
     """The pixel grid of a frame around ``points (K, 2)`` (:func:`canvas_box`): ``width`` pixels
     wide, the height by the aspect, both even (video codecs want that) and the longer side at
-    most ``max_side`` pixels."""
-    from ..grid import Grid
-
+    most :data:`MAX_SIDE` pixels."""
     lo, hi = canvas_box(points, sigma)
     span = (hi - lo).tolist()
     width = width - width % 2
     height = width * span[1] / span[0]
-    if height > max_side:  # tall paths: the longest side is max_side pixels
-        width, height = max(2, int(width * max_side / height)) // 2 * 2, max_side
+    if height > MAX_SIDE:  # tall paths: the longest side is MAX_SIDE pixels
+        width, height = max(2, int(width * MAX_SIDE / height)) // 2 * 2, MAX_SIDE
     return Grid(lo.tolist(), hi.tolist(), (width, max(2, int(round(height / 2)) * 2)))
 
 
