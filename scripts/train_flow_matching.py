@@ -128,7 +128,7 @@ def main() -> None:
 
     fig = Figure(figsize=(10, 5.6), layout="constrained")
     axes = fig.subplots(2, 2, height_ratios=[1.0, 1.1])
-    scene = [test0, test1]
+    scene, landed = [test0, test1], [test1]
     for col, (name, model) in enumerate(models.items()):
         top, bottom = axes[0, col], axes[1, col]
         _, path = integrate(model, test0[::12], 32, "euler", record=True)
@@ -144,9 +144,11 @@ def main() -> None:
         bottom.scatter(one[:, 0], one[:, 1], s=1.5, color=plot.time_color(1.0), lw=0)
         bottom.set_title(f"{name} pairs: one Euler step (blue) over the target (grey)", fontsize=9)
         scene.append(path.reshape(-1, 2))
-        frame(bottom, test1, 0.25)
+        landed.append(one)
     for top in axes[0]:
         frame(top, torch.cat(scene), 0.08)
+    for bottom in axes[1]:  # one frame for both, holding every sample
+        frame(bottom, torch.cat(landed), 0.25)
     plot.save(fig, args.out)
     print(f"wrote {args.out}")
 
