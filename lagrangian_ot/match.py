@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 
 import torch
 
-from . import _assignment, _exact, _sinkhorn
-from .errors import InputError, check_cloud, check_positive, check_weights
+from . import _assignment, _entropic, _exact
+from .errors import InputError, check_cloud, check_int, check_positive, check_weights
 from .plan import Plan
 
 METHODS = ("auto", "exact", "sinkhorn")
@@ -18,7 +17,7 @@ def _cost(x, y, src, dst, mass) -> torch.Tensor:
     return (mass.double() * ((x.double()[src] - y.double()[dst]) ** 2).sum(-1)).sum()
 
 
-def _match_one(x, y, a, b, method, blur, reach, backend) -> Plan:
+def _match_one(x, y, a, b, method, blur, reach, backend, tol, max_iter) -> Plan:
     dtype = x.dtype
     x, y, a, b = x.detach(), y.detach(), a.detach(), b.detach()  # plans are not differentiated
     if method == "exact":
@@ -29,25 +28,11 @@ def _match_one(x, y, a, b, method, blur, reach, backend) -> Plan:
             cost=cost.to(dtype), method="exact", gap=sol.gap,
             potentials=(sol.f.to(dtype), sol.g.to(dtype)), info=sol.info,
         )  # fmt: skip
-    blur = _sinkhorn.default_blur(x, y) if blur is None else blur
-    f, g, gl_backend = _sinkhorn.potentials(x, y, a, b, blur, reach, backend=backend)
-    eps = 2.0 * blur**2
-    rho = None if reach is None else 2.0 * reach**2
-    x64, y64, a64, b64 = x.double(), y.double(), a.double(), b.double()
-    f, g, iters, error = _sinkhorn.refine(x64, y64, a64, b64, f.double(), g.double(), eps, rho)
-    src, dst, mass, dropped = _sinkhorn.sparse_plan(x64, y64, a64, b64, f, g, eps)
+    blur = _entropic.default_blur(x, y) if blur is None else blur
+    src, dst, mass, f, g, info = _entropic.entropic_plan(
+        x.double(), y.double(), a.double(), b.double(), blur=blur, reach=reach, tol=tol, max_iter=max_iter
+    )
     cost = _cost(x, y, src, dst, mass)
-    info = {
-        "blur": blur, "epsilon": eps, "reach": reach, "dropped_mass": dropped, "backend": gl_backend,
-        "refine_iterations": iters, "marginal_error": error,
-    }  # fmt: skip
-    if error > 1e-2:
-        warnings.warn(
-            f"Sinkhorn did not converge at blur={blur:.3g}: the plan's column marginal is off by up to "
-            f"{error:.1%}; use a larger blur or method='exact'",
-            RuntimeWarning,
-            stacklevel=3,
-        )
     return Plan(
         x=x, y=y, src=src, dst=dst, mass=mass.to(dtype), cost=cost.to(dtype), method="sinkhorn",
         gap=None, potentials=(f.to(dtype), g.to(dtype)), info=info,
@@ -104,6 +89,8 @@ def match(
     blur: float | None = None,
     reach: float | None = None,
     backend: str = "auto",
+    tol: float = 1e-4,
+    max_iter: int = 10_000,
 ) -> Plan:
     """Optimal transport plan between two point clouds for the cost ``|x - y|^2``.
 
@@ -118,16 +105,22 @@ def match(
         ``"exact"``: an optimal plan of the discrete problem, certified by dual
         potentials checked on all pairs (``plan.gap``); equal sizes with uniform
         weights give a permutation. ``"sinkhorn"``: the entropic plan of blur
-        ``blur`` (``eps = 2 blur^2``) from GeomLoss, sparsified.
+        ``blur`` (``eps = 2 blur^2``), iterated until its marginals are within ``tol``,
+        kept sparse and rounded onto the marginals (``plan.info`` says how much mass
+        moved; ``plan.converged`` says whether ``tol`` was reached).
         ``"auto"``: exact unless a cloud has more than 200,000 points.
     blur : float, optional
         Sinkhorn blur (a length), default 1% of the diameter of the clouds.
     reach : float, optional
         Sinkhorn only: relax the marginals by ``2 reach^2 KL`` (unbalanced).
     backend : {"auto", "torch", "keops"}
-        Backend of the all-pairs reductions and of large Sinkhorn problems: ``"auto"``
-        (blocked torch on any device; GeomLoss' KeOps solvers for large Sinkhorn
-        problems on CPU), ``"torch"`` or ``"keops"``.
+        Backend of the exact solver's all-pairs reductions: ``"auto"`` (native code on
+        CPU, blocked torch elsewhere), ``"torch"`` or ``"keops"``.
+    tol : float
+        Sinkhorn only: the L1 error of the plan's marginals, relative to the total mass,
+        at which the iterations stop (default ``1e-4``).
+    max_iter : int
+        Sinkhorn only: iteration cap at the final blur; stopping there warns.
 
     Returns
     -------
@@ -155,6 +148,8 @@ def match(
     b = check_weights(b, y, "b")
     if blur is not None:
         blur = check_positive(blur, "blur")
+    tol = check_positive(tol, "tol")
+    max_iter = check_int(max_iter, "max_iter", 1)
     if reach is not None:
         reach = check_positive(reach, "reach")
         if method == "exact":
@@ -175,6 +170,6 @@ def match(
         uniform = bool((a == a[..., :1]).all()) and bool((b == b[..., :1]).all())
         if method == "exact" and uniform and x.shape[1] == y.shape[1] and x.shape[1] <= _assignment.DENSE_LIMIT:
             return _match_batch_assignment(x, y, a)
-        plans = [_match_one(x[i], y[i], a[i], b[i], method, blur, reach, backend) for i in range(x.shape[0])]
+        plans = [_match_one(x[i], y[i], a[i], b[i], method, blur, reach, backend, tol, max_iter) for i in range(x.shape[0])]
         return _stack(plans, x, y)
-    return _match_one(x, y, a, b, method, blur, reach, backend)
+    return _match_one(x, y, a, b, method, blur, reach, backend, tol, max_iter)

@@ -74,6 +74,12 @@ class Plan:
         return self.src.shape[0]
 
     @property
+    def converged(self) -> bool:
+        """Whether the solver reached its tolerance (exact plans: always, with their certificate)."""
+        info = self.info.get("batch", [self.info]) if "batch" in self.info else [self.info]
+        return all(bool(i.get("converged", True)) for i in info)
+
+    @property
     def n(self) -> int:
         """Number of source points."""
         return self.x.shape[-2]

@@ -180,16 +180,16 @@ def test_sinkhorn_plan_marginals_and_potentials(gen):
     plan = match(x, y, method="sinkhorn", blur=0.05)
     a, b = plan.marginals()
     assert plan.info["dropped_mass"] >= 0
-    assert float((a - 1 / 200).abs().max()) < 1e-9 + plan.info["dropped_mass"]  # the last update is on f
-    assert float((b - 1 / 150).abs().max()) < 1e-3 / 150
+    assert float((a - 1 / 200).abs().max()) < 1e-12  # rounded onto the marginals
+    assert float((b - 1 / 150).abs().max()) < 1e-12
     f, g = plan.potentials
-    # the plan is a_i b_j exp((f_i + g_j - C_ij) / eps): recompute its densest entries
+    # the plan is a_i b_j exp((f_i + g_j - C_ij) / eps), up to the mass the rounding moved
     eps = plan.info["epsilon"]
     C = torch.cdist(x, y) ** 2
     full = torch.exp((f[:, None] + g[None, :] - C) / eps) / (200 * 150)
-    dense = plan.dense()
-    kept = dense > 0
-    torch.testing.assert_close(dense[kept], full[kept], rtol=1e-9, atol=0)
+    moved = plan.info["rounded_mass"] + plan.info["dropped_mass"]
+    assert float((plan.dense() - full).abs().sum()) <= 2 * moved + 1e-4
+    assert moved <= 2e-4
     assert plan.barycentric_map().shape == (200, 2)
 
 
@@ -336,8 +336,8 @@ def test_sinkhorn_warns_when_it_does_not_converge(gen):
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(50, 2, generator=g, dtype=F64), torch.randn(50, 2, generator=g, dtype=F64) + 1
     with pytest.warns(RuntimeWarning, match="did not converge"):
-        plan = match(x, y, method="sinkhorn", blur=0.002)
-    assert plan.info["marginal_error"] > 1e-2
+        plan = match(x, y, method="sinkhorn", blur=0.002, max_iter=2, tol=1e-12)
+    assert plan.info["marginal_error"] > 1e-12 and not plan.converged
 
 
 @pytest.mark.gpu
@@ -359,14 +359,16 @@ def test_exact_on_cuda_float32_large(gen):
     assert gpu.gap <= 1e-9 * float(gpu.cost)
 
 
-def test_sinkhorn_torch_annealing_matches_geomloss(gen, monkeypatch):
-    """The blocked torch annealing (large problems off CPU) agrees with GeomLoss' dense solver."""
-    from lagrangian_ot import _sinkhorn
+def test_sinkhorn_agrees_with_geomloss_at_convergence(gen):
+    """GeomLoss' dense potentials (scaling close to 1: many annealing steps) give the same
+    entropic problem: their potentials are half of ours (cost |x - y|^2 / 2)."""
+    from geomloss import SamplesLoss
 
     x, y = rand(300, 2, gen), rand(200, 2, gen, 0.5, 1.0)
-    dense = match(x, y, method="sinkhorn", blur=0.05)
-    monkeypatch.setattr(_sinkhorn, "TENSORIZED_PAIRS", 1000)
-    annealed = match(x, y, method="sinkhorn", blur=0.05, backend="torch")
-    assert dense.info["backend"] == "tensorized" and annealed.info["backend"] == "torch"
-    assert annealed.info["marginal_error"] < 1e-3
-    assert float(annealed.cost) == pytest.approx(float(dense.cost), rel=1e-4)
+    plan = match(x, y, method="sinkhorn", blur=0.3, tol=1e-10)
+    F, G = SamplesLoss("sinkhorn", p=2, blur=0.3, scaling=0.999, debias=False, potentials=True,
+                       backend="tensorized")(x, y)  # fmt: skip
+    f, g = plan.potentials
+    shift = float((2 * F - f).mean())  # potentials are defined up to a constant
+    torch.testing.assert_close(2 * F - shift, f, rtol=0, atol=1e-4)
+    torch.testing.assert_close(2 * G + shift, g, rtol=0, atol=1e-4)

@@ -1,0 +1,330 @@
+"""Soft-minimum kernels for log-domain Sinkhorn loops: the only place that knows how.
+
+Every kernel holds a cost ``C (n, m)`` between rows and columns (stored, recomputed
+in blocks, or known only on a block-sparse pattern) and evaluates
+
+    rows(h, eps)[i] = -eps log sum_j exp((h_j - C_ij) / eps)      h (m,)
+    cols(h, eps)[j] = -eps log sum_i exp((h_i - C_ij) / eps)      h (n,)
+
+with ``+inf`` where a row (column) has no admissible entry. ``pairs(chunk)`` yields
+``(i, j, C_ij)`` over the kernel's support in chunks, for plans and sums that
+stream over all pairs. The Sinkhorn loop itself (``lagrangian_ot._sinkhorn``) never
+sees which kernel it runs on:
+
+- :class:`DenseKernel`: a stored cost matrix (small problems, custom costs).
+- :class:`PointKernel`: ``|x_i - y_j|^2`` recomputed in row blocks from one matrix
+  product per block (any dimension, any device); on CPU the log-sum-exp of each
+  block is one fused native pass.
+- :class:`BlockSparseKernel`: ``|x_i - y_j|^2`` on a pattern of (row block,
+  column block) pairs (truncated kernels of multiscale Sinkhorn); native on CPU,
+  gathered entries and scatter reductions elsewhere.
+- :class:`GridKernel`: a separable cost on a tensor grid, one axis at a time.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+from .backend import row_block
+from .reductions import _lifted
+
+_I64 = ctypes.c_int64
+_P = ctypes.c_void_p
+
+
+@functools.lru_cache(maxsize=1)
+def _symbols():
+    from .native import _library
+
+    lib = _library()
+    bs = lib.lagot_block_softmin
+    bs.restype = _I64
+    bs.argtypes = [_I64] * 5 + [_P] * 7 + [ctypes.c_double, _P, _P, _P]
+    lr = lib.lagot_lse_rows
+    lr.restype = None
+    lr.argtypes = [_I64, _I64, _P, ctypes.c_double, _P, _P, _P]
+    return bs, lr
+
+
+def _native_ok(*tensors: torch.Tensor) -> bool:
+    return all(t.device.type == "cpu" and t.dtype == torch.float64 for t in tensors)
+
+
+def _threads() -> int:
+    from .native import _threads as threads
+
+    return threads()
+
+
+def _lse(v: torch.Tensor) -> torch.Tensor:
+    """Row-wise log-sum-exp of ``v (r, m)``; a row of ``-inf`` gives ``-inf``."""
+    top = v.amax(dim=1, keepdim=True)  # (r, 1)
+    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    return (v - top).exp_().sum(1).log_() + top[:, 0]
+
+
+def _segment_softmin(index: torch.Tensor, v: torch.Tensor, size: int, eps: float, points=None):
+    """``-eps log sum_{k: index_k = i} exp(v_k)`` for ``i < size`` (``+inf`` where none);
+    with ``points (K, d)``, also the barycentres ``sum_k e^(v_k) points_k / sum_k e^(v_k)``."""
+    top = torch.full((size,), -math.inf, dtype=v.dtype, device=v.device)
+    top.scatter_reduce_(0, index, v, reduce="amax")  # (size,)
+    safe = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    e = (v - safe[index]).exp()  # (K,)
+    s = torch.zeros(size, dtype=v.dtype, device=v.device).index_add_(0, index, e)
+    out = -eps * (s.log() + safe)
+    if points is None:
+        return out
+    acc = torch.zeros(size, points.shape[1], dtype=v.dtype, device=v.device).index_add_(0, index, e[:, None] * points)
+    return out, acc / s.clamp_min(1e-300)[:, None]
+
+
+class DenseKernel:
+    """A stored cost matrix ``C (n, m)``."""
+
+    def __init__(self, cost: torch.Tensor):
+        self.cost = cost
+        self.n, self.m = cost.shape
+
+    def rows(self, h: torch.Tensor, eps: float) -> torch.Tensor:
+        return -eps * _lse((h - self.cost) / eps)
+
+    def cols(self, h: torch.Tensor, eps: float) -> torch.Tensor:
+        return -eps * _lse((h - self.cost.t()) / eps)
+
+    def pairs(self, chunk: int = 1 << 22):
+        step = max(1, chunk // max(1, self.m))
+        cols = torch.arange(self.m, device=self.cost.device)
+        for s in range(0, self.n, step):
+            c = self.cost[s : s + step]  # (r, m)
+            i = torch.arange(s, s + c.shape[0], device=c.device)[:, None].expand_as(c)
+            yield i.reshape(-1), cols.expand_as(c).reshape(-1), c.reshape(-1)
+
+
+class PointKernel:
+    """``C_ij = |x_i - y_j|^2``, recomputed in row blocks (never stored whole).
+
+    The clouds are centred on their common mean (the lifted product loses fewer digits).
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        centre = torch.cat([x, y]).mean(0)
+        self.x, self.y = x - centre, y - centre
+        self.n, self.m = x.shape[0], y.shape[0]
+
+    def rows(self, h: torch.Tensor, eps: float) -> torch.Tensor:
+        return _softmin_points(self.x, self.y, h, eps)
+
+    def cols(self, h: torch.Tensor, eps: float) -> torch.Tensor:
+        return _softmin_points(self.y, self.x, h, eps)
+
+    def pairs(self, chunk: int = 1 << 22):
+        step = max(1, chunk // max(1, self.m))
+        cols = torch.arange(self.m, device=self.x.device)
+        for s in range(0, self.n, step):
+            c = torch.cdist(self.x[s : s + step], self.y).square_()  # (r, m)
+            i = torch.arange(s, s + c.shape[0], device=c.device)[:, None].expand_as(c)
+            yield i.reshape(-1), cols.expand_as(c).reshape(-1), c.reshape(-1)
+
+
+def _softmin_points(x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, eps: float) -> torch.Tensor:
+    """``-eps log sum_j exp((h_j - |x_i - y_j|^2) / eps)`` in row blocks of one product each."""
+    X, Y = _lifted(x, y, h)  # X_i . Y_j = |x_i - y_j|^2 - h_j
+    Yt = Y.t().contiguous()  # (d + 2, m)
+    n, m = x.shape[0], y.shape[0]
+    out = torch.empty(n, dtype=x.dtype, device=x.device)
+    if _native_ok(x):
+        _, lse_rows = _symbols()
+        zero = torch.zeros(m, dtype=x.dtype)
+        step = max(1, min(row_block(m, budget=1 << 21), -(-n // _threads())))
+
+        def run(s):
+            S = X[s : s + step] @ Yt  # (b, m) in cache
+            work = torch.empty(m, dtype=x.dtype)
+            lse_rows(S.shape[0], m, S.data_ptr(), -1.0 / eps, zero.data_ptr(), out[s:].data_ptr(), work.data_ptr())
+
+        starts = range(0, n, step)
+        if _threads() > 1 and len(starts) > 1:
+            list(_pool().map(run, starts))
+        else:
+            for s in starts:
+                run(s)
+        return out.mul_(-eps)
+    step = row_block(m)
+    for s in range(0, n, step):
+        out[s : s + step] = -eps * _lse(-(X[s : s + step] @ Yt) / eps)
+    return out
+
+
+class BlockSparseKernel:
+    """``C_ij = |x_i - y_j|^2`` on the pairs of a block pattern, ``+inf`` elsewhere.
+
+    ``x (n, d)`` and ``y (m, d)`` are sorted by block: row block ``I`` holds rows
+    ``xoff[I] .. xoff[I+1]``, column block ``J`` columns ``yoff[J] .. yoff[J+1]``;
+    ``pattern (P, 2)`` lists the (row block, column block) pairs kept.
+    """
+
+    def __init__(self, x, y, xoff, yoff, pattern: torch.Tensor):
+        self.x, self.y = x, y
+        self.n, self.m = x.shape[0], y.shape[0]
+        self.xoff, self.yoff = xoff, yoff
+        nbx, nby = xoff.shape[0] - 1, yoff.shape[0] - 1
+        self.pattern = pattern[torch.argsort(pattern[:, 0] * max(nby, 1) + pattern[:, 1])]  # by row block
+        self._csr = _csr(self.pattern[:, 0], self.pattern[:, 1], nbx)
+        self._csc = _csr(self.pattern[:, 1], self.pattern[:, 0], nby)
+        self._entries = None
+        self._native = None
+        if _native_ok(x):
+            self._native = (_NativeSide(x, xoff, y, yoff, self._csr), _NativeSide(y, yoff, x, xoff, self._csc))
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of (row, column) pairs in the pattern."""
+        nx = self.xoff[1:] - self.xoff[:-1]
+        ny = self.yoff[1:] - self.yoff[:-1]
+        return int((nx[self.pattern[:, 0]] * ny[self.pattern[:, 1]]).sum())
+
+    def rows(self, h: torch.Tensor, eps: float, barycentres: bool = False):
+        """Row soft-minima; with ``barycentres``, also ``sum_j w_ij y_j / sum_j w_ij (n, d)``
+        for the weights ``w_ij = exp((h_j - C_ij) / eps)``."""
+        if self._native is not None:
+            return self._native[0](h, eps, barycentres)
+        i, j, c = self._all_entries()
+        return _segment_softmin(i, (h[j] - c) / eps, self.n, eps, self.y[j] if barycentres else None)
+
+    def cols(self, h: torch.Tensor, eps: float, barycentres: bool = False):
+        """Column soft-minima (and barycentres of the rows' points)."""
+        if self._native is not None:
+            return self._native[1](h, eps, barycentres)
+        i, j, c = self._all_entries()
+        return _segment_softmin(j, (h[i] - c) / eps, self.m, eps, self.x[i] if barycentres else None)
+
+    def _all_entries(self):
+        if self._entries is None:
+            self._entries = next(self.pairs(chunk=None))
+        return self._entries
+
+    def pattern_entries(self) -> torch.Tensor:
+        """The ``(row, column)`` pairs of the pattern, ``(E, 2)``."""
+        i, j, _ = next(self.pairs(chunk=None))
+        return torch.stack([i, j], 1)
+
+    def pairs(self, chunk: int | None = 1 << 22):
+        """``(i, j, C_ij)`` over the pattern, in chunks of whole row blocks of about ``chunk``
+        pairs (None: one chunk)."""
+        nx = (self.xoff[1:] - self.xoff[:-1]).to(self.pattern.device)
+        ny = (self.yoff[1:] - self.yoff[:-1]).to(self.pattern.device)
+        sizes = nx[self.pattern[:, 0]] * ny[self.pattern[:, 1]]  # (P,)
+        ends = sizes.cumsum(0).cpu()
+        ptr = self._csr[0]
+        start, P = 0, self.pattern.shape[0]
+        while start < P:
+            if chunk is None:
+                stop = P
+            else:
+                base = int(ends[start - 1]) if start else 0
+                stop = max(int(torch.searchsorted(ends, base + chunk, right=True)), start + 1)
+                stop = min(P, int(ptr[int(self.pattern[stop - 1, 0]) + 1]))  # finish the row block
+            yield _expand(self, start, stop, sizes)
+            start = stop
+
+
+def _expand(k: BlockSparseKernel, start: int, stop: int, sizes: torch.Tensor):
+    """Entries ``(i, j, C_ij)`` of the pattern pairs ``start .. stop``."""
+    pat = k.pattern[start:stop]
+    size = sizes[start:stop]
+    xoff, yoff = k.xoff.to(pat.device), k.yoff.to(pat.device)
+    ny = (yoff[1:] - yoff[:-1])[pat[:, 1]]
+    p = torch.repeat_interleave(torch.arange(pat.shape[0], device=pat.device), size)  # (E,) pair of each entry
+    first = torch.cumsum(size, 0) - size
+    r = torch.arange(p.shape[0], device=pat.device) - first[p]  # rank inside the pair
+    i = xoff[pat[p, 0]] + torch.div(r, ny[p], rounding_mode="floor")
+    j = yoff[pat[p, 1]] + r % ny[p]
+    return i, j, (k.x[i] - k.y[j]).square().sum(-1)
+
+
+def _csr(a: torch.Tensor, b: torch.Tensor, size: int):
+    """``ptr (size + 1,)``, ``idx``: the values ``b`` grouped by ``a``."""
+    order = torch.argsort(a * (int(b.max()) + 1 if b.numel() else 1) + b)
+    counts = torch.bincount(a, minlength=size)
+    ptr = torch.zeros(size + 1, dtype=torch.int64, device=a.device)
+    ptr[1:] = counts.cumsum(0)
+    return ptr.cpu().contiguous(), b[order].cpu().contiguous()
+
+
+class _NativeSide:
+    """What the native kernel needs for one direction (rows of ``x`` against ``y``), built once."""
+
+    def __init__(self, x, xoff, y, yoff, csr):
+        self.ptr, self.blk = csr
+        self.n, self.m, self.d = x.shape[0], y.shape[0], x.shape[1]
+        self.xt, self.yt = x.t().contiguous(), y.t().contiguous()  # (d, n), (d, m): axis by axis
+        self.xoff, self.yoff = xoff.contiguous(), yoff.contiguous()
+        nb = xoff.shape[0] - 1
+        ny = yoff[1:] - yoff[:-1]
+        width = torch.zeros(nb, dtype=torch.int64).index_add_(
+            0, torch.repeat_interleave(torch.arange(nb), self.ptr[1:] - self.ptr[:-1]), ny[self.blk]
+        )  # (nb,) columns met by each row block
+        self.work = (self.d + 2) * max(int(width.max()) if nb else 0, 1)
+        # threads take row blocks with about equal numbers of pairs
+        load = (width * (xoff[1:] - xoff[:-1])).cumsum(0)
+        total = int(load[-1]) if nb else 0
+        parts = _threads() if total > 200_000 else 1
+        cuts = [0] + [int(torch.searchsorted(load, total * k // parts)) for k in range(1, parts)] + [nb]
+        self.spans = [(cuts[k], cuts[k + 1]) for k in range(parts) if cuts[k + 1] > cuts[k]]
+
+    def __call__(self, h: torch.Tensor, eps: float, barycentres: bool):
+        block_softmin, _ = _symbols()
+        h = h.contiguous()
+        out = torch.empty(self.n, dtype=h.dtype)
+        bary = torch.empty(self.d, self.n, dtype=h.dtype) if barycentres else None
+
+        def run(span):
+            work = torch.empty(self.work, dtype=h.dtype)
+            return block_softmin(
+                span[0], span[1], self.d, self.n, self.m, self.xt.data_ptr(), self.xoff.data_ptr(),
+                self.yt.data_ptr(), self.yoff.data_ptr(), h.data_ptr(), self.ptr.data_ptr(), self.blk.data_ptr(),
+                eps, out.data_ptr(), work.data_ptr(), None if bary is None else bary.data_ptr(),
+            )  # fmt: skip
+
+        if len(self.spans) > 1:
+            list(_pool().map(run, self.spans))
+        else:
+            for span in self.spans:
+                run(span)
+        return out if bary is None else (out, bary.t())
+
+
+@functools.lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max(2, _threads()), thread_name_prefix="lagot-softmin")
+
+
+class GridKernel:
+    """A separable cost on a tensor grid: ``C(i, j) = sum_a C_a(i_a, j_a)``, rows and columns alike.
+
+    ``costs[a] (N_a, N_a)``; potentials are flat ``(prod N_a,)`` or carry leading batch
+    dimensions ``(..., N_1, ..., N_d)``; reductions run axis by axis.
+    """
+
+    def __init__(self, costs: list[torch.Tensor], shape: tuple[int, ...]):
+        self.costs, self.shape = costs, tuple(shape)
+        self.n = self.m = math.prod(self.shape)
+
+    def rows(self, h: torch.Tensor, eps: float) -> torch.Tensor:
+        lead = h.shape[: h.dim() - len(self.shape)] if h.dim() > 1 else ()
+        v = (h / eps).reshape(*lead, *self.shape)
+        d = len(self.shape)
+        for a, C in enumerate(self.costs):
+            axis = v.dim() - d + a
+            moved = v.movedim(axis, -1)  # (..., N_a)
+            moved = torch.logsumexp(moved.unsqueeze(-2) - C / eps, dim=-1)  # (..., N_a)
+            v = moved.movedim(-1, axis)
+        out = -eps * v
+        return out.reshape(h.shape)
+
+    cols = rows  # the cost is symmetric

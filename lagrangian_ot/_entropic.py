@@ -1,0 +1,245 @@
+"""Entropic plans between point clouds: potentials, a sparse plan on the marginals, its values.
+
+1. **Potentials** by the Sinkhorn loop (``_sinkhorn.py``) on one of three kernels
+   (``kernels/softmin.py``): the stored cost matrix for small problems, the multiscale
+   truncated kernels for large clouds in ``d <= 3`` (``_multiscale.py``), else the cost
+   recomputed in row blocks. ``blur`` is annealed from the diameter, halved per step.
+2. **Sparse plan.** Per row, the entries of ``pi_ij = a_i b_j exp((f_i + g_j - C_ij) / eps)``
+   above ``tol / 10`` of the row's mass divided by its number of candidate pairs, so
+   what is left out is at most ``tol / 10`` of each row (``info["dropped_mass"]``),
+   streamed over all pairs of the kernel. A large blur spreads each row over many
+   partners: the plan has as many entries as it needs (``PLAN_LIMIT`` at most).
+3. **Rounding onto the marginals** (balanced problems; Altschuler, Weed and Rigollet 2017):
+   rows scaled down to at most ``a``, columns to at most ``b``, and the missing mass (at
+   most about ``tol`` of the total) placed by the north-west corner rule on the points
+   sorted along their first coordinate, so the plan's marginals, computed from its own
+   support, are ``a`` and ``b`` to round-off. ``info["rounded_mass"]`` says how much moved.
+4. **Values**, streamed over the same pairs: the entropic plan's transport cost
+   ``<C, pi>`` and the entropic value ``<C, pi> + eps KL(pi | a x b)``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from . import _sinkhorn
+from ._multiscale import Multiscale
+from .errors import InputError
+from .kernels.softmin import DenseKernel, PointKernel
+
+DENSE_PAIRS = 4_000_000  # the cost matrix is stored up to this many pairs
+MULTISCALE_PAIRS = 1_000_000  # multiscale (d <= 3) above this many pairs
+MAX_ROUNDS = 5  # pattern checks of the multiscale solver
+PLAN_LIMIT = 200_000_000  # entries of a sparse plan, at most (about 5 GB)
+
+
+def default_blur(x: torch.Tensor, y: torch.Tensor) -> float:
+    """``0.01`` of the diameter of the two clouds together (``1e-3`` when they are one point)."""
+    return 0.01 * _diameter(x, y) or 1e-3
+
+
+def _diameter(x: torch.Tensor, y: torch.Tensor) -> float:
+    pts = torch.cat([x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])])
+    return float((pts.max(0).values - pts.min(0).values).norm())
+
+
+def _schedule(diameter: float, blur: float) -> list[float]:
+    """``eps`` values of the annealing: blur from the diameter, halved, down to (not including) ``blur``."""
+    out, s = [], diameter
+    while s > blur:
+        out.append(2.0 * s * s)
+        s *= 0.5
+    return out
+
+
+def potentials(x, y, a, b, blur: float, rho: float | None, tol: float, max_iter: int, kernel: str = "auto"):
+    """Entropic potentials of ``x, a`` and ``y, b`` (float64): ``(f, g, kernel, result, orders)``.
+
+    ``kernel``: ``"auto"``, ``"dense"``, ``"points"`` or ``"multiscale"``.
+    """
+    n, m, d = x.shape[0], y.shape[0], x.shape[1]
+    eps = 2.0 * blur**2
+    if kernel == "auto":
+        kernel = "dense" if n * m <= DENSE_PAIRS else "multiscale" if d <= 3 else "points"
+        if kernel == "dense" and d <= 3 and n * m > MULTISCALE_PAIRS:
+            kernel = "multiscale"
+    log_a, log_b = a.log(), b.log()
+    if kernel == "multiscale":
+        return _multiscale(x, y, a, b, blur, rho, tol, max_iter)
+    K = DenseKernel(_sqdist(x, y)) if kernel == "dense" else PointKernel(x, y)
+    f, g = torch.zeros_like(a), torch.zeros_like(b)
+    f, g, annealing = _sinkhorn.anneal(K, log_a, log_b, f, g, _schedule(_diameter(x, y), blur), rho)
+    res = _sinkhorn.converge(K, log_a, log_b, f, g, eps, rho, tol, max_iter)
+    return K, res, None, None, {"kernel": kernel, "annealing_iterations": annealing}
+
+
+def _sqdist(x, y):
+    centre = torch.cat([x, y]).mean(0)
+    return torch.cdist(x - centre, y - centre).square_()
+
+
+def _multiscale(x, y, a, b, blur, rho, tol, max_iter):
+    ms = Multiscale(x, y, a, b, blur)
+    L = ms.n_levels
+    lev = ms.level(0)
+    f, g = torch.zeros_like(lev.log_a), torch.zeros_like(lev.log_b)
+    annealing = 0
+    for k in range(L + 1):
+        if k:
+            f, g, grad_f, grad_g = ms.refine(k, lev, f, g)
+            lev = ms.level(k, f, g, grad_f, grad_g)
+        if k < L:
+            f, g, its = _sinkhorn.anneal(lev.kernel, lev.log_a, lev.log_b, f, g, [lev.eps], rho)
+            annealing += its
+    iterations = 0
+    for rounds in range(1, MAX_ROUNDS + 1):
+        res = _sinkhorn.converge(lev.kernel, lev.log_a, lev.log_b, f, g, lev.eps, rho, tol, max_iter - iterations)
+        iterations += res.iterations
+        f, g = res.f, res.g
+        missing = ms.missing(lev, f, g)
+        if missing.shape[0] == 0 or iterations >= max_iter:
+            break
+        lev = ms.extend(lev, missing)
+    res.iterations = iterations
+    info = {
+        "kernel": "multiscale", "levels": L + 1, "pattern_rounds": rounds, "pairs": lev.kernel.n_pairs,
+        "annealing_iterations": annealing,
+    }  # fmt: skip
+    return lev.kernel, res, lev.order_x, lev.order_y, info
+
+
+def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float, cap: int | None = None):
+    """Entries of the entropic plan holding ``1 - keep`` of each row's mass, and the plan's values.
+
+    Returns ``src, dst, mass`` (kernel order), the mass left out, ``<C, pi>`` and
+    ``sum pi log(pi / (a b))`` over all the kernel's pairs.
+    """
+    src, dst, mass = [], [], []
+    dropped = cost = entropy = 0.0
+    size = 0
+    for i, j, c in kernel.pairs():
+        arg = (f[i] + g[j] - c) / eps  # log(pi / (a b))
+        logp = log_a[i] + log_b[j] + arg
+        p = logp.exp()
+        live = p > 0
+        cost += float((p * c)[live].sum())
+        entropy += float((p * arg)[live].sum())
+        s, t, q, rest = _top_mass(i, j, logp, keep, cap)
+        size += s.shape[0]
+        if size > PLAN_LIMIT:
+            raise InputError(
+                f"the entropic plan at eps={eps:.3g} has more than {PLAN_LIMIT:,} entries of mass; "
+                "use a smaller blur, or fewer points"
+            )
+        src.append(s)
+        dst.append(t)
+        mass.append(q)
+        dropped += rest
+    return torch.cat(src), torch.cat(dst), torch.cat(mass), dropped, cost, entropy
+
+
+def _top_mass(i, j, logp, keep: float, cap: int):
+    """Per row (rows are whole in a chunk), the entries of at least ``keep * total / count``
+    (what is left out is at most ``keep`` of each row's mass), at most the ``cap`` largest (None: all)."""
+    n = int(i.max()) + 1 if i.numel() else 0
+    p = logp.exp()
+    total = torch.zeros(n, dtype=p.dtype, device=p.device).index_add_(0, i, p)
+    count = torch.bincount(i, minlength=n).to(p.dtype)
+    kept = (p >= (keep * total / count.clamp_min(1.0))[i]) & (p > 0)
+    over = torch.bincount(i[kept], minlength=n) > (cap or i.shape[0])
+    if cap and bool(over.any()):  # rows with too many entries: their cap largest
+        sel = torch.nonzero(kept & over[i]).squeeze(1)
+        sel = sel[torch.argsort(logp[sel], descending=True)]
+        sel = sel[torch.argsort(i[sel], stable=True)]
+        first = torch.ones_like(sel, dtype=torch.bool)
+        first[1:] = i[sel[1:]] != i[sel[:-1]]
+        start = torch.cumsum(first.long(), 0) - 1
+        rank = torch.arange(sel.shape[0], device=sel.device) - torch.nonzero(first).squeeze(1)[start]
+        kept[sel[rank >= cap]] = False
+    rest = float(p[~kept].sum())
+    return i[kept], j[kept], p[kept], rest
+
+
+def round_to_marginals(src, dst, mass, a, b, x, y):
+    """Altschuler-Weed-Rigollet rounding on a sparse support (module docstring, step 3).
+
+    Returns ``src, dst, mass`` with marginals ``a``, ``b`` and the mass that moved.
+    """
+    m = b.shape[0]
+    row = torch.zeros_like(a).index_add_(0, src, mass)
+    mass = mass * (a / row.clamp_min(1e-300)).clamp(max=1.0)[src]
+    col = torch.zeros_like(b).index_add_(0, dst, mass)
+    mass = mass * (b / col.clamp_min(1e-300)).clamp(max=1.0)[dst]
+    da = (a - torch.zeros_like(a).index_add_(0, src, mass)).clamp_min(0.0)
+    db = (b - torch.zeros_like(b).index_add_(0, dst, mass)).clamp_min(0.0)
+    moved = float(da.sum())
+    if moved > 0:
+        ei, ej, em = _north_west(da, db, x[:, 0], y[:, 0])
+        src, dst, mass = torch.cat([src, ei]), torch.cat([dst, ej]), torch.cat([mass, em])
+        key, inv = torch.unique(src * m + dst, return_inverse=True)  # sorted by src, then dst
+        mass = torch.zeros(key.shape[0], dtype=mass.dtype, device=mass.device).index_add_(0, inv, mass)
+        src, dst = torch.div(key, m, rounding_mode="floor"), key % m
+    else:
+        order = torch.argsort(src * m + dst)
+        src, dst, mass = src[order], dst[order], mass[order]
+    return src, dst, mass, moved
+
+
+def _north_west(da, db, kx, ky):
+    """North-west corner coupling of ``da`` and ``db`` (equal totals up to round-off), both sides
+    taken in the order of the keys ``kx``, ``ky``: at most ``n + m - 1`` entries."""
+    ox, oy = torch.argsort(kx), torch.argsort(ky)
+    ca, cb = torch.cumsum(da[ox], 0), torch.cumsum(db[oy], 0)
+    total = min(float(ca[-1]), float(cb[-1]))
+    cuts = torch.unique(torch.cat([ca, cb]).clamp(max=total))
+    cuts = cuts[cuts > 0]
+    lo = torch.cat([cuts.new_zeros(1), cuts[:-1]])
+    mid = 0.5 * (lo + cuts)
+    i = torch.searchsorted(ca, mid).clamp(max=ca.shape[0] - 1)
+    j = torch.searchsorted(cb, mid).clamp(max=cb.shape[0] - 1)
+    w = cuts - lo
+    keep = w > 0
+    return ox[i[keep]], oy[j[keep]], w[keep]
+
+
+def entropic_plan(x, y, a, b, *, blur: float, reach: float | None, tol: float, max_iter: int, kernel="auto"):
+    """Everything ``match(method="sinkhorn")`` returns, in float64 on the inputs' device."""
+    eps = 2.0 * blur**2
+    rho = None if reach is None else 2.0 * reach**2
+    K, res, ox, oy, info = potentials(x, y, a, b, blur, rho, tol, max_iter, kernel)
+    aa, bb = (a, b) if ox is None else (a[ox], b[oy])
+    xx, yy = (x, y) if ox is None else (x[ox], y[oy])
+    if not (bool(torch.isfinite(res.f[aa > 0]).all()) and bool(torch.isfinite(res.g[bb > 0]).all())):
+        raise RuntimeError(
+            f"Sinkhorn produced non-finite potentials at blur={blur:.3g}; use a larger blur or method='exact'"
+        )
+    src, dst, mass, dropped, cost, entropy = sparse_plan(K, res.f, res.g, aa.log(), bb.log(), eps, tol / 10)
+    plan_mass = float(mass.sum()) + dropped  # of the entropic plan
+    moved = 0.0
+    if rho is None:
+        src, dst, mass, moved = round_to_marginals(src, dst, mass, aa, bb, xx, yy)
+    if ox is not None:  # back to the callers' point order
+        src, dst = ox[src], oy[dst]
+        order = torch.argsort(src * y.shape[0] + dst)
+        src, dst, mass = src[order], dst[order], mass[order]
+        f = torch.empty_like(res.f).index_put_((ox,), res.f)
+        g = torch.empty_like(res.g).index_put_((oy,), res.g)
+    else:
+        f, g = res.f, res.g
+    info.update({
+        "blur": blur, "epsilon": eps, "reach": reach, "tol": tol, "iterations": res.iterations,
+        "converged": res.converged, "marginal_error": res.error, "dropped_mass": dropped,
+        "rounded_mass": moved, "entropic_cost": cost,
+        "entropic_value": cost + eps * (entropy - plan_mass + float(a.sum()) * float(b.sum())),
+    })  # fmt: skip
+    if not res.converged:
+        warnings.warn(
+            f"Sinkhorn did not converge at blur={blur:.3g}: after {res.iterations} iterations the marginal "
+            f"error is {res.error:.2e} (tol {tol:.0e}); raise max_iter, use a larger blur or tol, "
+            "or method='exact'",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return src, dst, mass, f, g, info

@@ -1,0 +1,227 @@
+"""Sinkhorn plans: converged, feasible, right, on every kernel, against POT and the exact solver."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from lagrangian_ot import _entropic, _sinkhorn, match
+from lagrangian_ot.kernels.softmin import BlockSparseKernel, DenseKernel, GridKernel, PointKernel
+
+ot = pytest.importorskip("ot")
+F64 = torch.float64
+
+
+def cloud(n, d, g, shift=0.0, scale=1.0):
+    return torch.randn(n, d, generator=g, dtype=F64) * scale + shift
+
+
+def weights(n, g):
+    w = torch.rand(n, generator=g, dtype=F64) + 0.2
+    return w / w.sum()
+
+
+def pot_plan(x, y, a, b, blur):
+    C = (torch.cdist(x, y) ** 2).numpy()
+    P = ot.sinkhorn(a.numpy(), b.numpy(), C, 2 * blur**2, method="sinkhorn_log", stopThr=1e-14, numItermax=200_000)
+    return torch.from_numpy(P), torch.from_numpy(C)
+
+
+def marginal_errors(plan, a, b):
+    ra, rb = plan.marginals()
+    return float((ra - a).abs().sum()), float((rb - b).abs().sum())
+
+
+# --- the loop on every kernel -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kernel", ["dense", "points", "multiscale"])
+def test_kernels_agree_with_pot_log_sinkhorn(gen, kernel):
+    """Potentials to 1e-6 of POT's log-domain Sinkhorn, marginals of the plan to round-off."""
+    x, y = cloud(120, 2, gen), cloud(90, 2, gen, 1.0, 0.6)
+    a, b = weights(120, gen), weights(90, gen)
+    blur = 0.3
+    src, dst, mass, f, g, info = _entropic.entropic_plan(
+        x, y, a, b, blur=blur, reach=None, tol=1e-10, max_iter=20_000, kernel=kernel
+    )
+    assert info["converged"] and info["marginal_error"] <= 1e-10
+    P, C = pot_plan(x, y, a, b, blur)
+    eps = 2 * blur**2
+    full = a[:, None] * b[None, :] * torch.exp((f[:, None] + g[None, :] - torch.from_numpy(C.numpy())) / eps)
+    assert float((full - P).abs().sum()) < 1e-6
+    assert info["entropic_cost"] == pytest.approx(float((P * C).sum()), rel=1e-6)
+    kl = float((P * (P / (a[:, None] * b[None, :])).log()).sum())  # P sums to one
+    assert info["entropic_value"] == pytest.approx(float((P * C).sum()) + eps * kl, rel=1e-6)
+    ra = torch.zeros(120, dtype=F64).index_add_(0, src, mass)
+    rb = torch.zeros(90, dtype=F64).index_add_(0, dst, mass)
+    assert float((ra - a).abs().sum()) < 1e-12 and float((rb - b).abs().sum()) < 1e-12
+
+
+def test_multiscale_matches_dense_in_3d(gen):
+    x, y = cloud(700, 3, gen), cloud(600, 3, gen, 2.0, 0.5)
+    a, b = torch.full((700,), 1 / 700, dtype=F64), torch.full((600,), 1 / 600, dtype=F64)
+    out = {}
+    for kernel in ("dense", "multiscale"):
+        *_, info = _entropic.entropic_plan(x, y, a, b, blur=0.1, reach=None, tol=1e-8, max_iter=10_000, kernel=kernel)
+        out[kernel] = info
+    assert out["multiscale"]["pairs"] < 700 * 600
+    assert out["multiscale"]["entropic_cost"] == pytest.approx(out["dense"]["entropic_cost"], rel=1e-7)
+
+
+def test_block_sparse_torch_path_matches_native(gen):
+    """The gathered-entries path (used off CPU) and the native one agree, barycentres too."""
+    x, y = cloud(200, 2, gen), cloud(150, 2, gen)
+    xoff = torch.tensor([0, 60, 130, 200])
+    yoff = torch.tensor([0, 50, 150])
+    pattern = torch.tensor([[0, 0], [0, 1], [1, 1], [2, 0]])
+    k = BlockSparseKernel(x, y, xoff, yoff, pattern)
+    h_y, h_x = torch.randn(150, generator=gen, dtype=F64), torch.randn(200, generator=gen, dtype=F64)
+    native = (k.rows(h_y, 0.3, barycentres=True), k.cols(h_x, 0.3, barycentres=True))
+    k._native = None
+    gathered = (k.rows(h_y, 0.3, barycentres=True), k.cols(h_x, 0.3, barycentres=True))
+    for (v1, b1), (v2, b2) in zip(native, gathered):
+        torch.testing.assert_close(v1, v2, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(b1, b2, rtol=1e-12, atol=1e-12)
+    # against the dense soft-minimum restricted to the pattern
+    C = torch.cdist(x, y) ** 2
+    mask = torch.zeros(200, 150, dtype=torch.bool)
+    for I, J in pattern.tolist():
+        mask[xoff[I] : xoff[I + 1], yoff[J] : yoff[J + 1]] = True
+    ref = DenseKernel(C.masked_fill(~mask, math.inf)).rows(h_y, 0.3)
+    torch.testing.assert_close(native[0][0], ref, rtol=1e-12, atol=1e-12)
+
+
+def test_point_and_grid_kernels_match_dense(gen):
+    x, y = cloud(50, 5, gen), cloud(40, 5, gen)
+    h = torch.randn(40, generator=gen, dtype=F64)
+    dense = DenseKernel(torch.cdist(x, y) ** 2)
+    torch.testing.assert_close(PointKernel(x, y).rows(h, 0.7), dense.rows(h, 0.7), rtol=1e-11, atol=1e-11)
+    torch.testing.assert_close(PointKernel(x, y).cols(torch.randn(50, dtype=F64) * 0, 0.7), dense.cols(torch.zeros(50, dtype=F64), 0.7))
+    ax = [torch.linspace(0, 1, 7, dtype=F64), torch.linspace(0, 2, 5, dtype=F64)]
+    pts = torch.cartesian_prod(*ax)
+    grid = GridKernel([(t[:, None] - t[None, :]) ** 2 for t in ax], (7, 5))
+    hg = torch.randn(35, generator=gen, dtype=F64)
+    torch.testing.assert_close(grid.rows(hg, 0.2), DenseKernel(torch.cdist(pts, pts) ** 2).rows(hg, 0.2))
+
+
+# --- match(method="sinkhorn"): feasible, converged, right ---------------------------------
+
+
+@pytest.mark.parametrize("rel_blur", [0.1, 0.01, 0.001])
+def test_converged_and_feasible_across_blurs(gen, rel_blur):
+    """Blurs from 10% to 0.1% of the diameter: marginals within tol, cost above the optimum."""
+    x, y = cloud(400, 2, gen), cloud(300, 2, gen, 1.5, 0.7)
+    a, b = weights(400, gen), weights(300, gen)
+    blur = rel_blur * _entropic._diameter(x, y)
+    plan = match(x, y, a, b, method="sinkhorn", blur=blur)
+    assert plan.converged and plan.info["marginal_error"] <= 1e-4
+    ea, eb = marginal_errors(plan, a, b)
+    assert ea <= 1e-4 and eb <= 1e-4
+    exact = float(match(x, y, a, b, method="exact").cost)
+    assert float(plan.cost) >= exact * (1 - 1e-12)
+    assert plan.info["entropic_cost"] >= exact * (1 - 1e-3)  # near-feasible: columns within tol
+
+
+def test_cost_tends_to_the_exact_optimum(gen):
+    x, y = cloud(300, 2, gen), cloud(300, 2, gen, 1.0, 0.5)
+    exact = float(match(x, y, method="exact").cost)
+    gaps = [float(match(x, y, method="sinkhorn", blur=blur).cost) - exact for blur in (0.2, 0.05, 0.01)]
+    assert all(gap >= -1e-12 for gap in gaps)
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 1e-3 * exact
+
+
+def test_unbalanced_matches_pot(gen):
+    x, y = cloud(80, 2, gen), cloud(60, 2, gen, 0.5)
+    a, b = weights(80, gen), 1.5 * weights(60, gen)
+    blur, reach = 0.4, 0.8
+    plan = match(x, y, a, b, method="sinkhorn", blur=blur, reach=reach, tol=1e-10)
+    assert plan.converged
+    eps, rho = 2 * blur**2, 2 * reach**2
+    C = (torch.cdist(x, y) ** 2).numpy()
+    P = ot.unbalanced.sinkhorn_unbalanced(
+        a.numpy(), b.numpy(), C, eps, rho, method="sinkhorn_stabilized", reg_type="kl", stopThr=1e-14, numItermax=100_000
+    )
+    ra, rb = plan.marginals()
+    np.testing.assert_allclose(ra.numpy(), P.sum(1), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(rb.numpy(), P.sum(0), rtol=1e-6, atol=1e-12)
+    assert plan.info["entropic_cost"] == pytest.approx(float((P * C).sum()), rel=1e-6)
+
+
+def test_pot_test_problem_keeps_its_mass(gen):
+    """POT's own test: 100 normal points matched to themselves at eps = 1; and n = 500, blur 1."""
+    for n, blur in ((100, 0.5**0.5), (500, 1.0)):
+        x = cloud(n, 2, gen)
+        u = torch.full((n,), 1 / n, dtype=F64)
+        plan = match(x, x, method="sinkhorn", blur=blur)
+        ea, eb = marginal_errors(plan, u, u)
+        assert ea <= 1e-4 and eb <= 1e-4
+        assert plan.info["dropped_mass"] <= 1e-5
+        P, C = pot_plan(x, x, u, u, blur)
+        assert plan.info["entropic_cost"] == pytest.approx(float((P * C).sum()), rel=1e-4)
+        assert float(plan.cost) == pytest.approx(float((P * C).sum()), rel=1e-3)  # the rounded plan
+
+
+def test_degenerate_inputs():
+    plan = match(torch.zeros(5, 2), torch.zeros(4, 2), method="sinkhorn")
+    assert float(plan.cost) == 0.0 and plan.converged
+    torch.testing.assert_close(plan.dense(), torch.full((5, 4), 0.05))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plan = match(torch.tensor([[0.0]]), torch.tensor([[1.7e-164]]), method="sinkhorn", blur=1)
+    assert plan.converged and math.isfinite(plan.info["marginal_error"])
+    torch.testing.assert_close(plan.dense(), torch.ones(1, 1))
+
+
+def test_unit_spread_small_blur_meets_tol(gen):
+    x, y = cloud(300, 2, gen), cloud(300, 2, gen)
+    plan = match(x, y, method="sinkhorn", blur=0.05)
+    u = torch.full((300,), 1 / 300, dtype=F64)
+    assert max(marginal_errors(plan, u, u)) <= 1e-4 and plan.converged
+
+
+def test_stopping_short_warns_and_says_so(gen):
+    x, y = cloud(100, 2, gen), cloud(100, 2, gen, 1.0)
+    with pytest.warns(RuntimeWarning, match="did not converge.*max_iter"):
+        plan = match(x, y, method="sinkhorn", blur=0.05, max_iter=3)
+    assert not plan.converged and plan.info["marginal_error"] > 1e-4
+    u = torch.full((100,), 0.01, dtype=F64)
+    assert max(marginal_errors(plan, u, u)) < 1e-12  # rounded onto the marginals all the same
+
+
+def test_tol_is_respected_and_checked(gen):
+    x, y = cloud(200, 2, gen), cloud(150, 2, gen, 1.0)
+    loose = match(x, y, method="sinkhorn", blur=0.1, tol=1e-2)
+    tight = match(x, y, method="sinkhorn", blur=0.1, tol=1e-9)
+    assert loose.info["marginal_error"] <= 1e-2 and tight.info["marginal_error"] <= 1e-9
+    assert loose.info["iterations"] < tight.info["iterations"]
+    from lagrangian_ot import InputError
+
+    with pytest.raises(InputError, match="tol"):
+        match(x, y, method="sinkhorn", tol=0)
+    with pytest.raises(InputError, match="max_iter"):
+        match(x, y, method="sinkhorn", max_iter=0)
+
+
+def test_loop_translation_step_is_dual_ascent(gen):
+    f, g = torch.randn(5, generator=gen, dtype=F64), torch.randn(4, generator=gen, dtype=F64)
+    log_a, log_b = torch.rand(5, dtype=F64).log(), torch.rand(4, dtype=F64).log()
+    rho = 0.7
+
+    def dual(f, g):
+        return float(-(rho * log_a.exp() * torch.expm1(-f / rho)).sum() - (rho * log_b.exp() * torch.expm1(-g / rho)).sum())
+
+    f2, g2 = _sinkhorn.translate(f, g, log_a, log_b, rho)
+    assert dual(f2, g2) >= dual(f, g)
+    for lam in (-0.1, 0.1):
+        assert dual(f2 + lam, g2 - lam) <= dual(f2, g2) + 1e-15
+
+
+@pytest.mark.gpu
+def test_multiscale_on_cuda_matches_cpu(gen):
+    x, y = cloud(3000, 2, gen), cloud(2500, 2, gen, 1.0, 0.5)
+    cpu = match(x, y, method="sinkhorn", blur=0.05)
+    gpu = match(x.cuda(), y.cuda(), method="sinkhorn", blur=0.05)
+    assert gpu.src.is_cuda and gpu.converged
+    assert float(gpu.cost) == pytest.approx(float(cpu.cost), rel=1e-5)
