@@ -314,15 +314,18 @@ class GridKernel:
     def __init__(self, costs: list[torch.Tensor], shape: tuple[int, ...]):
         self.costs, self.shape = costs, tuple(shape)
         self.n = self.m = math.prod(self.shape)
+        self._scaled = (None, None)
 
     def rows(self, h: torch.Tensor, eps: float) -> torch.Tensor:
         lead = h.shape[: h.dim() - len(self.shape)] if h.dim() > 1 else ()
         v = (h / eps).reshape(*lead, *self.shape)
         d = len(self.shape)
-        for a, C in enumerate(self.costs):
+        if self._scaled[0] != eps:
+            self._scaled = (eps, [C / eps for C in self.costs])
+        for a, C in enumerate(self._scaled[1]):
             axis = v.dim() - d + a
             moved = v.movedim(axis, -1)  # (..., N_a)
-            moved = torch.logsumexp(moved.unsqueeze(-2) - C / eps, dim=-1)  # (..., N_a)
+            moved = torch.logsumexp(moved.unsqueeze(-2) - C, dim=-1)  # (..., N_a)
             v = moved.movedim(-1, axis)
         out = -eps * v
         return out.reshape(h.shape)

@@ -70,22 +70,30 @@ def column_error(g, g_new_undamped, log_b, eps: float, rho: float | None, total:
         err = b * torch.expm1((g - g_new_undamped) / eps).abs()
     else:
         err = b * ((g - g_new_undamped) / eps).exp().sub_((-g / rho).exp()).abs()
-    err = err[torch.isfinite(log_b)]
+    err = torch.where(torch.isfinite(log_b), err, torch.zeros_like(err))
     return float(err.sum()) / total
 
 
-def anneal(kernel, log_a, log_b, f, g, schedule, rho: float | None = None):
+def anneal(kernel, log_a, log_b, f, g, schedule, rho: float | None = None, max_iter: int = ANNEAL_ITER):
     """At each ``eps`` of ``schedule``, iterate until the marginal error is ``ANNEAL_TOL``
-    (at most ``ANNEAL_ITER`` iterations); returns ``f, g`` and the number of iterations."""
+    (at most ``max_iter`` iterations); returns ``f, g`` and the number of iterations."""
     total = 0
     for eps in schedule:
-        res = converge(kernel, log_a, log_b, f, g, eps, rho, ANNEAL_TOL, ANNEAL_ITER)
+        res = converge(kernel, log_a, log_b, f, g, eps, rho, ANNEAL_TOL, max_iter)
         f, g, total = res.f, res.g, total + res.iterations
     return f, g, total
 
 
-def converge(kernel, log_a, log_b, f, g, eps: float, rho: float | None, tol: float, max_iter: int) -> LoopResult:
+def converge(
+    kernel, log_a, log_b, f, g, eps: float, rho: float | None, tol: float, max_iter: int, *, target=None,
+    translation: bool = True,
+) -> LoopResult:
     """Iterate at ``eps`` until the column error is at most ``tol`` (see the module docstring).
+
+    ``target`` (optional): a function of the columns' undamped soft-minima giving the next
+    ``log_b``, for problems whose column marginal is itself unknown (barycentres: the
+    Bregman projection onto equal column marginals). ``translation``: the translation
+    step of KL-relaxed problems (potentials of one problem, not batches).
 
     Over-relaxation: ``RATE_WINDOW`` plain iterations, then ``w = 1.5``; every ``ADAPT_EVERY``
     iterations ``w`` moves halfway to ``OMEGA_MAX`` while the error falls slower than
@@ -93,11 +101,11 @@ def converge(kernel, log_a, log_b, f, g, eps: float, rho: float | None, tol: flo
     plain row update (``w = 1`` for that iteration), so the rows are exact when it stops.
     """
     damp = _damp(rho, eps)
-    total = float(torch.logsumexp(log_a, 0).exp())
+    total = float(log_a.exp().sum())
     w, history, error, best = 1.0, [], math.inf, math.inf
     it = 0
     for it in range(1, max_iter + 1):
-        if rho is not None:
+        if rho is not None and translation:
             f, g = translate(f, g, log_a, log_b, rho)
         plain = w == 1.0 or (history and history[-1] <= tol)
         f_new = damp * kernel.rows(g + eps * log_b, eps)
@@ -110,6 +118,8 @@ def converge(kernel, log_a, log_b, f, g, eps: float, rho: float | None, tol: flo
         if plain and error <= tol:
             return LoopResult(f, g, it, error, True, history)
         g = damp * g_raw if plain else g + w * (damp * g_raw - g)
+        if target is not None:
+            log_b = target(g_raw)
         best = min(best, error)
         if error > 2.0 * best and w > 1.0:  # unstable: back towards plain updates
             w, best = 1.0 + 0.5 * (w - 1.0), error

@@ -94,7 +94,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._sinkhorn import ROW_CAP, top_entries  # the same sparse plans as for balanced Sinkhorn
+from . import _sinkhorn
+from ._sinkhorn import ROW_CAP, top_entries
 from .errors import InputError, check_cloud, check_int, check_positive
 
 CACHE_PAIRS = 4_000_000  # the cost matrix is kept in memory below this many admissible-set pairs
@@ -249,6 +250,13 @@ class _Costs:
         self.x, self.y, self.kappa = x, y, kappa
         self.full = cost_matrix(x, y, kappa) if cache else None
 
+    def rows(self, h: torch.Tensor, eps: float) -> torch.Tensor:
+        """The soft-minimum kernel of the Sinkhorn loop: ``-eps log sum_j exp((h_j - c_ij) / eps)``."""
+        return self.softmin(h, torch.zeros_like(h), eps)
+
+    def cols(self, h: torch.Tensor, eps: float) -> torch.Tensor:
+        return self.softmin(h, torch.zeros_like(h), eps, transpose=True)
+
     def softmin(self, g: torch.Tensor, log_w: torch.Tensor, eps: float, transpose: bool = False) -> torch.Tensor:
         """``-eps log sum_j w_j exp((g_j - c_ij) / eps)`` per row (``eps = 0``: ``min_j c_ij - g_j``).
 
@@ -308,29 +316,20 @@ def _check(x, y, a, b, kappa) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
 # --------------------------------------------------------------------------- Sinkhorn
 
 
-def _translate(f, g, log_a, log_b, rho):
-    """Exact dual ascent along ``(f + lam, g - lam)``: ``lam = rho/2 log(sum a e^(-f/rho) / sum b e^(-g/rho))``."""
-    lam = 0.5 * rho * (torch.logsumexp(log_a - f / rho, 0) - torch.logsumexp(log_b - g / rho, 0))
-    return f + lam, g - lam
-
-
 def _anneal(costs: _Costs, a, b, rho: float, eps: float, eps0: float, scaling: float):
-    """Log-domain unbalanced Sinkhorn, one update per scale, ``eps`` from ``eps0`` down to ``eps``.
+    """The Sinkhorn loop (``_sinkhorn.py``), one translated unbalanced update per scale,
+    ``eps`` from ``eps0`` down to ``eps`` by factors ``scaling``.
 
     Plan: ``gamma_ij = a_i b_j exp((f_i + g_j - c_ij) / eps)``. Returns ``f, g, updates``.
     """
-    log_a, log_b = a.log(), b.log()
-    f, g = torch.zeros_like(a), torch.zeros_like(b)
-    e, it = max(eps0, eps), 0
+    schedule, e = [], max(eps0, eps)
     while True:
-        damp = rho / (rho + e)
-        f = damp * costs.softmin(g, log_b, e)
-        g = damp * costs.softmin(f, log_a, e, transpose=True)
-        f, g = _translate(f, g, log_a, log_b, rho)
-        it += 1
+        schedule.append(e)
         if e <= eps:
-            return f, g, it
+            break
         e = max(e * scaling, eps)
+    f, g = torch.zeros_like(a), torch.zeros_like(b)
+    return _sinkhorn.anneal(costs, a.log(), b.log(), f, g, schedule, rho, max_iter=1)
 
 
 class _Dual:

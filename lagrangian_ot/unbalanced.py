@@ -13,18 +13,22 @@ masses of its ends (POT's ``barycenter_unbalanced`` with the cost
 would inflate the mass of the ends by about ``Z``).
 
 All iterations run in the log domain with the Gaussian kernel applied axis by
-axis (it factorises on a tensor grid), so small blurs do not underflow.
+axis (it factorises on a tensor grid: ``kernels.softmin.GridKernel``), so small
+blurs do not underflow, in the project's one Sinkhorn loop (``_sinkhorn.py``).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import torch
 
+from . import _sinkhorn
 from .errors import InputError, check_int, check_positive
 from .grid import Grid, check_density_pair
+from .kernels.softmin import GridKernel
 
 
 def kernel_log_scale(grid: Grid, eps: float) -> float:
@@ -37,22 +41,6 @@ def kernel_log_scale(grid: Grid, eps: float) -> float:
         k = torch.arange(-reach, reach + 1, dtype=torch.float64)
         total -= float(torch.logsumexp(-((k * h) ** 2) / eps, dim=0))
     return total
-
-
-def _convolve_log(logv: torch.Tensor, costs: list[torch.Tensor]) -> torch.Tensor:
-    """``log sum_j exp(-|x_i - x_j|^2 / eps + logv_j)`` on a tensor grid, one axis at a time.
-
-    ``logv (..., N_1, ..., N_d)``; ``costs[a] (N_a, N_a)`` the squared distances along axis
-    ``a`` shifted by the kernel's scale, divided by ``eps``.
-    """
-    d = len(costs)
-    out = logv
-    for a, C in enumerate(costs):
-        axis = out.dim() - d + a
-        moved = out.movedim(axis, -1)  # (..., N_a)
-        moved = torch.logsumexp(moved.unsqueeze(-2) - C, dim=-1)  # (..., N_a)
-        out = moved.movedim(-1, axis)
-    return out
 
 
 def barycenter_path(
@@ -84,9 +72,11 @@ def barycenter_path(
         A length: marginals relaxed by ``rho KL`` with ``rho = 2 reach^2``; the
         mass of the path may dip between the ends.
     tol : float
-        Stop when the barycentres change by less than ``tol`` (relative, max norm).
+        Stop when the couplings' column marginals agree with the barycentres to ``tol``
+        (L1, relative to the total mass); the Sinkhorn loop of ``match`` with a moving
+        column marginal (iterative Bregman projections).
     max_iter : int
-        Iteration cap.
+        Iteration cap (a ``RuntimeWarning`` says when it stops there).
 
     Returns
     -------
@@ -108,39 +98,44 @@ def barycenter_path(
             "normalise them, or pass reach= for the unbalanced path"
         )
     max_iter = check_int(max_iter, "max_iter", 1)
-    fi = 1.0
-    if reach is not None:
-        rho = 2.0 * check_positive(reach, "reach") ** 2
-        fi = rho / (rho + eps)
+    tol = check_positive(tol, "tol")
+    rho = None if reach is None else 2.0 * check_positive(reach, "reach") ** 2
+    fi = 1.0 if rho is None else rho / (rho + eps)
     dev, dtype = alpha.device, alpha.dtype
     work = torch.float64
     d = len(grid.shape)
     shift = eps * kernel_log_scale(grid, eps) / d  # the heat kernel's factor, spread over the axes
-    costs = [(((ax[:, None] - ax[None, :]) ** 2 - shift) / eps).to(dev, work) for ax in grid.axes]  # C / eps
-    logp = torch.stack([alpha, beta]).to(work).log()  # (2, *shape) densities; -inf off the support
-    w = torch.stack([1 - ts, ts], dim=1).to(dev, work)  # (T, 2)
-    wshape = (ts.numel(), 2) + (1,) * d
-    w, logw = w.reshape(wshape), w.log().reshape(wshape)
-    logv = torch.zeros((ts.numel(), 2, *grid.shape), dtype=work, device=dev)
-    logq = None
-    for it in range(1, max_iter + 1):
-        logu = fi * (logp - _convolve_log(logv, costs))  # (T, 2, *shape)
-        logktu = _convolve_log(logu, costs)
-        if fi == 1.0:  # balanced: geometric mean
-            new = (w * logktu).sum(1)
-        else:  # relaxed: power mean of exponent 1 - fi
-            new = torch.logsumexp(logw + (1 - fi) * logktu, dim=1) / (1 - fi)
-        logv = fi * (new.unsqueeze(1) - logktu)
-        if logq is not None and it % 10 == 0:
-            q, q_old = new.exp(), logq.exp()
-            change = float((q - q_old).abs().amax()) / max(float(q.abs().amax()), 1e-300)
-            if change < tol:
-                logq = new
-                break
-        logq = new
-    path = logq.exp()  # a density: the kernel carries the cell volume
+    kernel = GridKernel([((ax[:, None] - ax[None, :]) ** 2 - shift).to(dev, work) for ax in grid.axes], grid.shape)
+    T = ts.numel()
+    w = torch.stack([1 - ts, ts], dim=1).to(dev, work).reshape((T, 2) + (1,) * d)  # (T, 2, 1...)
+    logw = w.log()
+    # plan k at time t: u_i K_ij v_j, u = (p_k / K v)^fi (KL-relaxed rows; fi = 1 balanced), in the
+    # loop's terms u = a e^(f/eps) with log a = fi log p_k, and v = e^(h/eps), h = g + eps log q
+    log_p = torch.stack([alpha, beta]).to(work).log()  # (2, *shape); -inf off the support
+    log_a = (fi * log_p).expand(T, 2, *grid.shape)
+
+    def barycentre(g_raw):  # log q from the columns' soft-minima (log K^T u = -g_raw / eps)
+        if rho is None:  # balanced: geometric mean
+            return -(w * g_raw).sum(1, keepdim=True) / eps
+        return torch.logsumexp(logw - (1 - fi) * g_raw / eps, dim=1, keepdim=True) / (1 - fi)  # power mean
+
+    def target(g_raw):
+        return (fi * barycentre(g_raw)).expand_as(g_raw)
+
+    zero = torch.zeros((T, 2, *grid.shape), dtype=work, device=dev)
+    res = _sinkhorn.converge(
+        kernel, log_a, zero, zero, zero, eps, rho, tol, max_iter, target=target, translation=False
+    )  # fmt: skip
+    path = barycentre(kernel.cols(res.f + eps * log_a, eps))[:, 0].exp()  # a density: the kernel carries the cell volume
     if not bool(torch.isfinite(path).all()):
         raise RuntimeError("barycenter_path: non-finite values (try a larger blur)")
+    if not res.converged:
+        warnings.warn(
+            f"barycenter_path stopped at max_iter={max_iter}: the couplings' marginals are {res.error:.2e} "
+            f"from the barycentres (tol {tol:.0e}); raise max_iter or use a larger blur",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return path.to(dtype)
 
 
