@@ -25,6 +25,7 @@ if not _os.path.isdir(_os.path.join(_here, "kernels")):
         __path__.append(_root)  # type: ignore[name-defined]
 
 from . import dynamic, plot, shapes
+from ._entropic import entropic_value
 from ._version import __version__
 from .errors import InputError
 from .fields import density, density_and_momentum, momentum, velocity
@@ -48,6 +49,7 @@ __all__ = [
     "density",
     "density_and_momentum",
     "dynamic",
+    "entropic_value",
     "hk_action",
     "hk_interpolate",
     "hk_plan",

@@ -225,3 +225,24 @@ def test_multiscale_on_cuda_matches_cpu(gen):
     gpu = match(x.cuda(), y.cuda(), method="sinkhorn", blur=0.05)
     assert gpu.src.is_cuda and gpu.converged
     assert float(gpu.cost) == pytest.approx(float(cpu.cost), rel=1e-5)
+
+
+def test_entropic_value_and_debiased_divergence(gen):
+    """Against GeomLoss (cost |x - y|^2 / 2: half our values) and POT's dense plan."""
+    from geomloss import SamplesLoss
+
+    from lagrangian_ot import entropic_value
+
+    x, y = cloud(150, 2, gen), cloud(120, 2, gen, 0.7, 0.8)
+    blur = 0.3
+    plain = entropic_value(x, y, blur=blur)
+    u, v = torch.full((150,), 1 / 150, dtype=F64), torch.full((120,), 1 / 120, dtype=F64)
+    P, C = pot_plan(x, y, u, v, blur)
+    kl = float((P * (P / (u[:, None] * v[None, :])).log()).sum())
+    assert float(plain) == pytest.approx(float((P * C).sum()) + 2 * blur**2 * kl, rel=1e-6)
+    assert float(plain) == pytest.approx(match(x, y, method="sinkhorn", blur=blur, tol=1e-8).info["entropic_value"], rel=1e-6)
+    div = entropic_value(x, y, blur=blur, debias=True)
+    ref = SamplesLoss("sinkhorn", p=2, blur=blur, scaling=0.99, debias=True, backend="tensorized")(x, y)
+    assert float(div) == pytest.approx(2 * float(ref), rel=1e-4)
+    assert abs(float(entropic_value(x, x, blur=blur, debias=True))) < 1e-9
+    assert plain.dtype == x.dtype and plain.dim() == 0
