@@ -111,11 +111,11 @@ def main() -> None:
             warm=n == 10_000,  # the first size warms up (and compiles) for both
             check=lambda a, b: f"cost rel. diff {abs(float(a.cost) - float(b.cost)) / float(b.cost):.1e}, gap {a.gap:.1e}",
         )
-    for n in () if args.skip_plans else sorted({min(big, 20_000), big}):  # GPU only: the CPU path is GeomLoss on KeOps
+    for n in () if args.skip_plans else sorted({min(big, 20_000), big}):  # GPU only (the CPU rows: bench_sinkhorn.py)
         xb = clouds(n, gpu)
         t_s, p_s = timed(lambda: match(*xb, method="sinkhorn", blur=0.01), 1, gpu, warm=False)
         print(f"GPU only: sinkhorn plan, blur 0.01, n={n:,}: {t_s:.4f} s, marginal error "
-              f"{p_s.info['marginal_error']:.1e} after {p_s.info['refine_iterations']} refinements", flush=True)  # fmt: skip
+              f"{p_s.info['marginal_error']:.1e} after {p_s.info['iterations']} iterations", flush=True)  # fmt: skip
 
     plan = match(*clouds(big, cpu, torch.float64), method="exact")
     times = torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0], dtype=torch.float64)

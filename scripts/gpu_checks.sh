@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The checks that need a CUDA device, in one go: the tests marked `gpu`, then
-# scripts/bench_gpu.py, scripts/bench_bb.py and scripts/bench_pairs.py on CUDA. Logs go to $OUT (default ./gpu-results). Wheels found
+# scripts/bench_gpu.py, scripts/bench_bb.py, scripts/bench_pairs.py and scripts/bench_sinkhorn.py on CUDA. Logs go to $OUT (default ./gpu-results). Wheels found
 # in .whl/ (pykeops, keopscore, geomloss, POT for a machine without network)
 # are installed into /tmp/site first.
 #
@@ -22,3 +22,4 @@ nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
 timeout "${BENCH_TIMEOUT:-360}" "$PY" scripts/bench_gpu.py ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench-gpu.txt"
 timeout 150 "$PY" scripts/bench_bb.py --device cuda 2>&1 | tee "$OUT/bench-bb-cuda.txt"
 timeout 200 "$PY" scripts/bench_pairs.py --device cuda --sizes 256,1024,4096 2>&1 | tee "$OUT/bench-pairs-cuda.txt"
+timeout 240 "$PY" scripts/bench_sinkhorn.py --device cuda --sizes 100000,1000000 2>&1 | tee "$OUT/bench-sinkhorn-cuda.txt"
