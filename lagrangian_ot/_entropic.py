@@ -32,12 +32,34 @@ from .kernels.softmin import DenseKernel, PointKernel
 DENSE_PAIRS = 4_000_000  # the cost matrix is stored up to this many pairs
 MULTISCALE_PAIRS = 1_000_000  # multiscale (d <= 3) above this many pairs
 MAX_ROUNDS = 5  # pattern checks of the multiscale solver
+SPACINGS = 10.0  # the default blur is at most this many nearest-neighbour spacings
 PLAN_LIMIT = 200_000_000  # entries of a sparse plan, at most (about 5 GB)
 
 
 def default_blur(x: torch.Tensor, y: torch.Tensor) -> float:
-    """``0.01`` of the diameter of the two clouds together (``1e-3`` when they are one point)."""
-    return 0.01 * _diameter(x, y) or 1e-3
+    """``0.01`` of the diameter of the two clouds together, and at most ``SPACINGS`` times the
+    mean distance from a point to its nearest neighbour in its own cloud (``1e-3`` when the
+    clouds are one point).
+
+    The second bound keeps the plan's size in proportion to the number of points: at a
+    fixed blur each point of a denser cloud has more partners (about a thousand at
+    ``SPACINGS`` spacings in 2-D), and a plan of ``n`` points would grow like ``n^2``.
+    """
+    blur = 0.01 * _diameter(x, y)
+    for p in (x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])):
+        if p.shape[0] > 1:
+            blur = min(blur, SPACINGS * _spacing(p))
+    return blur or 1e-3
+
+
+def _spacing(p: torch.Tensor, sample: int = 256) -> float:
+    """Mean nearest-neighbour distance in ``p`` (over a fixed subsample of its points)."""
+    idx = torch.linspace(0, p.shape[0] - 1, min(sample, p.shape[0]), device=p.device).long()
+    d = torch.cdist(p[idx].double(), p.double())  # (s, n)
+    d[torch.arange(idx.shape[0], device=p.device), idx] = float("inf")
+    nearest = d.min(1).values
+    nearest = nearest[torch.isfinite(nearest) & (nearest > 0)]
+    return float(nearest.mean()) if nearest.numel() else float("inf")
 
 
 def _diameter(x: torch.Tensor, y: torch.Tensor) -> float:

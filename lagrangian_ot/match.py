@@ -110,7 +110,8 @@ def match(
         moved; ``plan.converged`` says whether ``tol`` was reached).
         ``"auto"``: exact unless a cloud has more than 200,000 points.
     blur : float, optional
-        Sinkhorn blur (a length), default 1% of the diameter of the clouds.
+        Sinkhorn blur (a length), default 1% of the diameter of the clouds and at most
+        10 nearest-neighbour spacings (so a plan's size grows like the number of points).
     reach : float, optional
         Sinkhorn only: relax the marginals by ``2 reach^2 KL`` (unbalanced).
     backend : {"auto", "torch", "keops"}
