@@ -25,6 +25,7 @@ import torch
 
 from .errors import InputError, check_int, check_positive
 from .grid import Grid, check_density_pair
+from .kernels.threads import fit_threads
 
 
 def kernel_log_scale(grid: Grid, eps: float) -> float:
@@ -55,6 +56,7 @@ def _convolve_log(logv: torch.Tensor, costs: list[torch.Tensor]) -> torch.Tensor
     return out
 
 
+@fit_threads(lambda alpha, *_, **__: alpha.numel() * max(alpha.shape) * 10)  # its largest logsumexp
 def barycenter_path(
     alpha: torch.Tensor,
     beta: torch.Tensor,
