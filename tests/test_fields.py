@@ -132,6 +132,7 @@ def test_grid_fields_match_reference(d, per_axis):
     _close(m2, m_ref)
 
 
+@pytest.mark.slow
 def test_per_axis_sigma_is_applied_to_the_right_axis():
     # one particle at the origin, very different widths: the profile along each axis
     # must have the width given for that axis
