@@ -66,7 +66,7 @@ def save_npz(geo: Geodesic, path) -> None:
         "times": np.asarray(geo.times, dtype=np.float64),
         "sigma": np.asarray(geo.sigma),
         "method": np.asarray(p.method),
-        "gap": np.asarray(np.nan if p.gap is None else p.gap),
+        "gap": np.asarray(np.nan if p.gap is None else float(p.gap)),
         "source": np.asarray(geo.source),
         "target": np.asarray(geo.target),
     }
