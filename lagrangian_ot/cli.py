@@ -475,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "interpolate",
-help="sample two pictures into points, match them and draw the flow from one to the other",
+help="sample two pictures into points, match them and draw the flow between them: density snapshots, velocity arrows",
         description="Sample two silhouettes (image files or built-in shapes), place them side by side, "
         "match them by an optimal plan and draw the McCann interpolation: a density sequence "
         "(density-sequence.png/.pdf), midpoint velocity arrows (midpoint-velocities.png/.pdf), "
