@@ -41,3 +41,11 @@ def test_batched_plans_have_one_gap_for_all_problems():
     assert one.gap.dim() == 0 and float(one.gap) == float(plan.gap)
     ref = match(x[1], y[1], method="exact")
     assert float(one.cost) == pytest.approx(float(ref.cost), rel=1e-12)
+
+
+@pytest.mark.gpu
+def test_gap_lives_on_the_plans_device():
+    x, y = clouds(300)
+    plan = match(x.cuda(), y.cuda(), method="exact")
+    assert plan.cost.device.type == "cuda" and plan.gap.device.type == "cuda"
+    assert float(plan.gap) <= 1e-9 * float(plan.cost)
