@@ -566,17 +566,19 @@ help="sample two pictures into points, match them and draw the flow between them
     return parser
 
 
-_WARNED: set[str] = set()
+def _warning_printer():
+    """``warnings.showwarning`` for one command: each warning once, as one line ``lagot: warning: ...``."""
+    shown: set[str] = set()
 
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = str(message)
+        if text not in shown:
+            shown.add(text)
+            from ._progress import write
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings as one line on stderr, ``lagot: warning: ...``, each once, without source lines."""
-    text = str(message)
-    if text not in _WARNED:
-        _WARNED.add(text)
-        from ._progress import write
+            write(f"lagot: warning: {text}")
 
-        write(f"lagot: warning: {text}")
+    return show
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -588,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
+            warnings.showwarning = _warning_printer()
             return args.run(args)
     except InputError as exc:
         print(f"lagot: error: {exc}", file=sys.stderr)
