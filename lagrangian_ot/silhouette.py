@@ -122,8 +122,8 @@ def silhouette_mask(path_or_name, threshold="auto") -> np.ndarray:
     gray = _open(path_or_name)
     if gray.size == 0 or gray.max() - gray.min() < 1e-3:
         raise InputError(f"{path_or_name!s}: the image is blank (no contrast), no silhouette to find")
-    _warn_if_photograph(gray, path_or_name)
     if threshold == "auto":
+        _warn_if_photograph(gray, path_or_name)  # a threshold given is a choice made
         thr = _otsu(gray)
     else:
         try:
