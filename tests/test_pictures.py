@@ -125,5 +125,6 @@ def test_threshold_option(tmp_path, capsys):
     path = photograph(tmp_path / "photo.png")
     assert main(["interpolate", path, "disks", "--n", "60", "--times", "0,1", "--threshold", "0.3",
                  "--out", str(tmp_path / "o")]) == 0  # fmt: skip
+    assert "does not look like" not in capsys.readouterr().err  # a threshold given is a choice made
     assert main(["interpolate", "--threshold", "1.5", "--out", str(tmp_path / "p")]) == 2
     assert "--threshold" in capsys.readouterr().err
