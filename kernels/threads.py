@@ -21,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
+import warnings
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -92,18 +94,43 @@ def fit_threads(work: Callable[..., int] | None = None) -> Callable[[F], F]:
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def run(*args, **kwargs):
-            if _largest_cpu_tensor((*args, *kwargs.values())) is None:
-                return fn(*args, **kwargs)
-            if work is None:
-                elements = _largest_cpu_tensor((*args, *kwargs.values())) or 0
-            else:
-                try:
-                    elements = int(work(*args, **kwargs))
-                except Exception:  # bad arguments: let the function report them
-                    return fn(*args, **kwargs)
-            with limit_threads(threads_for(elements)):
+            n = _threads_for_call(work, args, kwargs)
+            with _warnings_from(sys._getframe(1)), (limit_threads(n) if n else contextlib.nullcontext()):
                 return fn(*args, **kwargs)
 
         return run  # type: ignore[return-value]
 
     return wrap
+
+
+def _threads_for_call(work, args, kwargs) -> int | None:
+    """Threads for one call; None to leave them as they are (GPU tensors, arguments ``work`` cannot read)."""
+    largest = _largest_cpu_tensor((*args, *kwargs.values()))
+    if largest is None:
+        return None
+    if work is None:
+        return threads_for(largest)
+    try:
+        return threads_for(int(work(*args, **kwargs)))
+    except Exception:  # bad arguments: the function itself reports them
+        return None
+
+
+@contextlib.contextmanager
+def _warnings_from(caller) -> Iterator[None]:
+    """Warnings raised inside are issued again at ``caller``'s line, as if no wrapper stood between
+    (a solver's ``stacklevel`` points at its caller, which is this module's wrapper)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # record each one; the caller's filters decide below
+        try:
+            yield
+        finally:
+            pass
+    here = os.path.normcase(__file__)
+    for w in caught:
+        if os.path.normcase(w.filename) == here:
+            registry = caller.f_globals.setdefault("__warningregistry__", {})
+            warnings.warn_explicit(w.message, w.category, caller.f_code.co_filename, caller.f_lineno,
+                                   module=caller.f_globals.get("__name__"), registry=registry)  # fmt: skip
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno or 0)

@@ -87,3 +87,22 @@ def test_native_batched_assignment_split_matches_one_thread(two_threads):
 
     for b in range(9):
         assert costs[b, np.arange(30), many[b]].sum() == pytest.approx(costs[b][linear_sum_assignment(costs[b])].sum())
+
+
+def test_a_solver_warning_points_at_the_callers_line():
+    """The wrapper stands between a solver and its caller: its warnings still name the caller's line."""
+    import warnings
+
+    @fit_threads()
+    def solver(x):
+        warnings.warn("did not converge", RuntimeWarning, stacklevel=2)
+        return x
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        solver(torch.zeros(3)); line = __import__("inspect").currentframe().f_lineno  # noqa: E702
+    assert len(caught) == 1 and caught[0].filename == __file__ and caught[0].lineno == line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning, match="did not converge"):
+            solver(torch.zeros(3))
