@@ -11,6 +11,8 @@ CUDA); ``backend="auto"`` picks the blocked torch code on every device (see
   with its argmin, and the ``k`` smallest values per row.
 - :mod:`.native`: the sparse min-cost transportation solver and farthest-point
   sampling (C, loaded with ctypes).
+- :mod:`.threads`: how many CPU threads a computation gets (one for small work,
+  the pool only where it pays; ``fit_threads`` wraps the solvers' entry points).
 """
 
 from .backend import available_backends, resolve_backend

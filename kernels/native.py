@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .threads import available_cpus
+
 _HERE = Path(__file__).resolve().parent
 _SOURCES = sorted((_HERE / "native").glob("*.c"))
 _I64 = ctypes.POINTER(ctypes.c_int64)
@@ -188,8 +190,12 @@ def ssp_transport(
     return flow[back], u, v, info
 
 
+SPANS_PER_THREAD = 4
+
+
 def _threads() -> int:
-    return max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
+    """Threads of the native kernels: torch's setting, at most the cores this process may use."""
+    return max(1, min(torch.get_num_threads(), available_cpus()))
 
 
 def _split(n: int, parts: int) -> list[tuple[int, int]]:
@@ -222,23 +228,23 @@ def pruned_topk(x: np.ndarray, y: np.ndarray, g: np.ndarray, blocks, thresh: np.
             float(margin), int(k), _ptr(vals, _F64), _ptr(idx, _I64), _ptr(work, _F64),
         )  # fmt: skip
 
-    spans = _split(n, _threads() if n >= 2048 else 1)
-    if len(spans) == 1:
-        evaluated = run(spans[0])
-    else:
-        with ThreadPoolExecutor(len(spans)) as pool:
-            evaluated = sum(pool.map(run, spans))
+    threads = _threads() if n >= 2048 else 1
+    if threads == 1:
+        evaluated = run((0, n))
+    else:  # more spans than threads: a thread slowed by a busy core takes fewer of them
+        with ThreadPoolExecutor(threads) as pool:
+            evaluated = sum(pool.map(run, _split(n, SPANS_PER_THREAD * threads)))
     return vals, idx, int(evaluated)
 
 
 def _run_batches(B: int, call) -> None:
     """Run ``call(b0, b1)`` (a native batched kernel) over ``B`` problems on several threads."""
-    spans = _split(B, min(_threads(), B))
-    if len(spans) == 1:
-        status = [call(*spans[0])]
-    else:
-        with ThreadPoolExecutor(len(spans)) as pool:
-            status = list(pool.map(lambda span: call(*span), spans))
+    threads = min(_threads(), B)
+    if threads == 1:
+        status = [call(0, B)]
+    else:  # more spans than threads: a thread slowed by a busy core takes fewer of them
+        with ThreadPoolExecutor(threads) as pool:
+            status = list(pool.map(lambda span: call(*span), _split(B, min(B, SPANS_PER_THREAD * threads))))
     if any(s == 1 for s in status):
         raise MemoryError("the assignment solver ran out of memory")
     if any(s != 0 for s in status):

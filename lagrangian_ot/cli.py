@@ -9,6 +9,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from ._version import __version__
@@ -99,25 +100,25 @@ def _interpolate(args) -> int:
     times = parse_times(args.times)
     _check_animation(args)
     device = _device(args.device)
+    threshold = _threshold(args.threshold)
     for name in names:  # fail early, before any work or output
-        silhouette_mask(name)
+        silhouette_mask(name, threshold)
     out = _out_dir(args.out)
-    with Progress(6 + 2 * bool(args.animate) + bool(args.html)) as bar, _Staging(out) as stage:
-        bar.step("sampling and matching")
+    with Progress(7 + 2 * bool(args.animate) + bool(args.html)) as bar, _Staging(out) as stage:
         geo = silhouette_geodesic(
             names[0], names[1], args.n, method=args.method, seed=args.seed, sampling=args.sampling,
-            times=times, sigma=args.sigma, device=device,
+            times=times, sigma=args.sigma, device=device, threshold=threshold, progress=bar,
         )  # fmt: skip
         plan = geo.plan
-        bar.step("density sequence")
+        bar.step("drawing the density sequence")
         fig = plot.density_sequence(plan, times, geo.sigma)
         plot.save(fig, stage / "density-sequence.png")
         plot.save(fig, stage / "density-sequence.pdf")
-        bar.step("midpoint velocities")
+        bar.step("drawing the midpoint velocities")
         fig = plot.midpoint_arrows(plan, sigma=geo.sigma)
         plot.save(fig, stage / "midpoint-velocities.png")
         plot.save(fig, stage / "midpoint-velocities.pdf")
-        bar.step("figure")
+        bar.step("figure.png")
         _side_by_side(stage / "density-sequence.png", stage / "midpoint-velocities.png", stage / "figure.png")
         bar.step("geodesic.npz")
         save_npz(geo, stage / "geodesic.npz")
@@ -136,6 +137,19 @@ def _interpolate(args) -> int:
     return 0
 
 
+def _threshold(text: str):
+    """``--threshold``: ``auto`` or a grey level in (0, 1)."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise InputError(f"--threshold takes auto or a grey level between 0 and 1, got {text!r}")
+    return value
+
+
 def _check_animation(args) -> None:
     from .animation import MAX_FRAMES
 
@@ -152,12 +166,14 @@ def _animate(geo, args, stage: Path, bar) -> None:
     from .animation import ffmpeg_available, write_gif, write_mp4
 
     options = dict(frames=args.frames, duration=args.duration, arrows=args.arrows, sigma=geo.sigma)
-    bar.step("animation (GIF)")
+    bar.step("geodesic.gif")
     write_gif(geo.plan, stage / "geodesic.gif", **options)
     mp4 = ffmpeg_available()
-    bar.step("animation (MP4)" if mp4 else "animation (no ffmpeg: no MP4)")
+    bar.step("geodesic.mp4" if mp4 else "no ffmpeg: no geodesic.mp4")
     if mp4:
         write_mp4(geo.plan, stage / "geodesic.mp4", **options)
+    else:
+        warnings.warn("ffmpeg is not installed: wrote geodesic.gif but no geodesic.mp4 (install ffmpeg for it)", stacklevel=2)
 
 
 def _panel(geo, args, stage: Path) -> None:
@@ -171,6 +187,7 @@ FIGURES = ("sequence", "arrows", "trajectories", "velocity", "plan")
 
 def _figure(args) -> int:
     from . import plot
+    from ._progress import Progress
     from .geodesic import load_npz, parse_times
 
     geo = load_npz(args.npz)
@@ -186,9 +203,11 @@ def _figure(args) -> int:
     bad = [ext for ext in formats if ext not in ("png", "pdf", "svg")]
     if bad:
         raise InputError(f"--formats takes png, pdf and svg, got {bad[0]!r}")
-    out = _out_dir(args.out)
+    out = _out_dir(args.out if args.out is not None else os.path.dirname(os.path.abspath(args.npz)))
     plan, written = geo.plan, []
-    with _Staging(out) as stage:
+    pair = "png" in formats and {"sequence", "arrows"} <= set(kinds)  # figure.png: the two side by side
+    steps = len(kinds) + pair + 2 * bool(args.animate) + bool(args.html)
+    with Progress(steps) as bar, _Staging(out) as stage:
         draw = {
             "sequence": ("density-sequence", lambda: plot.density_sequence(plan, times, sigma)),
             "arrows": ("midpoint-velocities", lambda: plot.midpoint_arrows(plan, sigma=sigma, t=args.t)),
@@ -198,17 +217,20 @@ def _figure(args) -> int:
         }
         for kind in kinds:
             name, make = draw[kind]
+            bar.step(f"drawing {name}")
             fig = make()
             for ext in formats:
                 plot.save(fig, stage / f"{name}.{ext}")
                 written.append(f"{name}.{ext}")
+        if pair:
+            bar.step("figure.png")
+            _side_by_side(stage / "density-sequence.png", stage / "midpoint-velocities.png", stage / "figure.png")
+            written.append("figure.png")
         if args.animate:
-            from ._progress import Progress
-
-            with Progress(2) as bar:
-                _animate(geo, args, stage, bar)
+            _animate(geo, args, stage, bar)
             written += sorted(p.name for p in stage.glob("geodesic.*"))
         if args.html:
+            bar.step("panel.html")
             _panel(geo, args, stage)
             written.append("panel.html")
     print(f"lagot: redrew {', '.join(written)} from {args.npz} into {out}/")
@@ -228,6 +250,7 @@ def _mixture(text: str, name: str):
 
 def _unbalanced(args) -> int:
     from . import plot
+    from ._progress import Progress
     from .geodesic import parse_times
     from .unbalanced import (
         SEED_ALPHA,
@@ -254,14 +277,17 @@ def _unbalanced(args) -> int:
     out = _out_dir(args.out)
     kappas = _floats(args.kappas, "kappas")  # checked even when unused: a typo should not pass silently
     check_int(args.n, "--n (points per shape)", 2, 5000)
-    balanced = barycenter_path(alpha, beta, grid, times, blur=args.blur)
-    relaxed = barycenter_path(alpha, beta, grid, times, blur=args.blur, reach=args.reach)
-    with _Staging(out) as stage:
+    with Progress(3 + bool(args.lagrangian) + bool(args.html)) as bar, _Staging(out) as stage:
+        bar.step("balanced barycentre path")
+        balanced = barycenter_path(alpha, beta, grid, times, blur=args.blur)
+        bar.step("KL-relaxed barycentre path")
+        relaxed = barycenter_path(alpha, beta, grid, times, blur=args.blur, reach=args.reach)
+        bar.step("drawing unbalanced.png")
         fig = plot.barycenter_rows(grid, [("balanced", balanced), (f"reach {args.reach:g}", relaxed)], times)
         plot.save(fig, stage / "unbalanced.png")
         plot.save(fig, stage / "unbalanced.pdf")
         if args.lagrangian or args.html:
-            _lagrangian_wfr(args, kappas, times, stage)
+            _lagrangian_wfr(args, kappas, times, stage, bar)
     masses = lambda p: " ".join(f"{float(m):.4f}" for m in p.sum(1) * vol)
     print(f"lagot: barycentre paths, blur {args.blur:g}, reach {args.reach:g}; masses balanced [{masses(balanced)}], "
           f"relaxed [{masses(relaxed)}]; {time.perf_counter() - start:.1f} s, wrote {out}/")  # fmt: skip
@@ -322,7 +348,7 @@ def _floats(text: str, name: str) -> tuple[float, ...]:
     return values
 
 
-def _lagrangian_wfr(args, kappas, times, stage: Path) -> None:
+def _lagrangian_wfr(args, kappas, times, stage: Path, bar) -> None:
     """The Lagrangian WFR path from the cat (mass 1) to the two disks (mass 1.5), per kappa."""
     import torch
 
@@ -335,12 +361,14 @@ def _lagrangian_wfr(args, kappas, times, stage: Path) -> None:
     b = torch.full((args.n,), 1.5 / args.n, dtype=torch.float64)
     plans = None
     if args.lagrangian:
+        bar.step("Lagrangian WFR paths (hk-sequence.png)")
         rho, masses, _, canvas, plans = unbalanced_frames(x, y, None, b, kappas, times=times, width=320)
         labels = [f"kappa {k:g}" for k in kappas]
         fig = plot.fading_rows(rho, canvas, labels, times, masses=masses.tolist())
         plot.save(fig, stage / "hk-sequence.png")
         plot.save(fig, stage / "hk-sequence.pdf")
     if args.html:
+        bar.step("unbalanced.html")
         write_unbalanced_panel(x, y, stage / "unbalanced.html", b=b, kappas=kappas, plans=plans)
 
 
@@ -406,6 +434,11 @@ def _doctor(args) -> int:
         print("  native   yes (exact solver, farthest-point sampling)")
     except Exception as exc:  # report, do not fail
         print(f"  native   no: {exc}")
+    ffmpeg = shutil.which("ffmpeg")
+    print(f"  ffmpeg   {'yes: ' + ffmpeg if ffmpeg else 'no (--animate writes geodesic.gif but no geodesic.mp4; install ffmpeg)'}")
+    chromium = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    note = "yes: " + chromium if chromium else "no (panel.html opens in any browser; the panel tests need chromium)"
+    print(f"  chromium {note}")
     if args.keops:
         print(f"  keops    {_keops_probe()}")
     return 0
@@ -442,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "interpolate",
-        help="Benamou-Brenier geodesic between two silhouettes, as figures and data",
+help="sample two pictures into points, match them and draw the flow between them: density snapshots, velocity arrows",
         description="Sample two silhouettes (image files or built-in shapes), place them side by side, "
         "match them by an optimal plan and draw the McCann interpolation: a density sequence "
         "(density-sequence.png/.pdf), midpoint velocity arrows (midpoint-velocities.png/.pdf), "
@@ -458,16 +491,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--sampling", choices=["poisson", "farthest", "random", "grid"], default="poisson",
         help="how points are drawn in the silhouettes (default poisson: evenly spread)",
     )
+    p.add_argument("--threshold", default="auto",
+                   help="grey level in (0, 1) between shape and background (default auto: Otsu's threshold)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to compute (default: cuda if available)")
     p.add_argument("--out", default="lagot-out", help="output folder (default lagot-out)")
     _add_animation_options(p)
     p.set_defaults(run=_interpolate)
 
     p = sub.add_parser(
-        "figure", help="redraw figures (and the animation) from a saved geodesic.npz",
+        "figure", help="redraw the figures (and the animation) beside a saved geodesic.npz, without solving again",
         description="Redraw figures from the geodesic.npz that lagot interpolate writes, without solving "
         "again: density sequence, midpoint arrows, particle trajectories, the Eulerian velocity field, "
-        "plan lines; optionally the animation.",
+        "plan lines, and figure.png (the first two side by side); optionally the animation.",
     )  # fmt: skip
     p.add_argument("npz", help="a geodesic.npz written by lagot interpolate")
     p.add_argument("--kind", nargs="+", choices=[*FIGURES, "all"], default=["all"], help="which figures (default all)")
@@ -476,7 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sigma", type=float, default=None, help="kernel bandwidth (default: the saved one)")
     p.add_argument("--velocity", choices=["arrows", "streamlines"], default="arrows", help="velocity figure style")
     p.add_argument("--formats", default="png,pdf", help="comma-separated: png, pdf, svg (default png,pdf)")
-    p.add_argument("--out", default="lagot-figures", help="output folder (default lagot-figures)")
+    p.add_argument("--out", default=None, help="output folder (default: the folder of NPZ, beside the figures it redraws)")
     _add_animation_options(p)
     p.set_defaults(run=_figure)
 
@@ -490,15 +525,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_shapes)
 
     p = sub.add_parser(
-        "unbalanced", help="balanced vs KL-relaxed barycentre paths between two 1-D mixtures (the seed's figure)",
+        "unbalanced", help="two rows of 1-D densities: mass-conserving and KL-relaxed barycentre paths between two Gaussian mixtures",
         description="Entropic barycentre interpolation between two Gaussian mixtures on 260 points of [-3, 3]: "
         "one row balanced (mass conserved), one row with the marginals relaxed by KL (reach), "
         "written as unbalanced.png and unbalanced.pdf.",
     )  # fmt: skip
     p.add_argument("--blur", type=float, default=0.08, help="entropic blur, a length: eps = 2 blur^2 (default 0.08)")
     p.add_argument("--reach", type=float, default=1.2, help="KL relaxation, a length: rho = 2 reach^2 (default 1.2)")
-    p.add_argument("--alpha", default=None, help="source mixture as weight:mean:std,... (default the seed's)")
-    p.add_argument("--beta", default=None, help="target mixture as weight:mean:std,... (default the seed's)")
+    p.add_argument("--alpha", default=None, help="source mixture as weight:mean:std,... (default 0.88:-1.25:0.17,0.12:0.72:0.2: a tall bump at the left)")
+    p.add_argument("--beta", default=None, help="target mixture as weight:mean:std,... (default 0.12:-0.72:0.2,0.88:1.25:0.17: its mirror image)")
     p.add_argument("--times", default="0,0.25,0.5,0.75,1", help="comma-separated times in [0, 1]")
     p.add_argument("--lagrangian", action="store_true",
                    help="also draw the Lagrangian WFR path from the cat (mass 1) to the two disks (mass 1.5): hk-sequence.png/.pdf")
@@ -509,10 +544,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_unbalanced)
 
     p = sub.add_parser(
-        "bb", help="Eulerian Benamou-Brenier geodesics on grids: the 1-D duality figure and a 2-D geodesic",
+        "bb", help="the flow between two densities computed on a grid: a 1-D figure (density, momentum, potential) and a 2-D flow",
         description="Solve the convex Benamou-Brenier problem on a staggered grid by proximal splitting. "
-        "Without pictures: the duality figure (density, momentum, potential) between the seed's two 1-D "
-        "mixtures (bb-duality.png/.pdf) and the geodesic from the cat to the two disks (bb-geodesic.png/.pdf); "
+        "Without pictures: the duality figure (density, momentum, potential) between two 1-D Gaussian "
+        "mixtures, a tall bump at the left and its mirror image (bb-duality.png/.pdf) and the geodesic from the cat to the two disks (bb-geodesic.png/.pdf); "
         "with SRC DST (image files or built-in shapes): the geodesic between them.",
     )  # fmt: skip
     p.add_argument("shapes", nargs="*", metavar="SRC DST", help="two pictures (default: cat disks and the 1-D figure)")
@@ -525,21 +560,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="lagot-bb", help="output folder (default lagot-bb)")
     p.set_defaults(run=_bb)
 
-    p = sub.add_parser("doctor", help="say which backends work here (CUDA, KeOps, native solver)")
+    p = sub.add_parser("doctor", help="say what works here: CUDA, KeOps, the native solver, ffmpeg (MP4), chromium")
     p.add_argument("--keops", action="store_true", help="also compile and run a KeOps test formula")
     p.set_defaults(run=_doctor)
     return parser
 
 
+def _warning_printer():
+    """``warnings.showwarning`` for one command: each warning once, as one line ``lagot: warning: ...``."""
+    shown: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = str(message)
+        if text not in shown:
+            shown.add(text)
+            from ._progress import write
+
+            write(f"lagot: warning: {text}")
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``lagot``; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --help and --version end here, before torch is imported
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer()
+            return args.run(args)
     except InputError as exc:
         print(f"lagot: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numbers
+import sys
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported where a check needs it: `lagot --help` runs without it
+    import torch
 
 
 class InputError(ValueError):
@@ -14,11 +17,15 @@ class InputError(ValueError):
 def all_finite(t: torch.Tensor) -> bool:
     """No NaN or infinity in ``t``: a finite sum says so in one pass; otherwise look element by element
     (a sum can also overflow)."""
+    import torch
+
     return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
 
 
 def check_cloud(x: torch.Tensor, name: str) -> torch.Tensor:
     """A point cloud ``(n, d)`` or a batch ``(B, n, d)`` of finite floats, ``n >= 1``."""
+    import torch
+
     if not isinstance(x, torch.Tensor):
         raise InputError(f"{name} must be a torch.Tensor of shape (n, d) or (B, n, d), got {type(x).__name__}")
     if x.dim() not in (2, 3):
@@ -34,6 +41,8 @@ def check_cloud(x: torch.Tensor, name: str) -> torch.Tensor:
 
 def check_weights(a: torch.Tensor | None, x: torch.Tensor, name: str) -> torch.Tensor:
     """Nonnegative finite weights matching the cloud ``x``; uniform ``1/n`` when None."""
+    import torch
+
     n = x.shape[-2]
     if a is None:
         return torch.full(x.shape[:-1], 1.0 / n, dtype=x.dtype, device=x.device)
@@ -62,7 +71,8 @@ def check_positive(value: float, name: str) -> float:
 
 def check_int(value, name: str, low: int, high: int | None = None) -> int:
     """An integer (Python, NumPy or a 0-d integer tensor; not a bool) in ``[low, high]`` (no upper bound when ``high`` is None)."""
-    if isinstance(value, torch.Tensor) and value.dim() == 0 and not (value.is_floating_point() or value.is_complex()):
+    torch = sys.modules.get("torch")  # a tensor exists only where torch is imported
+    if torch is not None and isinstance(value, torch.Tensor) and value.dim() == 0 and not (value.is_floating_point() or value.is_complex()):
         value = bool(value) if value.dtype == torch.bool else int(value)  # a bool tensor stays a (refused) bool
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if ok and low <= value and (high is None or value <= high):

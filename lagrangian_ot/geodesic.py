@@ -33,14 +33,21 @@ class Geodesic:
 def silhouette_geodesic(
     source, target, n: int, *, method: str = "auto", seed: int = 0, sampling: str = "poisson",
     times: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0), sigma: float | None = None,
-    device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64,
+    device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64, threshold="auto", progress=None,
 ) -> Geodesic:  # fmt: skip
-    """Sample both silhouettes, place them side by side and match them."""
+    """Sample both silhouettes, place them side by side and match them.
+
+    ``threshold`` is :func:`load_silhouette`'s; ``progress`` (a ``_progress.Progress``) is told each step.
+    """
     from .plot import default_sigma
 
-    x = load_silhouette(source, n, sampling=sampling, seed=seed, dtype=dtype).to(device)
-    y = load_silhouette(target, n, sampling=sampling, seed=seed + 1, dtype=dtype).to(device)
+    step = progress.step if progress is not None else (lambda label: None)
+    step(f"sampling {n:,} points in {os.fspath(source)}")
+    x = load_silhouette(source, n, sampling=sampling, seed=seed, threshold=threshold, dtype=dtype).to(device)
+    step(f"sampling {n:,} points in {os.fspath(target)}")
+    y = load_silhouette(target, n, sampling=sampling, seed=seed + 1, threshold=threshold, dtype=dtype).to(device)
     shift = torch.tensor([SEPARATION / 2, 0.0], dtype=dtype, device=device)
+    step("matching")
     plan = match(x - shift, y + shift, method=method)
     sig = float(sigma) if sigma is not None else default_sigma(plan.x)
     return Geodesic(plan, tuple(float(t) for t in times), sig, os.fspath(source), os.fspath(target))
@@ -59,7 +66,7 @@ def save_npz(geo: Geodesic, path) -> None:
         "times": np.asarray(geo.times, dtype=np.float64),
         "sigma": np.asarray(geo.sigma),
         "method": np.asarray(p.method),
-        "gap": np.asarray(np.nan if p.gap is None else p.gap),
+        "gap": np.asarray(np.nan if p.gap is None else float(p.gap)),
         "source": np.asarray(geo.source),
         "target": np.asarray(geo.target),
     }

@@ -75,6 +75,30 @@ class Grid:
         """``(lo_0, hi_0, lo_1, hi_1, ...)``, for example for ``imshow``."""
         return tuple(v for pair in zip(self.lo, self.hi) for v in pair)
 
+    def imshow_args(self, values) -> dict:
+        """Keyword arguments that draw ``values`` of a 2-D grid the right way up with matplotlib.
+
+        Grid values are indexed ``[x, y]`` (x first, like :meth:`points`), while
+        ``imshow`` takes rows of y from the top: ``plt.imshow(rho)`` would show the
+        picture transposed. This gives the transposed array, ``origin="lower"`` and
+        the grid's ``extent``, so that axes are in the grid's coordinates.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt  # doctest: +SKIP
+        >>> rho, grid = lagrangian_ot.raster.image_density("cat", 64)  # doctest: +SKIP
+        >>> plt.imshow(**grid.imshow_args(rho), cmap="magma")  # doctest: +SKIP
+        >>> Grid((0.0, 0.0), (2.0, 1.0), (2, 1)).imshow_args(torch.tensor([[1.0], [2.0]]))["X"].tolist()
+        [[1.0, 2.0]]
+        """
+        if self.dim != 2:
+            raise InputError(f"imshow_args draws 2-D grids, this one has {self.dim} axes")
+        if isinstance(values, torch.Tensor):
+            values = values.detach().cpu().numpy()
+        if tuple(values.shape) != self.shape:
+            raise InputError(f"values have shape {tuple(values.shape)} but the grid is {self.shape}")
+        return {"X": values.T, "origin": "lower", "extent": self.extent}
+
     def points(self) -> torch.Tensor:
         """All cell centres, ``(prod(shape), d)`` in C order (last axis fastest)."""
         mesh = torch.meshgrid(*self.axes, indexing="ij")

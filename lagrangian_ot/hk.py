@@ -97,6 +97,7 @@ import torch
 from . import _sinkhorn
 from ._sinkhorn import ROW_CAP, top_entries
 from .errors import InputError, check_cloud, check_int, check_positive
+from .kernels.threads import fit_threads
 
 CACHE_PAIRS = 4_000_000  # the cost matrix is kept in memory below this many admissible-set pairs
 BLOCK_BYTES = 1 << 25  # row blocks of the uncached cost stay under this size
@@ -544,6 +545,7 @@ def _static(x, y, a, b, kappa, src, dst, gamma, g0, g1) -> float:
     return 4.0 * kappa**2 * float(kl(g0, a) + kl(g1, b) + (gam * ell).sum())
 
 
+@fit_threads(lambda x, y, *_, **__: x.shape[-2] * y.shape[-2])  # one thread for small clouds
 def hk_plan(
     x: torch.Tensor,
     y: torch.Tensor,

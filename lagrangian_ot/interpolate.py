@@ -10,7 +10,7 @@ from .errors import InputError
 from .plan import Plan, take
 
 
-def mccann(plan: Plan, t) -> torch.Tensor:
+def mccann(plan: Plan, t, *, extrapolate: bool = False) -> torch.Tensor:
     """Particles ``Z_t = (1 - t) x[src] + t y[dst]`` of the plan at time(s) ``t``.
 
     Particle ``k`` carries ``plan.mass[k]`` and moves with constant velocity
@@ -21,7 +21,11 @@ def mccann(plan: Plan, t) -> torch.Tensor:
     ----------
     plan : Plan
     t : float or Tensor
-        A time in [0, 1] (extrapolation outside is allowed), or a 1-D tensor of ``T`` times.
+        A time in [0, 1], or a 1-D tensor of ``T`` times.
+    extrapolate : bool
+        Allow times outside [0, 1] (the particles continue on their straight
+        lines, which is no longer a geodesic between the two clouds). Without
+        it such times are refused: ``mccann(plan, 1.5)`` is usually a mistake.
 
     Returns
     -------
@@ -42,13 +46,18 @@ def mccann(plan: Plan, t) -> torch.Tensor:
     if isinstance(t, (int, float)):
         if not math.isfinite(t):
             raise InputError(f"t must be finite, got {t}")
+        if not extrapolate and not 0.0 <= t <= 1.0:
+            raise InputError(f"t must be in [0, 1], got {t}; pass extrapolate=True to continue the lines beyond")
         return torch.lerp(x0, x1, float(t))
     t = torch.as_tensor(t, dtype=x0.dtype, device=x0.device)
     if t.dim() == 0:
-        return mccann(plan, float(t))
+        return mccann(plan, float(t), extrapolate=extrapolate)
     if t.dim() != 1:
         raise InputError(f"t must be a float or a 1-D tensor of times, got shape {tuple(t.shape)}")
     if not bool(torch.isfinite(t).all()):
         raise InputError("t contains NaN or infinite values")
+    if not extrapolate and bool(((t < 0) | (t > 1)).any()):
+        bad = float(t[(t < 0) | (t > 1)][0])
+        raise InputError(f"times must be in [0, 1], got {bad}; pass extrapolate=True to continue the lines beyond")
     tt = t.reshape(-1, *([1] * x0.dim()))  # (T, 1, ..., 1)
     return x0 + tt * (x1 - x0)  # (T, ..., K, d)

@@ -7,6 +7,7 @@ import torch
 
 from . import _assignment, _entropic, _exact
 from .errors import InputError, check_cloud, check_int, check_positive, check_weights
+from .kernels.threads import fit_threads
 from .plan import Plan
 
 METHODS = ("auto", "exact", "sinkhorn")
@@ -79,6 +80,7 @@ def _stack(plans: list[Plan], x: torch.Tensor, y: torch.Tensor) -> Plan:
     )  # fmt: skip
 
 
+@fit_threads(lambda x, y, *_, **__: x.shape[-3:-1].numel() * y.shape[-2])  # one thread for small clouds
 def match(
     x: torch.Tensor,
     y: torch.Tensor,

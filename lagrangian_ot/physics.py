@@ -43,8 +43,8 @@ def continuity_residual(plan: Plan, grid: Grid, times, sigma, *, dt: float = 1e-
     t = _times(times).to(plan.x.dtype)
     mass = plan.mass
     vel = plan.velocity
-    rho_p = density(mccann(plan, t + dt), mass, grid, sigma, backend=backend)  # (T, *shape)
-    rho_m = density(mccann(plan, t - dt), mass, grid, sigma, backend=backend)
+    rho_p = density(mccann(plan, t + dt, extrapolate=True), mass, grid, sigma, backend=backend)  # (T, *shape)
+    rho_m = density(mccann(plan, t - dt, extrapolate=True), mass, grid, sigma, backend=backend)
     _, m = density_and_momentum(mccann(plan, t), mass, vel, grid, sigma, backend=backend)  # (T, *shape, d)
     dtrho = (rho_p - rho_m) / (2 * dt)
     div = torch.zeros_like(dtrho)

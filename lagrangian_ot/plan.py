@@ -32,12 +32,17 @@ class Plan:
     src, dst, mass : Tensor
         Support of the plan, ``(K,)`` each, sorted by ``src`` then ``dst``.
     cost : Tensor
-        ``sum_k mass_k |x_src[k] - y_dst[k]|^2`` (no 1/2), a scalar tensor.
+        ``sum_k mass_k |x_src[k] - y_dst[k]|^2`` (no 1/2), a scalar tensor
+        (batched: ``(B,)``), in the dtype and on the device of the clouds.
     method : str
         ``"exact"`` or ``"sinkhorn"``.
-    gap : float or None
+    gap : Tensor or None
         Certified bound on ``cost - optimum`` (exact: from dual potentials
-        checked on all pairs); None when unknown.
+        checked on all pairs), a scalar tensor like ``cost`` (batched: one
+        bound for every problem); None when unknown. Both are tensors so that
+        they compare, print and convert alike: ``float(plan.gap)``,
+        ``f"{plan.gap:.1e}"`` and ``plan.gap <= 1e-9`` work as they did when
+        the gap was a float (a float given to the constructor is converted).
     potentials : (Tensor, Tensor) or None
         Dual potentials ``(f, g)`` with ``f_i + g_j <= |x_i - y_j|^2`` (exact), or
         the entropic potentials (Sinkhorn), in the cost ``|x - y|^2``.
@@ -55,6 +60,18 @@ class Plan:
     gap: float | None = None
     potentials: tuple[torch.Tensor, torch.Tensor] | None = None
     info: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        like = self.x if isinstance(self.x, torch.Tensor) else None
+        if not isinstance(self.cost, torch.Tensor) and like is not None:
+            object.__setattr__(self, "cost", torch.as_tensor(self.cost, dtype=like.dtype, device=like.device))
+        if self.gap is not None and not isinstance(self.gap, torch.Tensor):
+            ref = self.cost if isinstance(self.cost, torch.Tensor) else like
+            value = float(self.gap)
+            gap = torch.as_tensor(value, dtype=ref.dtype if ref is not None else torch.float64)
+            if float(gap) < value:  # rounded to a lower float32: still a bound
+                gap = torch.nextafter(gap, torch.tensor(float("inf"), dtype=gap.dtype))
+            object.__setattr__(self, "gap", gap.to(ref.device) if ref is not None else gap)
 
     def __getitem__(self, i: int) -> Plan:
         """Problem ``i`` of a batched plan, as an unbatched plan (padding dropped)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import warnings
 
 import numpy as np
 import torch
@@ -16,10 +18,53 @@ from .kernels.native import farthest_points, poisson_disk
 SAMPLINGS = ("farthest", "poisson", "random", "grid")
 BUILTIN_SIZE = 512
 MIN_PIXELS = 16  # a silhouette smaller than this is a speck, not a shape
+MAX_SIDE = 1024  # larger pictures are reduced to this many pixels on their longer side before sampling
+POINTS_PER_PIXEL = 4  # at most this many points per silhouette pixel (the grid sampling: 1)
+PHOTO_MIDTONES = 0.2  # a silhouette has mid-grey pixels only along its edges; a photograph has many
+
+
+def _decode(key: str) -> Image.Image:
+    """One frame of a picture file, reduced to at most ``MAX_SIDE`` pixels on its longer side.
+
+    Pictures beyond Pillow's safety limit are refused (a decompression bomb: a small file
+    that decodes to gigabytes); Pillow's warnings are turned into ours, in plain words.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # below the limit: reduced here
+            with Image.open(key) as im:
+                frames = getattr(im, "n_frames", 1)
+                side = max(im.size)
+                if im.format == "JPEG" and side > MAX_SIDE:
+                    im.draft("L" if im.mode in ("L", "1") else "RGB", (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8
+                im.load()
+                img = im.copy()
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)):,} pixels, " if found else ""
+        raise InputError(
+            f"{key!r} is too large to decode safely ({size}limit {2 * Image.MAX_IMAGE_PIXELS:,}); "
+            f"reduce it first: a silhouette needs no more than {MAX_SIDE} pixels a side"
+        ) from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InputError(f"cannot read {key!r} as an image ({exc.__class__.__name__})") from None
+    if frames > 1:
+        warnings.warn(f"{key} has {frames} frames; using the first", UserWarning, stacklevel=4)
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif img.mode not in ("L", "LA", "RGB", "RGBA"):
+        img = img.convert("RGBA" if "A" in img.getbands() else "L")
+    factor = -(-max(img.size) // MAX_SIDE)
+    if factor > 1:  # box average: a big picture costs what one of MAX_SIDE pixels does
+        img = img.reduce(factor)
+    return img
 
 
 def _open(path_or_name) -> np.ndarray:
-    """Grayscale image in [0, 1] (or an alpha mask), from a file or a built-in name."""
+    """Grayscale image in [0, 1] (or an alpha mask), from a file or a built-in name.
+
+    Files larger than ``MAX_SIDE`` pixels a side are reduced (box average) first.
+    """
     key = os.fspath(path_or_name)
     if key in shapes.names() and not os.path.exists(key):
         img = shapes.render(key, BUILTIN_SIZE)
@@ -30,12 +75,7 @@ def _open(path_or_name) -> np.ndarray:
             )
         if os.path.isdir(key):
             raise InputError(f"{key!r} is a directory, not an image")
-        try:
-            with Image.open(key) as im:
-                im.load()
-                img = im.copy()
-        except (UnidentifiedImageError, OSError) as exc:
-            raise InputError(f"cannot read {key!r} as an image ({exc.__class__.__name__})") from None
+        img = _decode(key)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         alpha = np.asarray(img.convert("RGBA"))[..., 3].astype(np.float64) / 255.0
         if alpha.max() - alpha.min() > 0.5:  # a transparent background: the alpha is the silhouette
@@ -58,6 +98,21 @@ def _otsu(gray: np.ndarray) -> float:
     return float(edges[int(np.argmax(between)) + 1])
 
 
+def _warn_if_photograph(gray: np.ndarray, name) -> None:
+    """Warn when many pixels are mid-greys: a silhouette has them only along its edges."""
+    lo, hi = np.percentile(gray, (1, 99))
+    band = 0.2 * (hi - lo)
+    mid = float(((gray > lo + band) & (gray < hi - band)).mean())
+    if mid > PHOTO_MIDTONES:
+        warnings.warn(
+            f"{name!s} does not look like a silhouette ({mid:.0%} of its pixels are mid-greys): its threshold "
+            "may keep a blob. For a photograph, match its grey levels as a density (lagot interpolate --density), "
+            "or set the threshold (--threshold, threshold=)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def silhouette_mask(path_or_name, threshold="auto") -> np.ndarray:
     """Boolean mask of the silhouette (rows top to bottom).
 
@@ -68,6 +123,7 @@ def silhouette_mask(path_or_name, threshold="auto") -> np.ndarray:
     if gray.size == 0 or gray.max() - gray.min() < 1e-3:
         raise InputError(f"{path_or_name!s}: the image is blank (no contrast), no silhouette to find")
     if threshold == "auto":
+        _warn_if_photograph(gray, path_or_name)  # a threshold given is a choice made
         thr = _otsu(gray)
     else:
         try:
@@ -159,9 +215,15 @@ def load_silhouette(
     ----------
     path_or_name : str or path
         An image file (any format Pillow reads; transparent backgrounds use the
-        alpha channel) or a built-in shape name (:func:`lagrangian_ot.shapes.names`).
+        alpha channel; of a multi-frame file, the first frame, with a warning)
+        or a built-in shape name (:func:`lagrangian_ot.shapes.names`). Pictures
+        with many mid-grey pixels (photographs) give a warning: thresholding
+        them rarely finds the intended shape.
     n : int
-        Number of points, ``n >= 1``.
+        Number of points, ``n >= 1``: at most 4 per pixel of the silhouette
+        (``"grid"``: 1), checked before sampling. Pictures larger than
+        ``MAX_SIDE`` (1024) pixels a side are reduced to it first (box average),
+        so a 6000 x 6000 picture costs what a 1000 x 1000 one does.
     sampling : {"farthest", "poisson", "random", "grid"}
         ``"farthest"``: farthest-point sampling of the pixel centres, with a tiny
         jitter (evenly spread, the book's choice; at large n its unfinished last
@@ -192,8 +254,16 @@ def load_silhouette(
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise InputError(f"dtype must be a floating torch dtype, got {dtype!r}")
     mask = silhouette_mask(path_or_name, threshold)
-    if int(mask.sum()) < MIN_PIXELS:
-        raise InputError(f"{path_or_name!s}: the silhouette has only {int(mask.sum())} pixels; draw it larger")
+    pixels = int(mask.sum())
+    if pixels < MIN_PIXELS:
+        raise InputError(f"{path_or_name!s}: the silhouette has only {pixels} pixels; draw it larger")
+    per_pixel = 1 if sampling == "grid" else POINTS_PER_PIXEL
+    if n > per_pixel * pixels:
+        raise InputError(
+            f"n={n} is larger than the silhouette of {path_or_name!s} can give: at most {per_pixel * pixels:,} points "
+            f"({per_pixel} per pixel of its {pixels:,} pixels at {mask.shape[1]} x {mask.shape[0]}); "
+            "use fewer points or a larger picture"
+        )
     rng = np.random.default_rng(seed)
     if sampling == "grid":
         pts = _grid_sample(mask, n, rng)

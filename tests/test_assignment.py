@@ -92,6 +92,7 @@ def test_batches_match_problem_by_problem():
         assert C[np.arange(60), perm[b].numpy()].sum() == pytest.approx(C[rows, cols].sum(), rel=1e-12)
 
 
+@pytest.mark.slow
 def test_duals_certify_the_permutation():
     g = torch.Generator().manual_seed(1)
     x = torch.randn(2, 80, 40, generator=g) + 5.0  # far from the origin: the centring matters

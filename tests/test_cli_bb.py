@@ -8,6 +8,7 @@ from PIL import Image
 from lagrangian_ot.cli import main
 
 
+@pytest.mark.slow
 def test_bb_writes_both_figures(tmp_path, capsys):
     out = tmp_path / "bb"
     assert main(["bb", "--n", "16", "--n-times", "8", "--max-iter", "200", "--out", str(out)]) == 0
@@ -18,6 +19,7 @@ def test_bb_writes_both_figures(tmp_path, capsys):
         assert im.size[0] > 2 * im.size[1]  # five panels in a row
 
 
+@pytest.mark.slow
 def test_bb_between_two_pictures(tmp_path, capsys):
     shapes = tmp_path / "shapes"
     assert main(["shapes", "--write", str(shapes), "--size", "64"]) == 0

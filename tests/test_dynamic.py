@@ -43,6 +43,7 @@ def gauss64():
     return benamou_brenier(gaussian(g, M0, S0), gaussian(g, M1, S1), g, n_times=32, tol=1e-3)
 
 
+@pytest.mark.slow
 def test_gaussians_2d_within_one_percent(gauss64):
     res = gauss64
     assert res.converged
@@ -57,6 +58,7 @@ def test_gaussians_2d_within_one_percent(gauss64):
     assert (mean - expected).abs().max() < 2e-3
 
 
+@pytest.mark.slow
 def test_gaussians_error_falls_with_the_grid(gauss64):
     errors = []
     for n, steps in ((8, 4), (12, 6)):
@@ -67,6 +69,7 @@ def test_gaussians_error_falls_with_the_grid(gauss64):
     assert errors[0] > errors[1] > errors[2]
 
 
+@pytest.mark.slow
 def test_primal_dual_identities(gauss64):
     res = gauss64
     h = BOX2.spacing[0]
@@ -85,6 +88,7 @@ def test_primal_dual_identities(gauss64):
     assert hj[inner].abs().max() < 0.05 * (g2.sum(-1)[inner] / 4).abs().max()
 
 
+@pytest.mark.slow
 def test_agrees_with_the_lagrangian_pipeline(gauss64):
     """Cells as weighted particles, matched exactly: the same W2^2 up to each discretisation."""
     g = BOX2
@@ -130,6 +134,7 @@ def wp_quantile(rho0, rho1, grid, p):
     return float(np.mean(np.abs(quantiles(rho0, grid, u) - quantiles(rho1, grid, u)) ** p))
 
 
+@pytest.mark.slow
 def test_1d_value_density_and_momentum_match_quantiles(line_problem):
     rho0, rho1 = line_problem
     res = benamou_brenier(rho0, rho1, LINE, n_times=32, tol=2e-5)
@@ -153,6 +158,7 @@ def test_1d_value_density_and_momentum_match_quantiles(line_problem):
     assert np.linalg.norm(m_bb - m_exact) / np.linalg.norm(m_exact) < 0.05
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("p", [1.5, 3.0])
 def test_1d_kinetic_exponent_gives_wp(line_problem, p):
     rho0, rho1 = line_problem
@@ -189,6 +195,7 @@ def _mobility_action(res, beta: float, grid: Grid) -> float:
     return float((m2 / rho_mid**beta).sum()) * grid.cell_volume / res.momentum.shape[0]
 
 
+@pytest.mark.slow
 def test_intermediate_mobility_beats_other_paths(line_problem):
     """beta = 1/2 has no closed form: its optimum is below the action of the W2 and H^-1 geodesics."""
     rho0, rho1 = line_problem
@@ -203,6 +210,7 @@ def test_intermediate_mobility_beats_other_paths(line_problem):
         assert _mobility_action(other, 0.5, g) > 1.02 * res.value
 
 
+@pytest.mark.slow
 def test_mobility_value_scales_with_mass(line_problem):
     """``|m|^2 / rho^beta`` is homogeneous of degree 2 - beta in the mass."""
     rho0, rho1 = line_problem
@@ -214,6 +222,7 @@ def test_mobility_value_scales_with_mass(line_problem):
     assert b.value / a.value == pytest.approx(3**1.5, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_float32_agrees_with_float64(line_problem):
     rho0, rho1 = line_problem
     a = benamou_brenier(rho0, rho1, LINE, n_times=16, max_iter=400, tol=1e-9)
@@ -222,6 +231,7 @@ def test_float32_agrees_with_float64(line_problem):
     assert abs(b.value / a.value - 1) < 1e-3
 
 
+@pytest.mark.slow
 def test_units_scale_with_the_box():
     """The same picture in a box 3x larger, with 2x the mass: value x 9 x 2."""
     small = Grid((0.0,), (1.0,), (64,))
@@ -300,6 +310,7 @@ def test_cuda_matches_cpu(line_problem):
     assert torch.allclose(b.rho.cpu(), a.rho, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_three_dimensional_gaussians():
     """The solver is dimension-agnostic: a 3-D translation and scaling, against the closed form."""
     g = Grid((0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (20, 20, 20))
@@ -310,6 +321,7 @@ def test_three_dimensional_gaussians():
     assert abs(res.value / exact - 1) < 0.02
 
 
+@pytest.mark.slow
 def test_multilevel_warm_start_reaches_the_same_geodesic(gauss64):
     g = BOX2
     res = benamou_brenier(gaussian(g, M0, S0), gaussian(g, M1, S1), g, n_times=32, tol=1e-3, multilevel=True)

@@ -198,3 +198,32 @@ def test_largest_allowed_grid_constructs_lazily():
 def test_around_bad_input_raises(pts, kw):
     with pytest.raises(InputError):
         Grid.around(pts, **kw)
+
+
+def test_imshow_args_draw_the_field_right_way_up():
+    """A bump at small x and large y must appear at the top left of the picture."""
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = Grid((0.0, 0.0), (2.0, 1.0), (80, 40))  # not square: a transposition would show
+    p = grid.points()
+    bump = torch.exp(-((p - torch.tensor([0.4, 0.8])) ** 2).sum(-1) / 0.005).reshape(grid.shape)
+    fig, ax = plt.subplots(figsize=(4, 2), dpi=100)
+    ax.imshow(**grid.imshow_args(bump), cmap="gray", vmin=0, vmax=float(bump.max()))
+    ax.set_axis_off()
+    fig.subplots_adjust(0, 0, 1, 1)
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., 0].astype(float)  # (rows from the top, columns)
+    rows, cols = np.nonzero(pixels > 0.5 * pixels.max())
+    row, col = rows.mean() + 0.5, cols.mean() + 0.5  # centre of the bright spot
+    plt.close(fig)
+    want_col, want_row = ax.transData.transform((0.4, 0.8))  # display pixels, y from the bottom
+    assert abs(col - want_col) <= 3 and abs((pixels.shape[0] - row) - want_row) <= 3
+    assert grid.imshow_args(bump)["X"].shape == (40, 80)
+    with pytest.raises(InputError, match="2-D"):
+        Grid((0.0,), (1.0,), (5,)).imshow_args(torch.zeros(5))
+    with pytest.raises(InputError, match="shape"):
+        grid.imshow_args(torch.zeros(40, 80))

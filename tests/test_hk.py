@@ -173,6 +173,7 @@ def _pot_objective(G, a, b, M, rho):
     return rho * (kl(G.sum(1), a) + kl(G.sum(0), b)) + float(np.sum(np.where(G > 0, G * M, 0.0)))
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # scipy's L-BFGS-B options, as POT passes them
 @pytest.mark.parametrize("solver", ["mm_unbalanced", "lbfgsb_unbalanced"])
 def test_static_value_matches_pot(solver):

@@ -92,6 +92,7 @@ def test_the_kappa_control_changes_the_picture(panel, tmp_path):
     assert np.abs(shots[0] - shots[1]).mean() > 0.003
 
 
+@pytest.mark.slow
 def test_lagot_unbalanced_lagrangian_and_html(tmp_path, capsys):
     out = tmp_path / "u"
     args = ["unbalanced", "--lagrangian", "--html", "--kappas", "0.1,1", "--n", "60", "--out", str(out)]

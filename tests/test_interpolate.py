@@ -75,11 +75,18 @@ def test_endpoints_tensor_t(fixture, request):
 @pytest.mark.parametrize("fixture", ["plan64", "plan_split"])
 def test_rows_are_linear_interpolation(fixture, request):
     plan = request.getfixturevalue(fixture)
-    ts = [-0.25, 0.1, 0.5, 0.73, 1.2]  # extrapolation is allowed
-    z = mccann(plan, torch.tensor(ts, dtype=torch.float64))
+    ts = [-0.25, 0.1, 0.5, 0.73, 1.2]  # extrapolation is allowed when asked for
+    z = mccann(plan, torch.tensor(ts, dtype=torch.float64), extrapolate=True)
     for i, t in enumerate(ts):
         torch.testing.assert_close(z[i], _ref(plan, t), rtol=1e-14, atol=1e-14)
-        torch.testing.assert_close(mccann(plan, t), _ref(plan, t), rtol=1e-14, atol=1e-14)
+        torch.testing.assert_close(mccann(plan, t, extrapolate=True), _ref(plan, t), rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("t", [1.5, -0.1, torch.tensor(1.0001, dtype=torch.float64), torch.tensor([0.0, 0.5, 2.0])])
+def test_times_outside_0_1_are_refused_unless_extrapolating(plan64, t):
+    with pytest.raises(InputError, match=r"\[0, 1\].*extrapolate=True"):
+        mccann(plan64, t)
+    assert mccann(plan64, t, extrapolate=True).shape[-2:] == mccann(plan64, 0.5).shape
 
 
 def test_constant_velocity(plan64):

@@ -19,6 +19,7 @@ def test_citation_version_matches_package():
     assert re.search(r"^version:\s*(\S+)", text, re.MULTILINE).group(1) == lagrangian_ot.__version__
 
 
+@pytest.mark.slow
 def test_import_is_light_and_kernels_are_not_top_level(tmp_path):
     code = (
         "import sys, importlib.util, lagrangian_ot, lagrangian_ot.kernels\n"

@@ -32,6 +32,7 @@ def _browser(*args, timeout=90):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_panel_is_self_contained(panel):
     text = panel.read_text(encoding="utf-8")
     assert text.count("data:image/png;base64,") == 9
@@ -75,6 +76,7 @@ def test_moving_the_time_control_changes_the_picture(panel, tmp_path):
         assert (img[ink][:, 0].mean() > img[ink][:, 2].mean()) == red
 
 
+@pytest.mark.slow
 def test_the_title_is_text_only(tmp_path):
     plan = match(torch.rand(10, 2, dtype=torch.float64), torch.rand(10, 2, dtype=torch.float64))
     write_panel(plan, tmp_path / "p.html", frames=2, title="<b>__DATA__ & __SCRIPT__</b>")

@@ -83,6 +83,7 @@ def test_panels_cover_the_whole_smoothed_silhouette(plan):
         assert edge.max() < 0.05 * rho.max()
 
 
+@pytest.mark.slow
 def test_figures_take_an_axes_and_save_png_pdf_svg(plan, tmp_path):
     from matplotlib.figure import Figure
 

@@ -105,6 +105,7 @@ def test_w2_loss_gradient_in_the_weights_is_the_potential():
     assert float((a.grad * direction).sum()) == pytest.approx(float(fd), rel=1e-5, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_w2_loss_in_a_training_loop():
     g = torch.Generator().manual_seed(6)
     y = torch.randn(64, 2, generator=g) * 0.3 + 2.0
@@ -149,6 +150,7 @@ dist.destroy_process_group()
 """
 
 
+@pytest.mark.slow
 def test_pairs_under_torch_distributed_with_gloo(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)

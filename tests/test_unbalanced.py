@@ -23,6 +23,7 @@ def _pair(grid=GRID):
     return a / (a.sum() * vol), b / (b.sum() * vol)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reach", [None, 0.6])
 def test_matches_pot_barycenters(reach):
     ot = pytest.importorskip("ot")
@@ -42,6 +43,7 @@ def test_matches_pot_barycenters(reach):
         np.testing.assert_allclose(path[k].numpy(), ref, rtol=0, atol=1e-6 * ref.max())
 
 
+@pytest.mark.slow
 def test_balanced_conserves_mass_and_relaxed_dips_between_equal_ends():
     a, b = _pair()
     vol = GRID.cell_volume
@@ -104,6 +106,7 @@ def test_bad_settings(kwargs):
         barycenter_path(a, b, GRID, times, **kwargs)
 
 
+@pytest.mark.slow
 def test_lagot_unbalanced_reproduces_the_seed_figure(tmp_path):
     r = subprocess.run([sys.executable, "-m", "lagrangian_ot", "unbalanced", "--out", str(tmp_path / "u")],
                        capture_output=True, text=True, timeout=600)  # fmt: skip
@@ -114,6 +117,7 @@ def test_lagot_unbalanced_reproduces_the_seed_figure(tmp_path):
     assert all(0.8 < m < 1.01 for m in rel) and min(rel) < 0.95  # relaxed: dips, stays in (0.8, 1.01)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mixture", ["1:0", "", "1:50:0.1"])
 def test_lagot_unbalanced_bad_mixture(tmp_path, mixture):
     r = subprocess.run([sys.executable, "-m", "lagrangian_ot", "unbalanced", "--alpha", mixture, "--out", str(tmp_path / "u")],

@@ -34,6 +34,7 @@ def two_dirac(h0, h1, d, kappa):
     return 4 * kappa**2 * (h0 + h1 - 2 * math.sqrt(h0 * h1) * math.cos(min(d / (2 * kappa), math.pi / 2)))
 
 
+@pytest.mark.slow
 def test_scaled_copies_match_the_closed_form():
     rho0 = bump(LINE, 0.5, 0.2)
     errors = []
@@ -49,6 +50,7 @@ def test_scaled_copies_match_the_closed_form():
     assert res.momentum.abs().max() < 1e-3 * res.source.abs().max()
 
 
+@pytest.mark.slow
 def test_far_bumps_only_fade_and_grow():
     """Supports farther apart than pi kappa: WFR^2 = 4 kappa^2 (m0 + m1) exactly in the continuum."""
     kappa = 0.04
@@ -63,6 +65,7 @@ def test_far_bumps_only_fade_and_grow():
     assert res.momentum.abs().max() < 1e-2 * scale
 
 
+@pytest.mark.slow
 def test_near_bumps_follow_the_travelling_dirac():
     """Narrow bumps at distance d < pi kappa: the two-Dirac formula up to the bumps' width."""
     kappa, d = 0.2, 0.3
@@ -77,6 +80,7 @@ def test_near_bumps_follow_the_travelling_dirac():
     assert (mass - (A * t**2 - 2 * B * t + 1)).abs().max() < 0.02
 
 
+@pytest.mark.slow
 def test_large_kappa_tends_to_w2():
     rho0, rho1 = bump(LINE, 0.35, 0.12), bump(LINE, 0.6, 0.15)
     w2 = benamou_brenier(rho0, rho1, LINE, n_times=16, tol=1e-5).value
@@ -85,6 +89,7 @@ def test_large_kappa_tends_to_w2():
     assert gaps[1] < 0.01 * w2
 
 
+@pytest.mark.slow
 def test_agrees_with_the_static_entropy_transport():
     """Cells as weighted points: the static optimal semi-coupling gives the same WFR^2."""
     grid = Grid((0.0,), (1.0,), (48,))
@@ -97,6 +102,7 @@ def test_agrees_with_the_static_entropy_transport():
     assert abs(dyn.value / static.value - 1) < 0.02
 
 
+@pytest.mark.slow
 def test_balance_equation_and_source():
     rho0, rho1 = bump(LINE, 0.4, 0.1), bump(LINE, 0.55, 0.1, mass=2.0)
     res = wfr(rho0, rho1, LINE, 0.2, n_times=16, tol=1e-5)
@@ -146,6 +152,7 @@ def test_cuda_matches_cpu():
     assert abs(b.value / a.value - 1) < 1e-9
 
 
+@pytest.mark.slow
 def test_two_dimensional_scaled_copies_and_growth():
     grid = Grid((0.0, 0.0), (1.0, 1.0), (32, 32))
     p = grid.points().double()

@@ -9,6 +9,7 @@ import torch
 
 from ..errors import check_positive
 from ..grid import Grid
+from ..kernels.threads import fit_threads
 from ._problem import DynamicResult, Units
 from ._splitting import solve
 from ._staggered import SpaceTime
@@ -23,6 +24,7 @@ def residual_summary(out, centred: list[torch.Tensor]) -> dict:
     return {"divergence": out.divergence, "fixed_point": out.fixed_point, "interpolation": inter}
 
 
+@fit_threads(lambda rho0, *_, n_times, **__: rho0.numel() * (n_times + 1))  # one thread on small grids
 def solve_on_grid(
     rho0: torch.Tensor,
     rho1: torch.Tensor,
