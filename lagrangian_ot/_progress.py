@@ -27,6 +27,17 @@ class Progress:
         sys.stderr.flush()
         self.done += 1
 
+    def update(self, done: int, label: str) -> None:
+        """Draw ``done`` of ``total`` units finished (for iterative work; does not advance :meth:`step`)."""
+        if not self.enabled:
+            return
+        done = min(max(int(done), 0), self.total)
+        filled = int(self.width * done / max(self.total, 1))
+        bar = "#" * filled + "-" * (self.width - filled)
+        elapsed = time.perf_counter() - self.start
+        sys.stderr.write(f"\r[{bar}] {done}/{self.total} {label:<24} {elapsed:6.1f}s")
+        sys.stderr.flush()
+
     def __enter__(self) -> Progress:
         return self
 

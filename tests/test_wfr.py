@@ -157,3 +157,10 @@ def test_two_dimensional_scaled_copies_and_growth():
     assert res.momentum.shape == (8, 32, 32, 2) and res.source.shape == (8, 32, 32)
     t = res.times[:, None, None]
     assert torch.allclose(res.rho, (1 - t + 0.5 * t) ** 2 * rho0, atol=5e-3 * float(rho0.max()))
+
+
+def test_stopping_short_warns_with_the_residuals():
+    rho0, rho1 = bump(LINE, 0.3, 0.1), bump(LINE, 0.6, 0.1, mass=1.7)
+    with pytest.warns(RuntimeWarning, match=r"wfr stopped at max_iter=30 short of tol=1e-07: continuity residual .*fixed-point residual"):
+        res = wfr(rho0, rho1, LINE, 0.2, n_times=8, max_iter=30, tol=1e-7)
+    assert not res.converged

@@ -93,6 +93,7 @@ def benamou_brenier(
     max_iter: int = 5000,
     gamma: float | None = None,
     multilevel: bool = False,
+    progress: bool | None = None,
 ) -> DynamicResult:
     """The Benamou-Brenier geodesic between two densities on a grid.
 
@@ -116,7 +117,8 @@ def benamou_brenier(
         Stop when the relative fixed-point residual and the relative continuity
         residual are both below ``tol``.
     max_iter : int
-        Iteration cap; ``result.converged`` says whether ``tol`` was reached.
+        Iteration cap; ``result.converged`` says whether ``tol`` was reached, and a
+        ``RuntimeWarning`` naming the residuals says when it was not.
     gamma : float, optional
         Step of the splitting in internal units (box side 1, mass 1); default
         ``max(rho) / 8`` in those units, which converged fastest on Gaussian tests.
@@ -127,6 +129,8 @@ def benamou_brenier(
         density vanishes the dual potential is not determined there, the prolonged dual
         part can drift, and the fixed-point residual then falls slowly (the primal
         iterate converges all the same).
+    progress : bool, optional
+        Draw the iterations and residuals on stderr; default: when stderr is a terminal.
 
     Returns
     -------
@@ -154,6 +158,7 @@ def benamou_brenier(
         rho0, rho1, grid, units, n_times=T, prox=_prox_for(kind, p, beta),
         action_density=lambda r, m: _density_of(kind, p, beta, r, m), value_scale=value_scale(units, kind, p, beta),
         gamma=gamma, tol=tol, max_iter=max_iter, multilevel=multilevel,
+        progress=progress, name="benamou_brenier",
     )  # fmt: skip
 
 

@@ -37,6 +37,7 @@ def wfr(
     max_iter: int = 5000,
     gamma: float | None = None,
     multilevel: bool = False,
+    progress: bool | None = None,
 ) -> DynamicResult:
     """The Wasserstein-Fisher-Rao geodesic between two densities on a grid.
 
@@ -50,7 +51,7 @@ def wfr(
         1-D, 2-D or 3-D; no flux through the walls of the box.
     kappa : float
         Length scale of the transport (> 0, in the grid's units).
-    n_times, tol, max_iter, gamma, multilevel
+    n_times, tol, max_iter, gamma, multilevel, progress
         As in :func:`~lagrangian_ot.dynamic.benamou_brenier`.
 
     Returns
@@ -83,5 +84,6 @@ def wfr(
         rho0, rho1, grid, units, n_times=T, prox=prox_w2, action_density=lambda r, m: _density_of("w2", 2, 1, r, m),
         value_scale=value_scale(units, "w2", 2, 1), source_weight=c, gamma=gamma, tol=tol, max_iter=max_iter,
         multilevel=multilevel,
+        progress=progress, name="wfr",
     )  # fmt: skip
 
