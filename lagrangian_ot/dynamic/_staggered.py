@@ -110,12 +110,17 @@ class SpaceTime:
 
     # -- continuity -------------------------------------------------------------
     def relative_divergence(self, u: list[torch.Tensor]) -> float:
-        """``|div U|`` over the sum of the norms of the terms that cancel in it."""
+        """``|div U|`` over the sum of the norms of the terms that cancel in it.
+
+        The scale has a floor of ``sqrt(eps) |rho| / dt``, so that a path that does not move
+        is not judged by the round-off in its vanishing terms.
+        """
         terms = [torch.diff(u[0], dim=0) / self.dt]
         terms += [torch.diff(u[1 + a], dim=1 + a) / self.spacing[a] for a in range(self.d)]
         if self.c is not None:
             terms.append(math.sqrt(self.c) * u[-1])
         size = sum(float(t.norm()) for t in terms)
+        size = max(size, torch.finfo(self.dtype).eps ** 0.5 * float(u[0].norm()) / self.dt)
         total = terms[0] + sum(terms[1 : 1 + self.d]) - (terms[-1] if self.c is not None else 0)
         return float(total.norm()) / max(size, 1e-300)
 

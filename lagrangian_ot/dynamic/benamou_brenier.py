@@ -89,10 +89,10 @@ def benamou_brenier(
     action: str | None = None,
     p: float = 2.0,
     beta: float = 1.0,
-    tol: float = 1e-4,
+    tol: float = 1e-3,
     max_iter: int = 5000,
     gamma: float | None = None,
-    multilevel: bool = False,
+    multilevel: bool = True,
     progress: bool | None = None,
 ) -> DynamicResult:
     """The Benamou-Brenier geodesic between two densities on a grid.
@@ -115,7 +115,9 @@ def benamou_brenier(
         Mobility exponent in ``[0, 1]`` of ``"mobility"``.
     tol : float
         Stop when the relative fixed-point residual and the relative continuity
-        residual are both below ``tol``.
+        residual are both below ``tol``; on smooth densities the value is then about
+        that accurate relative to the discrete optimum (Gaussians on 64 x 64 x 32:
+        ``tol = 1e-3`` gives 0.1%, ``1e-4`` gives 0.02%).
     max_iter : int
         Iteration cap; ``result.converged`` says whether ``tol`` was reached, and a
         ``RuntimeWarning`` naming the residuals says when it was not.
@@ -125,10 +127,9 @@ def benamou_brenier(
     multilevel : bool
         Warm-start from the same problem on grids halved in space and time, while the
         sizes stay even (at least 16 cells per axis and 8 steps on the coarsest). On
-        smooth densities this reaches ``tol = 1e-4`` 2-3x sooner. Off by default: where a
-        density vanishes the dual potential is not determined there, the prolonged dual
-        part can drift, and the fixed-point residual then falls slowly (the primal
-        iterate converges all the same).
+        64 x 64 x 32 Gaussians this needs 100 fine iterations for ``tol = 1e-3`` instead of
+        290 (570 instead of 1940 for ``1e-4``); on disks with an empty background, 80
+        instead of 250.
     progress : bool, optional
         Draw the iterations and residuals on stderr; default: when stderr is a terminal.
 
