@@ -206,9 +206,9 @@ def test_regimes_at_defaults_within_one_percent(name):
 def test_growth_from_nothing_is_not_reported_converged():
     """Supports farther apart than pi kappa: the splitting is slow there, and must say so.
 
-    The discrete optimum itself is 0.7 / T low per vanishing end (the average of the two
-    end densities of the step next to an empty end is twice the midpoint density); what
-    must not happen is a result flagged converged far from it.
+    The discrete optimum itself is about 1 / T low (the average of the two end densities of
+    the step next to an empty end is twice the midpoint density); what must not happen is
+    a result flagged converged far from it.
     """
     rho0, rho1 = bump(FINE, 0.25, 0.02), bump(FINE, 0.75, 0.02, mass=0.7)
     exact = 4 * 0.1**2 * 1.7
