@@ -115,6 +115,6 @@ def solve(
         up = None if report is None else (lambda level, *a: report(level + 1, *a))
         coarse = solve(coarse_st, ml.coarsen(rho0), ml.coarsen(rho1), prox, gamma=gamma, tol=tol,
                        max_iter=max_iter, multilevel=True, report=up)  # fmt: skip
-        start = ml.prolong(*coarse.z, st.d, st.c is not None, rho0, rho1)
+        start = ml.prolong(*coarse.z, st.d, st.c is not None)
     here = None if report is None else (lambda *a: report(0, *a))
     return douglas_rachford(st, rho0, rho1, prox, gamma=gamma, tol=tol, max_iter=max_iter, start=start, report=here)
