@@ -25,12 +25,13 @@ def residual_summary(out, centred: list[torch.Tensor]) -> dict:
     return {"divergence": out.divergence, "fixed_point": out.fixed_point, "interpolation": inter}
 
 
-def warn_unconverged(name: str, out, tol: float, max_iter: int) -> None:
+def warn_unconverged(name: str, out, tol: float, max_iter: int, multilevel: bool) -> None:
     """The ``RuntimeWarning`` of a splitting that stopped at ``max_iter`` short of ``tol``."""
+    other = "a smaller gamma" if multilevel else "multilevel=True"
     warnings.warn(
         f"{name} stopped at max_iter={max_iter} short of tol={tol:g}: continuity residual "
         f"{out.divergence:.2e}, fixed-point residual {out.fixed_point:.2e} (the value is only as "
-        f"accurate as these); raise max_iter, loosen tol, or use multilevel=True",
+        f"accurate as these); raise max_iter, loosen tol, or try {other}",
         RuntimeWarning,
         stacklevel=4,
     )
@@ -81,7 +82,7 @@ def solve_on_grid(
 
         out = solve(st, r0, r1, prox, gamma=step, tol=tol, max_iter=max_iter, multilevel=multilevel, report=report)
     if not out.converged:
-        warn_unconverged(name, out, tol, max_iter)
+        warn_unconverged(name, out, tol, max_iter, multilevel)
     rho_c, m_c = out.v[0], torch.stack(out.v[1:])
     value = float(action_density(rho_c, m_c).double().sum()) * st.dt * units.cell_volume * value_scale
     centred = st.interp(out.u)

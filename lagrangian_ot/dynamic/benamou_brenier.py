@@ -127,9 +127,8 @@ def benamou_brenier(
     multilevel : bool
         Warm-start from the same problem on grids halved in space and time, while the
         sizes stay even (at least 16 cells per axis and 8 steps on the coarsest). On
-        64 x 64 x 32 Gaussians this needs 100 fine iterations for ``tol = 1e-3`` instead of
-        290 (570 instead of 1940 for ``1e-4``); on disks with an empty background, 80
-        instead of 250.
+        64 x 64 x 32 Gaussians this needs 80 fine iterations for ``tol = 1e-3`` instead of
+        290 (490 instead of 1940 for ``1e-4``).
     progress : bool, optional
         Draw the iterations and residuals on stderr; default: when stderr is a terminal.
 
