@@ -77,7 +77,7 @@ def trajectory(r0, r1, grid, steps, multilevel, max_iter, sync):
             warnings.simplefilter("ignore", RuntimeWarning)
             coarse = solve(coarse_st, ml.coarsen(r0), ml.coarsen(r1), prox_w2, gamma=gamma, tol=1e-3,
                            max_iter=5000, multilevel=True)  # fmt: skip
-        warm = ml.prolong(*coarse.z, st.d, False, r0, r1)
+        warm = ml.prolong(*coarse.z, st.d, False)
     douglas_rachford(st, r0, r1, prox, gamma=gamma, tol=1e-12, max_iter=max_iter, start=warm)
     return log
 
