@@ -553,7 +553,7 @@ help="sample two pictures into points, match them and draw the flow between them
     p.add_argument("shapes", nargs="*", metavar="SRC DST", help="two pictures (default: cat disks and the 1-D figure)")
     p.add_argument("--n", type=int, default=64, help="cells per side of the 2-D grid (default 64)")
     p.add_argument("--n-times", type=int, default=32, help="time steps (default 32)")
-    p.add_argument("--tol", type=float, default=1e-4, help="stopping tolerance on the residuals (default 1e-4)")
+    p.add_argument("--tol", type=float, default=1e-3, help="stopping tolerance on the residuals (default 1e-3)")
     p.add_argument("--max-iter", type=int, default=5000, help="iteration cap (default 5000)")
     p.add_argument("--floor", type=float, default=1e-3, help="background density, relative to the mean (default 1e-3)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to compute (default: cuda if available)")

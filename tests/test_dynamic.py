@@ -40,7 +40,7 @@ def square_grid(n: int) -> Grid:
 @pytest.fixture(scope="module")
 def gauss64():
     g = BOX2
-    return benamou_brenier(gaussian(g, M0, S0), gaussian(g, M1, S1), g, n_times=32, tol=1e-3)
+    return benamou_brenier(gaussian(g, M0, S0), gaussian(g, M1, S1), g, n_times=32, tol=1e-3, multilevel=False)
 
 
 @pytest.mark.slow
@@ -328,3 +328,31 @@ def test_multilevel_warm_start_reaches_the_same_geodesic(gauss64):
     assert res.converged and res.iterations < gauss64.iterations
     assert abs(res.value / W2_GAUSS - 1) < 0.01
     assert abs(res.value / gauss64.value - 1) < 5e-3
+
+
+# -- honest stops and progress ----------------------------------------------------
+
+
+def test_stopping_short_warns_with_the_residuals():
+    rho0, rho1 = mixture_1d(LINE), mixture_1d(LINE).flip(0)
+    with pytest.warns(RuntimeWarning, match=r"benamou_brenier stopped at max_iter=20 short of tol=1e-06: continuity residual [0-9.e+-]+, fixed-point residual") as record:
+        res = benamou_brenier(rho0, rho1, LINE, n_times=8, max_iter=20, tol=1e-6)
+    assert not res.converged and "raise max_iter" in str(record[0].message)
+    assert record[0].filename == __file__  # points at the caller
+    for kw in ({"p": 3.0}, {"beta": 0.5}):
+        with pytest.warns(RuntimeWarning, match="short of tol"):
+            benamou_brenier(rho0, rho1, LINE, n_times=8, max_iter=10, tol=1e-6, **kw)
+
+
+def test_converged_solve_is_silent_and_progress_draws_on_stderr(capsys):
+    import warnings
+
+    rho0, rho1 = mixture_1d(LINE), mixture_1d(LINE).flip(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = benamou_brenier(rho0, rho1, LINE, n_times=8, tol=1e-2, progress=True)
+    assert res.converged
+    err = capsys.readouterr().err
+    assert f"{res.iterations}/5000" in err and "residual" in err
+    benamou_brenier(rho0, rho1, LINE, n_times=8, tol=1e-2, progress=False)
+    assert capsys.readouterr().err == ""

@@ -164,3 +164,61 @@ def test_two_dimensional_scaled_copies_and_growth():
     assert res.momentum.shape == (8, 32, 32, 2) and res.source.shape == (8, 32, 32)
     t = res.times[:, None, None]
     assert torch.allclose(res.rho, (1 - t + 0.5 * t) ** 2 * rho0, atol=5e-3 * float(rho0.max()))
+
+
+def test_stopping_short_warns_with_the_residuals():
+    rho0, rho1 = bump(LINE, 0.3, 0.1), bump(LINE, 0.6, 0.1, mass=1.7)
+    with pytest.warns(RuntimeWarning, match=r"wfr stopped at max_iter=30 short of tol=1e-07: continuity residual .*fixed-point residual"):
+        res = wfr(rho0, rho1, LINE, 0.2, n_times=8, max_iter=30, tol=1e-7)
+    assert not res.converged
+
+
+# -- the regimes at default settings on 256 cells -----------------------------------
+
+FINE = Grid((0.0,), (1.0,), (256,))
+
+
+def floored(rho: torch.Tensor, level: float) -> torch.Tensor:
+    """``rho`` over a uniform background of ``level`` times its peak, same mass."""
+    mass = float(rho.sum()) * FINE.cell_volume
+    r = rho + level * rho.max()
+    return r * mass / (float(r.sum()) * FINE.cell_volume)
+
+
+REGIMES = {
+    # name: (rho0, rho1, kappa, closed form)
+    "scaled copies, shrinking": (bump(FINE, 0.45, 0.15), 0.3 * bump(FINE, 0.45, 0.15), 0.2,
+                                 4 * 0.2**2 * (math.sqrt(0.3) - 1) ** 2),
+    "travel": (bump(FINE, 0.4, 0.02), bump(FINE, 0.6, 0.02, mass=0.8), 0.25, two_dirac(1.0, 0.8, 0.2, 0.25)),
+    "travel and growth": (bump(FINE, 0.35, 0.01), bump(FINE, 0.65, 0.01, mass=1.5), 0.12,
+                          two_dirac(1.0, 1.5, 0.3, 0.12)),
+    "near-empty background": (floored(bump(FINE, 0.4, 0.02), 1e-5), floored(bump(FINE, 0.6, 0.02, mass=0.8), 1e-5),
+                              0.25, two_dirac(1.0, 0.8, 0.2, 0.25)),
+}  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(REGIMES))
+def test_regimes_at_defaults_within_one_percent(name):
+    import warnings
+
+    rho0, rho1, kappa, exact = REGIMES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = wfr(rho0, rho1, FINE, kappa)
+    assert res.converged
+    assert abs(res.value / exact - 1) < 0.01
+
+
+def test_growth_from_nothing_is_not_reported_converged():
+    """Supports farther apart than pi kappa: the splitting is slow there, and must say so.
+
+    The discrete optimum itself is about 1 / T low (the average of the two end densities of
+    the step next to an empty end is twice the midpoint density); what must not happen is
+    a result flagged converged far from it.
+    """
+    rho0, rho1 = bump(FINE, 0.25, 0.02), bump(FINE, 0.75, 0.02, mass=0.7)
+    exact = 4 * 0.1**2 * 1.7
+    with pytest.warns(RuntimeWarning, match="wfr stopped at max_iter=1000"):
+        res = wfr(rho0, rho1, FINE, 0.1, max_iter=1000)
+    assert not res.converged and res.value < exact

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 
 import torch
 
 from ..errors import check_positive
+from .._progress import Progress
 from ..grid import Grid
 from ..kernels.threads import fit_threads
 from ._problem import DynamicResult, Units
@@ -22,6 +24,18 @@ def residual_summary(out, centred: list[torch.Tensor]) -> dict:
     inter = math.sqrt(sum(float(((a - b) ** 2).sum()) for a, b in zip(centred, out.v)))
     inter /= max(math.sqrt(sum(float((b * b).sum()) for b in out.v)), 1e-300)
     return {"divergence": out.divergence, "fixed_point": out.fixed_point, "interpolation": inter}
+
+
+def warn_unconverged(name: str, out, tol: float, max_iter: int, multilevel: bool) -> None:
+    """The ``RuntimeWarning`` of a splitting that stopped at ``max_iter`` short of ``tol``."""
+    other = "a smaller gamma" if multilevel else "multilevel=True"
+    warnings.warn(
+        f"{name} stopped at max_iter={max_iter} short of tol={tol:g}: continuity residual "
+        f"{out.divergence:.2e}, fixed-point residual {out.fixed_point:.2e} (the value is only as "
+        f"accurate as these); raise max_iter, loosen tol, or try {other}",
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 @fit_threads(lambda rho0, *_, n_times, **__: rho0.numel() * (n_times + 1))  # one thread on small grids
@@ -40,6 +54,8 @@ def solve_on_grid(
     tol: float,
     max_iter: int,
     multilevel: bool,
+    progress: bool | None = None,
+    name: str = "the splitting",
 ) -> DynamicResult:
     """Solve in internal units (box side 1, mass of ``rho0`` 1) and return the result in the user's.
 
@@ -47,7 +63,8 @@ def solve_on_grid(
     ``value_scale`` converts the internal action to the user's units. With
     ``source_weight`` (``c = 1 / kappa^2`` in internal units) the problem is
     unbalanced; without, the masses are equalised to round-off so that the
-    continuity projection is exact.
+    continuity projection is exact. ``progress`` draws the iterations on stderr (None: when
+    it is a terminal). When ``tol`` is not reached, a ``RuntimeWarning`` names the residuals.
     """
     if gamma is not None:
         gamma = check_positive(gamma, "gamma")
@@ -59,7 +76,15 @@ def solve_on_grid(
     if c is None:
         r1 = r1 * (r0.sum() / r1.sum())
     step = GAMMA * float(torch.maximum(r0.amax(), r1.amax())) if gamma is None else gamma
-    out = solve(st, r0, r1, prox, gamma=step, tol=tol, max_iter=max_iter, multilevel=multilevel)
+    with Progress(max_iter, enabled=progress) as bar:
+
+        def report(level: int, it: int, fix: float, div: float) -> None:
+            where = f"level {level} " if level else ""
+            bar.update(it, f"{where}residual {max(fix, div):.1e}/{tol:.0e}")
+
+        out = solve(st, r0, r1, prox, gamma=step, tol=tol, max_iter=max_iter, multilevel=multilevel, report=report)
+    if not out.converged:
+        warn_unconverged(name, out, tol, max_iter, multilevel)
     rho_c, m_c = out.v[0], torch.stack(out.v[1:])
     value = float(action_density(rho_c, m_c).double().sum()) * st.dt * units.cell_volume * value_scale
     centred = st.interp(out.u)

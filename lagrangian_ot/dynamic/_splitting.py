@@ -49,6 +49,7 @@ def douglas_rachford(
     max_iter: int,
     relax: float = 1.8,
     start: tuple | None = None,
+    report: Callable | None = None,
 ) -> Splitting:
     """Run the splitting from the linear interpolation of the ends with zero momentum.
 
@@ -56,6 +57,7 @@ def douglas_rachford(
     centred density ``r`` and stacked parts ``m``. Stops when the relative
     fixed-point residual and the relative divergence of the graph iterate are
     both below ``tol`` (checked every few iterations), or at ``max_iter``.
+    ``report(it, fixed_point, divergence)`` is called at every check.
     """
     if start is not None:  # a warm start (zu, zv), for example prolonged from a coarser grid
         zu, zv = [z.clone() for z in start[0]], [z.clone() for z in start[1]]
@@ -84,6 +86,8 @@ def douglas_rachford(
                     f"the splitting diverged at iteration {it} (non-finite residuals); "
                     "use float64 or a smaller gamma"
                 )
+            if report is not None:
+                report(it, fix, div)
         for z, dz in zip(zu + zv, du + dv):
             z.add_(dz, alpha=relax)
         if check and fix < tol and div < tol:
@@ -91,11 +95,14 @@ def douglas_rachford(
     return Splitting(xu, xv, p, it, div, fix, fix < tol and div < tol, (zu, zv))
 
 
-def solve(st: SpaceTime, rho0, rho1, prox, *, gamma: float, tol, max_iter, multilevel: bool) -> Splitting:
+def solve(
+    st: SpaceTime, rho0, rho1, prox, *, gamma: float, tol, max_iter, multilevel: bool, report: Callable | None = None
+) -> Splitting:
     """:func:`douglas_rachford`, warm-started from coarser grids when ``multilevel`` and the sizes allow.
 
     Every level uses the same step ``gamma`` (the splitting variables carry it in their dual
     part). Each level runs at most ``max_iter`` iterations; ``iterations`` reports the finest level's.
+    ``report(level, it, fixed_point, divergence)`` follows the iterations (level 0 is the finest).
     """
     from . import _multilevel as ml
 
@@ -105,7 +112,9 @@ def solve(st: SpaceTime, rho0, rho1, prox, *, gamma: float, tol, max_iter, multi
             tuple(n // 2 for n in st.shape), tuple(2 * h for h in st.spacing), st.T // 2,
             source_weight=st.c, dtype=st.dtype, device=st.device,
         )  # fmt: skip
+        up = None if report is None else (lambda level, *a: report(level + 1, *a))
         coarse = solve(coarse_st, ml.coarsen(rho0), ml.coarsen(rho1), prox, gamma=gamma, tol=tol,
-                       max_iter=max_iter, multilevel=True)  # fmt: skip
+                       max_iter=max_iter, multilevel=True, report=up)  # fmt: skip
         start = ml.prolong(*coarse.z, st.d, st.c is not None)
-    return douglas_rachford(st, rho0, rho1, prox, gamma=gamma, tol=tol, max_iter=max_iter, start=start)
+    here = None if report is None else (lambda *a: report(0, *a))
+    return douglas_rachford(st, rho0, rho1, prox, gamma=gamma, tol=tol, max_iter=max_iter, start=start, report=here)

@@ -89,10 +89,11 @@ def benamou_brenier(
     action: str | None = None,
     p: float = 2.0,
     beta: float = 1.0,
-    tol: float = 1e-4,
+    tol: float = 1e-3,
     max_iter: int = 5000,
     gamma: float | None = None,
-    multilevel: bool = False,
+    multilevel: bool = True,
+    progress: bool | None = None,
 ) -> DynamicResult:
     """The Benamou-Brenier geodesic between two densities on a grid.
 
@@ -114,19 +115,22 @@ def benamou_brenier(
         Mobility exponent in ``[0, 1]`` of ``"mobility"``.
     tol : float
         Stop when the relative fixed-point residual and the relative continuity
-        residual are both below ``tol``.
+        residual are both below ``tol``; on smooth densities the value is then about
+        that accurate relative to the discrete optimum (Gaussians on 64 x 64 x 32:
+        ``tol = 1e-3`` gives 0.1%, ``1e-4`` gives 0.02%).
     max_iter : int
-        Iteration cap; ``result.converged`` says whether ``tol`` was reached.
+        Iteration cap; ``result.converged`` says whether ``tol`` was reached, and a
+        ``RuntimeWarning`` naming the residuals says when it was not.
     gamma : float, optional
         Step of the splitting in internal units (box side 1, mass 1); default
         ``max(rho) / 8`` in those units, which converged fastest on Gaussian tests.
     multilevel : bool
         Warm-start from the same problem on grids halved in space and time, while the
         sizes stay even (at least 16 cells per axis and 8 steps on the coarsest). On
-        smooth densities this reaches ``tol = 1e-4`` 2-3x sooner. Off by default: where a
-        density vanishes the dual potential is not determined there, the prolonged dual
-        part can drift, and the fixed-point residual then falls slowly (the primal
-        iterate converges all the same).
+        64 x 64 x 32 Gaussians this needs 80 fine iterations for ``tol = 1e-3`` instead of
+        290 (490 instead of 1940 for ``1e-4``).
+    progress : bool, optional
+        Draw the iterations and residuals on stderr; default: when stderr is a terminal.
 
     Returns
     -------
@@ -154,6 +158,7 @@ def benamou_brenier(
         rho0, rho1, grid, units, n_times=T, prox=_prox_for(kind, p, beta),
         action_density=lambda r, m: _density_of(kind, p, beta, r, m), value_scale=value_scale(units, kind, p, beta),
         gamma=gamma, tol=tol, max_iter=max_iter, multilevel=multilevel,
+        progress=progress, name="benamou_brenier",
     )  # fmt: skip
 
 
