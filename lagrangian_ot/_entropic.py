@@ -20,13 +20,11 @@
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 
 from . import _sinkhorn
 from ._multiscale import Multiscale
-from .errors import InputError
+from .errors import InputError, warn_user
 from .kernels.softmin import DenseKernel, PointKernel
 
 DENSE_PAIRS = 4_000_000  # the cost matrix is stored up to this many pairs
@@ -257,12 +255,10 @@ def entropic_plan(x, y, a, b, *, blur: float, reach: float | None, tol: float, m
         "entropic_value": cost + eps * (entropy - plan_mass + float(a.sum()) * float(b.sum())),
     })  # fmt: skip
     if not res.converged:
-        warnings.warn(
+        warn_user(
             f"Sinkhorn did not converge at blur={blur:.3g}: after {res.iterations} iterations the marginal "
             f"error is {res.error:.2e} (tol {tol:.0e}); raise max_iter, use a larger blur or tol, "
-            "or method='exact'",
-            RuntimeWarning,
-            stacklevel=4,
+            "or method='exact'"
         )
     return src, dst, mass, f, g, info
 
@@ -295,8 +291,8 @@ def entropic_value(x, y, a=None, b=None, *, blur: float | None = None, debias: b
         _, res, ox, oy, _ = potentials(p, q, u, v, blur, None, tol, max_iter)
         uu, vv = (u, v) if ox is None else (u[ox], v[oy])
         if not res.converged:
-            warnings.warn(f"entropic_value: Sinkhorn stopped at max_iter={max_iter} (error {res.error:.1e})",
-                          RuntimeWarning, stacklevel=3)  # fmt: skip
+            warn_user(f"entropic_value: Sinkhorn stopped at max_iter={max_iter} (error {res.error:.1e}); "
+                      "raise max_iter or use a larger blur")  # fmt: skip
         return float((uu * res.f).sum() + (vv * res.g).sum()) - eps * (float(u.sum()) - float(u.sum() * v.sum()))
 
     xd, yd = x.detach().double(), y.detach().to(x.dtype).double()

@@ -79,3 +79,18 @@ def check_int(value, name: str, low: int, high: int | None = None) -> int:
         return int(value)
     span = f">= {low}" if high is None else f"from {low} to {high}"
     raise InputError(f"{name} must be an integer {span}, got {value!r}")
+
+
+def warn_user(message: str, category: type[Warning] = RuntimeWarning) -> None:
+    """Issue a warning at the first caller outside this package (and its kernels), however deep
+    inside the library it is raised: the user sees their own line."""
+    import os
+    import sys
+    import warnings
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    kernels = os.path.join(os.path.dirname(package), "kernels")
+    level, frame = 2, sys._getframe(1)  # stacklevel 2: the caller of this function
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith((package, kernels)):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

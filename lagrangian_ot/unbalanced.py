@@ -20,13 +20,12 @@ blurs do not underflow, in the project's one Sinkhorn loop (``_sinkhorn.py``).
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 
 import torch
 
 from . import _sinkhorn
-from .errors import InputError, check_int, check_positive
+from .errors import InputError, check_int, check_positive, warn_user
 from .grid import Grid, check_density_pair
 from .kernels.softmin import GridKernel
 from .kernels.threads import fit_threads
@@ -132,11 +131,9 @@ def barycenter_path(
     if not bool(torch.isfinite(path).all()):
         raise RuntimeError("barycenter_path: non-finite values (try a larger blur)")
     if not res.converged:
-        warnings.warn(
+        warn_user(
             f"barycenter_path stopped at max_iter={max_iter}: the couplings' marginals are {res.error:.2e} "
-            f"from the barycentres (tol {tol:.0e}); raise max_iter or use a larger blur",
-            RuntimeWarning,
-            stacklevel=2,
+            f"from the barycentres (tol {tol:.0e}); raise max_iter or use a larger blur"
         )
     return path.to(dtype)
 

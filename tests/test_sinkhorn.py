@@ -246,3 +246,10 @@ def test_entropic_value_and_debiased_divergence(gen):
     assert float(div) == pytest.approx(2 * float(ref), rel=1e-4)
     assert abs(float(entropic_value(x, x, blur=blur, debias=True))) < 1e-9
     assert plain.dtype == x.dtype and plain.dim() == 0
+
+
+def test_warnings_point_at_the_callers_line(gen):
+    x, y = cloud(60, 2, gen), cloud(60, 2, gen, 1.0)
+    with pytest.warns(RuntimeWarning) as record:
+        match(x, y, method="sinkhorn", blur=0.5, max_iter=1, tol=1e-12)
+    assert record[0].filename == __file__

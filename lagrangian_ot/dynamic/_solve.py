@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 
 import torch
 
-from ..errors import check_positive
+from ..errors import check_positive, warn_user
 from .._progress import Progress
 from ..grid import Grid
 from ..kernels.threads import fit_threads
@@ -29,12 +28,10 @@ def residual_summary(out, centred: list[torch.Tensor]) -> dict:
 def warn_unconverged(name: str, out, tol: float, max_iter: int, multilevel: bool) -> None:
     """The ``RuntimeWarning`` of a splitting that stopped at ``max_iter`` short of ``tol``."""
     other = "a smaller gamma" if multilevel else "multilevel=True"
-    warnings.warn(
+    warn_user(
         f"{name} stopped at max_iter={max_iter} short of tol={tol:g}: continuity residual "
         f"{out.divergence:.2e}, fixed-point residual {out.fixed_point:.2e} (the value is only as "
-        f"accurate as these); raise max_iter, loosen tol, or try {other}",
-        RuntimeWarning,
-        stacklevel=4,
+        f"accurate as these); raise max_iter, loosen tol, or try {other}"
     )
 
 
