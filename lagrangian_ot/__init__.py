@@ -30,6 +30,7 @@ from .errors import InputError
 from .fields import density, density_and_momentum, momentum, velocity
 from .grid import Grid
 from .hk import HKPlan, hk_action, hk_interpolate, hk_plan
+from .images import image_geodesic, image_histogram, match_histograms
 from .interpolate import mccann
 from .match import match
 from .physics import continuity_residual, kinetic_action, weak_continuity
@@ -51,9 +52,12 @@ __all__ = [
     "hk_action",
     "hk_interpolate",
     "hk_plan",
+    "image_geodesic",
+    "image_histogram",
     "kinetic_action",
     "load_silhouette",
     "match",
+    "match_histograms",
     "mccann",
     "momentum",
     "ot_pairs",

@@ -84,6 +84,7 @@ def _interpolate(args) -> int:
     from . import plot
     from ._progress import Progress
     from .geodesic import parse_times, save_npz, silhouette_geodesic
+    from .images import image_geodesic, image_histogram
     from .silhouette import silhouette_mask
 
     start = time.perf_counter()
@@ -100,14 +101,17 @@ def _interpolate(args) -> int:
     _check_animation(args)
     device = _device(args.device)
     for name in names:  # fail early, before any work or output
-        silhouette_mask(name)
+        image_histogram(name, args.n, mass=args.density) if args.density else silhouette_mask(name)
     out = _out_dir(args.out)
     with Progress(6 + 2 * bool(args.animate) + bool(args.html)) as bar, _Staging(out) as stage:
         bar.step("sampling and matching")
-        geo = silhouette_geodesic(
-            names[0], names[1], args.n, method=args.method, seed=args.seed, sampling=args.sampling,
-            times=times, sigma=args.sigma, device=device,
-        )  # fmt: skip
+        if args.density:  # grey levels as mass, pixels matched exactly
+            geo = image_geodesic(names[0], names[1], args.n, mass=args.density, times=times, sigma=args.sigma, device=device)
+        else:
+            geo = silhouette_geodesic(
+                names[0], names[1], args.n, method=args.method, seed=args.seed, sampling=args.sampling,
+                times=times, sigma=args.sigma, device=device,
+            )  # fmt: skip
         plan = geo.plan
         bar.step("density sequence")
         fig = plot.density_sequence(plan, times, geo.sigma)
@@ -457,6 +461,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sampling", choices=["poisson", "farthest", "random", "grid"], default="poisson",
         help="how points are drawn in the silhouettes (default poisson: evenly spread)",
+    )
+    p.add_argument(
+        "--density", nargs="?", const="dark", choices=["dark", "bright"], default=None,
+        help="match the pictures as greyscale densities (grey levels as mass: dark ink by default, or bright), "
+        "about N pixels each, pixel to pixel, instead of sampling silhouettes",
     )
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to compute (default: cuda if available)")
     p.add_argument("--out", default="lagot-out", help="output folder (default lagot-out)")
