@@ -174,6 +174,29 @@ def _fsum(t: torch.Tensor) -> float:
     return math.fsum(t.detach().double().cpu().numpy().tolist())
 
 
+def _drop_empty(x, y, a, b, backend, neighbours) -> ExactSolution:
+    """Solve between the points of positive weight; duals of the others by c-transforms.
+
+    ``f_i = min_j (C_ij - g_j)`` over the kept ``j``, then ``g_j = min_i (C_ij - f_i)``
+    over all ``i`` for the dropped ``j``, as rigorous lower bounds: feasible on all
+    pairs, and the gap is unchanged (the dropped points carry no mass).
+    """
+    ia = torch.nonzero(a > 0).reshape(-1)
+    ib = torch.nonzero(b > 0).reshape(-1)
+    sub = solve(x[ia], y[ib], a[ia], b[ib], backend=backend, neighbours=neighbours)
+    f = torch.empty(x.shape[0], dtype=torch.float64, device=x.device)
+    g = torch.empty(y.shape[0], dtype=torch.float64, device=y.device)
+    f[ia], g[ib] = sub.f, sub.g
+    if ia.numel() < x.shape[0]:
+        rest = a <= 0
+        f[rest] = Reductions(x[rest], y[ib], backend).min(sub.g)[0]
+    if ib.numel() < y.shape[0]:
+        rest = b <= 0
+        g[rest] = Reductions(y[rest], x, backend).min(f)[0]
+    info = {**sub.info, "dropped": (x.shape[0] - ia.numel(), y.shape[0] - ib.numel())}
+    return ExactSolution(ia[sub.src], ib[sub.dst], sub.mass, f, g, sub.cost, sub.gap, info)
+
+
 def solve(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -189,10 +212,13 @@ def solve(
     ``b`` is rescaled to the total of ``a``. The plan is returned only when no
     pair violates the dual constraints beyond rounding; its ``gap`` is the
     rigorous bound ``cost - (a.f + b.g)`` with ``f_i + g_j <= |x_i - y_j|^2`` for all pairs.
+    Points of zero weight are left out of the solve (their duals are c-transforms).
     """
     x0, y0 = x.double(), y.double()  # edge costs from the given coordinates
     a = a.double()
     b = b.double() * (a.sum() / b.sum())
+    if bool((a <= 0).any()) or bool((b <= 0).any()):
+        return _drop_empty(x0, y0, a, b, backend, neighbours)
     n, m = x0.shape[0], y0.shape[0]
     x, y = x0, y0
     supply, demand, unit, tol = _amounts(a, b)

@@ -20,7 +20,6 @@ from PIL import Image
 from .errors import InputError, all_finite, check_int
 from .geodesic import SEPARATION, Geodesic
 from .grid import Grid
-from .kernels.reductions import Reductions
 from .match import match
 from .plan import Plan
 from .silhouette import _open
@@ -43,23 +42,6 @@ def _check_histogram(values, grid: Grid, name: str) -> torch.Tensor:
     if not bool((values > 0).any()):
         raise InputError(f"{name} is zero everywhere")
     return values
-
-
-def _extend_potentials(x, y, i0, i1, f0, g0, backend):
-    """Duals on all cells: c-transforms fill the empty ones, ``f_i + g_j <= |x_i - y_j|^2`` on all pairs."""
-    f = torch.empty(x.shape[0], dtype=torch.float64, device=x.device)
-    g = torch.empty(y.shape[0], dtype=torch.float64, device=y.device)
-    f[i0], g[i1] = f0, g0
-    x64, y64 = x.double(), y.double()
-    empty0 = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
-    empty0[i0] = False
-    if bool(empty0.any()):
-        f[empty0] = Reductions(x64[empty0], y64[i1], backend).min(g0)[0]
-    empty1 = torch.ones(y.shape[0], dtype=torch.bool, device=y.device)
-    empty1[i1] = False
-    if bool(empty1.any()):
-        g[empty1] = Reductions(y64[empty1], x64, backend).min(f)[0]
-    return f, g
 
 
 def match_histograms(
@@ -106,22 +88,11 @@ def match_histograms(
         raise InputError(f"the grids have dimensions {grid0.dim} and {grid1.dim}")
     if rho0.device != rho1.device:
         raise InputError(f"rho0 is on {rho0.device} but rho1 is on {rho1.device}")
-    dtype, device = rho0.dtype, rho0.device
-    w0 = rho0.detach().reshape(-1).double()
-    w1 = rho1.detach().reshape(-1).double()
-    i0 = torch.nonzero(w0 > 0).reshape(-1)  # cells with mass
-    i1 = torch.nonzero(w1 > 0).reshape(-1)
-    x = grid0.points().to(device)
-    y = grid1.points().to(device)
-    a = w0[i0] / w0[i0].sum()
-    b = w1[i1] / w1[i1].sum()
-    sub = match(x[i0], y[i1], a, b, method="exact", backend=backend)
-    f, g = _extend_potentials(x, y, i0, i1, sub.potentials[0].double(), sub.potentials[1].double(), backend)
-    return Plan(
-        x=x.to(dtype), y=y.to(dtype), src=i0[sub.src], dst=i1[sub.dst], mass=sub.mass.to(dtype),
-        cost=sub.cost.to(dtype), method="exact", gap=sub.gap, potentials=(f.to(dtype), g.to(dtype)),
-        info={**sub.info, "cells": (int(i0.numel()), int(i1.numel()))},
-    )  # fmt: skip
+    w0 = rho0.detach().reshape(-1)
+    w1 = rho1.detach().reshape(-1)
+    x = grid0.points().to(device=rho0.device, dtype=rho0.dtype)
+    y = grid1.points().to(device=rho0.device, dtype=rho0.dtype)
+    return match(x, y, w0 / w0.sum(), w1 / w1.sum(), method="exact", backend=backend)  # empty cells: in no pair
 
 
 def image_histogram(

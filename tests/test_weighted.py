@@ -58,3 +58,61 @@ def test_near_zero_weighted_and_large_clouds(scale, gen):
     plan = lot.match(x, x.flip(0), a, a.flip(0))
     assert float(plan.cost) <= 1e-12 * scale**2
     assert plan.gap <= 1e-10 * scale**2
+
+
+# -- point 4: weighted inputs of our own, against POT --------------------------------------------
+
+
+def field(kind: str, side: int, gen) -> torch.Tensor:
+    """A nonnegative histogram ``(side, side)`` of the given character."""
+    noise = torch.randn(side, side, generator=gen, dtype=F64)
+    if kind in ("smooth", "rough"):  # Gaussian random field: white noise filtered in Fourier space
+        k = torch.fft.fftfreq(side, dtype=F64)
+        k2 = k[:, None] ** 2 + k[None, :] ** 2
+        power = torch.exp(-k2 * 400) if kind == "smooth" else (k2 + 1e-3) ** -0.6
+        f = torch.fft.ifft2(torch.fft.fft2(noise) * power).real
+        return (f - f.min()) + 1e-3 * float(f.std())
+    if kind == "white":
+        return torch.rand(side, side, generator=gen, dtype=F64)
+    if kind == "heavy":  # Cauchy-tailed values over five orders of magnitude
+        return torch.tan(torch.pi * (torch.rand(side, side, generator=gen, dtype=F64) - 0.5)).abs() + 1e-5
+    if kind == "shape":  # a ring: most cells empty
+        ax = torch.linspace(-1, 1, side, dtype=F64)
+        r = (ax[:, None] ** 2 + ax[None, :] ** 2).sqrt()
+        return ((r > 0.5) & (r < 0.8)).to(F64) * (1 + torch.rand(side, side, generator=gen, dtype=F64))
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize("kind", ["smooth", "rough", "white", "heavy", "shape"])
+def test_fields_on_grids_against_pot(kind, gen):
+    side = 24
+    g = lot.Grid((0.0, 0.0), (1.0, 1.0), (side, side))
+    pts = g.points()
+    a = field(kind, side, gen).reshape(-1)
+    b = field(kind, side, gen).reshape(-1)
+    x, y = pts[a > 0], pts[b > 0]
+    a, b = a[a > 0] / a.sum(), b[b > 0] / b.sum()
+    check(lot.match(x, y, a, b, method="exact"), x, y, a, b)
+
+
+def test_scattered_weighted_clouds_of_different_sizes(gen):
+    x = torch.randn(1500, 2, generator=gen, dtype=F64)
+    y = torch.rand(1100, 2, generator=gen, dtype=F64) * 3 + 1
+    a = torch.rand(1500, generator=gen, dtype=F64) ** 4  # weights over several orders of magnitude
+    b = torch.rand(1100, generator=gen, dtype=F64) + 0.01
+    check(lot.match(x, y, a / a.sum(), b / b.sum(), method="exact"), x, y, a / a.sum(), b / b.sum())
+
+
+def test_zero_weights_are_left_out_with_feasible_duals(gen):
+    x = torch.rand(400, 2, generator=gen, dtype=F64)
+    y = torch.rand(300, 2, generator=gen, dtype=F64) + 0.5
+    a = torch.rand(400, generator=gen, dtype=F64)
+    b = torch.rand(300, generator=gen, dtype=F64)
+    a[::3], b[1::4] = 0, 0
+    a, b = a / a.sum(), b / b.sum()
+    plan = lot.match(x, y, a, b, method="exact")
+    check(plan, x, y, a, b)
+    assert not bool((a[plan.src] == 0).any()) and not bool((b[plan.dst] == 0).any())
+    assert plan.info["dropped"] == (134, 75)
+    f, g = plan.potentials
+    assert bool((f[:, None] + g[None, :] <= torch.cdist(x, y) ** 2 + 1e-13).all())
