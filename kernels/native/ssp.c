@@ -17,8 +17,8 @@
  * sink with remaining demand, moves the potentials of the settled nodes so
  * that every shortest path becomes tight, pushes the path found, then routes
  * as much as it can along tight arcs by depth-first augmenting paths (a
- * blocking flow; nodes that lead nowhere are skipped for the rest of the
- * phase). One phase serves many sources: a plateau of tight arcs is explored
+ * blocking flow; nodes that lead nowhere are skipped for the rest of a sweep,
+ * and sweeps repeat until one routes nothing). One phase serves many sources: a plateau of tight arcs is explored
  * once per phase instead of once per source, which is what weighted problems
  * (non-unit supplies, many augmentations per source) need. Amounts are
  * doubles; with integral supplies and demands every flow stays integral, so an
@@ -196,7 +196,7 @@ int64_t lagot_ssp_transport(
     char *onpath = (char *)calloc((size_t)N, 1);
     heap h = {0, 0, 0};
     int64_t status = 0;
-    int64_t augmentations = 0, scanned = 0, phase = 0;
+    int64_t augmentations = 0, scanned = 0, sweep = 0;
 
     if (!excess || !deficit || !dist || !pred || !settled || !touched || !active || !stack || !via || !cur
         || !cphase || !mark || !onpath) {
@@ -276,7 +276,6 @@ int64_t lagot_ssp_transport(
     const double adm = 64.0 * DBL_EPSILON * (scale + 1e-300);
 
     while (nactive > 0 && open > 0) {
-        phase++;
         /* 1. Dijkstra from all sources with supply at once, to the nearest open sink. */
         int64_t ntouched = 0, target = -1;
         double D = 0.0;
@@ -372,24 +371,45 @@ int64_t lagot_ssp_transport(
         }
         /* 3. Blocking flow on the tight arcs: depth-first augmenting paths from every
            source with supply (forward arcs with zero reduced cost, backward arcs with flow).
-           Nodes that lead nowhere are marked dead for the phase. */
-        for (int64_t q = 0; q < nactive && open > 0; q++) {
-            int64_t s = active[q];
-            while (excess[s] > tol && open > 0 && mark[s] != phase) {
-                int64_t depth = 0, found = -1;
+           After an augmentation the search backs up only to the first arc it emptied.
+           Nodes that lead nowhere are skipped for the rest of the sweep; sweeps repeat
+           until one routes nothing (a skipped node may have been blocked by the path). */
+        for (;;) {
+            sweep++;
+            int64_t before = augmentations;
+            for (int64_t q = 0; q < nactive && open > 0; q++) {
+                int64_t s = active[q];
+                if (excess[s] <= tol || mark[s] == sweep) continue;
+                int64_t depth = 0;
                 stack[0] = s;
                 onpath[s] = 1;
-                if (cphase[s] != phase) { cphase[s] = phase; cur[s] = rowptr[s]; }
-                while (depth >= 0) {
+                if (cphase[s] != sweep) { cphase[s] = sweep; cur[s] = rowptr[s]; }
+                while (depth >= 0 && excess[s] > tol && open > 0) {
                     int64_t w = stack[depth];
                     int64_t next = -1;
+                    if (w >= n && deficit[w - n] > tol) { /* augment along via[0 .. depth - 1] */
+                        double delta = excess[s] < deficit[w - n] ? excess[s] : deficit[w - n];
+                        for (int64_t k = 1; k < depth; k += 2) /* backward arcs: sink -> source */
+                            if (flow[via[k]] < delta) delta = flow[via[k]];
+                        for (int64_t k = 0; k < depth; k++) flow[via[k]] += (k % 2 == 0) ? delta : -delta;
+                        excess[s] -= delta;
+                        deficit[w - n] -= delta;
+                        if (deficit[w - n] <= tol) open--;
+                        augmentations++;
+                        for (int64_t k = 1; k < depth; k += 2) {
+                            if (flow[via[k]] > tol) continue;
+                            for (int64_t r = k + 1; r <= depth; r++) onpath[stack[r]] = 0;
+                            depth = k; /* back to the sink whose backward arc emptied */
+                            break;
+                        }
+                        continue;
+                    }
                     if (w >= n) {
                         int64_t j = w - n;
-                        if (deficit[j] > tol) { found = w; break; }
                         for (; cur[w] < colptr[j + 1]; cur[w]++) {
                             int64_t e = cedge[cur[w]];
                             int64_t i = erow[e];
-                            if (flow[e] <= tol || onpath[i] || mark[i] == phase) continue;
+                            if (flow[e] <= tol || onpath[i] || mark[i] == sweep) continue;
                             if (cost[e] - u[i] - v[j] < -adm) continue;
                             next = i;
                             via[depth] = e;
@@ -398,7 +418,7 @@ int64_t lagot_ssp_transport(
                     } else {
                         for (; cur[w] < rowptr[w + 1]; cur[w]++) {
                             int64_t t = n + col[cur[w]];
-                            if (onpath[t] || mark[t] == phase) continue;
+                            if (onpath[t] || mark[t] == sweep) continue;
                             if (cost[cur[w]] - u[w] - v[col[cur[w]]] > adm) continue;
                             next = t;
                             via[depth] = cur[w];
@@ -406,31 +426,22 @@ int64_t lagot_ssp_transport(
                         }
                     }
                     if (next < 0) { /* dead end */
-                        mark[w] = phase;
+                        mark[w] = sweep;
                         onpath[w] = 0;
                         depth--;
                         if (depth >= 0) cur[stack[depth]]++;
                         continue;
                     }
-                    if (cphase[next] != phase) {
-                        cphase[next] = phase;
+                    if (cphase[next] != sweep) {
+                        cphase[next] = sweep;
                         cur[next] = next >= n ? colptr[next - n] : rowptr[next];
                     }
                     stack[++depth] = next;
                     onpath[next] = 1;
                 }
-                if (found < 0) break;
-                double delta = excess[s] < deficit[found - n] ? excess[s] : deficit[found - n];
-                for (int64_t k = 1; k < depth; k += 2) /* backward arcs: sink -> source */
-                    if (flow[via[k]] < delta) delta = flow[via[k]];
-                for (int64_t k = 0; k < depth; k++) flow[via[k]] += (k % 2 == 0) ? delta : -delta;
                 for (int64_t k = 0; k <= depth; k++) onpath[stack[k]] = 0;
-                excess[s] -= delta;
-                deficit[found - n] -= delta;
-                if (deficit[found - n] <= tol) open--;
-                augmentations++;
             }
-            onpath[s] = 0;
+            if (augmentations == before || open == 0) break;
         }
         int64_t kept = 0;
         for (int64_t q = 0; q < nactive; q++)
