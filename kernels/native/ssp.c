@@ -20,7 +20,10 @@
  * blocking flow; nodes that lead nowhere are skipped for the rest of a sweep,
  * and sweeps repeat until one routes nothing). One phase serves many sources: a plateau of tight arcs is explored
  * once per phase instead of once per source, which is what weighted problems
- * (non-unit supplies, many augmentations per source) need. Amounts are
+ * (non-unit supplies, many augmentations per source) need. A first pass
+ * serves the sources one at a time while their nearest open sink is within
+ * 1024 settled nodes (scattered clouds, where single-source searches stay
+ * local); the phases take the rest. Amounts are
  * doubles; with integral supplies and demands every flow stays integral, so an
  * assignment problem yields a permutation. "Tight" allows 64 ulps of the
  * largest cost or potential (rounding of the potential updates).
@@ -264,6 +267,94 @@ int64_t lagot_ssp_transport(
 
     int64_t open = 0; /* sinks with remaining demand */
     for (int64_t j = 0; j < m; j++) open += deficit[j] > tol;
+    /* First pass: one source at a time, each Dijkstra limited to `reach` settled nodes
+       (cheap while open sinks are near: scattered clouds); sources whose search runs
+       out are left to the phases below (plateaus of tight arcs: grids, histograms). */
+    const int64_t reach = 1024;
+    for (int64_t s = 0; s < n && open > 0; s++) {
+        while (excess[s] > tol && open > 0) {
+            int64_t ntouched = 0, target = -1, count = 0;
+            double D = 0.0;
+            h.size = 0;
+            dist[s] = 0.0;
+            pred[s] = -1;
+            touched[ntouched++] = s;
+            if (heap_push(&h, 0.0, s)) { status = 1; goto done; }
+            while (h.size > 0 && count < reach) {
+                heap_item it = heap_pop(&h);
+                int64_t w = it.node;
+                if (settled[w] || it.key > dist[w]) continue;
+                settled[w] = 1;
+                count++;
+                scanned++;
+                double d = it.key;
+                if (w >= n) {
+                    int64_t j = w - n;
+                    if (deficit[j] > tol) { target = w; D = d; break; }
+                    for (int64_t q = colptr[j]; q < colptr[j + 1]; q++) {
+                        int64_t e = cedge[q];
+                        if (flow[e] <= tol) continue;
+                        int64_t i = erow[e];
+                        if (settled[i]) continue;
+                        double nd = d - (cost[e] - u[i] - v[j]);
+                        if (nd < d) nd = d;
+                        if (nd < dist[i]) {
+                            if (!isfinite(dist[i])) touched[ntouched++] = i;
+                            dist[i] = nd;
+                            pred[i] = e;
+                            if (heap_push(&h, nd, i)) { status = 1; goto done; }
+                        }
+                    }
+                } else {
+                    for (int64_t e = rowptr[w]; e < rowptr[w + 1]; e++) {
+                        int64_t t = n + col[e];
+                        if (settled[t]) continue;
+                        double r = cost[e] - u[w] - v[col[e]];
+                        double nd = d + (r > 0.0 ? r : 0.0);
+                        if (nd < dist[t]) {
+                            if (!isfinite(dist[t])) touched[ntouched++] = t;
+                            dist[t] = nd;
+                            pred[t] = e;
+                            if (heap_push(&h, nd, t)) { status = 1; goto done; }
+                        }
+                    }
+                }
+            }
+            if (target >= 0) {
+                for (int64_t q = 0; q < ntouched; q++) {
+                    int64_t w = touched[q];
+                    if (settled[w] && dist[w] < D) {
+                        if (w < n) u[w] += D - dist[w];
+                        else v[w - n] -= D - dist[w];
+                    }
+                }
+                double delta = excess[s] < deficit[target - n] ? excess[s] : deficit[target - n];
+                for (int64_t w = target;;) {
+                    int64_t i = erow[pred[w]];
+                    if (i == s) break;
+                    if (flow[pred[i]] < delta) delta = flow[pred[i]];
+                    w = n + col[pred[i]];
+                }
+                for (int64_t w = target;;) {
+                    int64_t i = erow[pred[w]];
+                    flow[pred[w]] += delta;
+                    if (i == s) break;
+                    flow[pred[i]] -= delta;
+                    w = n + col[pred[i]];
+                }
+                excess[s] -= delta;
+                deficit[target - n] -= delta;
+                if (deficit[target - n] <= tol) open--;
+                augmentations++;
+            }
+            for (int64_t q = 0; q < ntouched; q++) {
+                dist[touched[q]] = INFINITY;
+                settled[touched[q]] = 0;
+            }
+            if (target < 0) break; /* too far: left to the phases */
+        }
+    }
+
     int64_t nactive = 0; /* sources with remaining supply */
     for (int64_t i = 0; i < n; i++)
         if (excess[i] > tol) active[nactive++] = i;
