@@ -22,8 +22,8 @@
  * once per phase instead of once per source, which is what weighted problems
  * (non-unit supplies, many augmentations per source) need. A first pass
  * serves the sources one at a time while their nearest open sink is within
- * 1024 settled nodes (scattered clouds, where single-source searches stay
- * local); the phases take the rest. Amounts are
+ * max(1024, (n + m) / 4) settled nodes (scattered clouds and shifted ones,
+ * where single-source searches stay cheap); the phases take the rest. Amounts are
  * doubles; with integral supplies and demands every flow stays integral, so an
  * assignment problem yields a permutation. "Tight" allows 64 ulps of the
  * largest cost or potential (rounding of the potential updates).
@@ -270,7 +270,7 @@ int64_t lagot_ssp_transport(
     /* First pass: one source at a time, each Dijkstra limited to `reach` settled nodes
        (cheap while open sinks are near: scattered clouds); sources whose search runs
        out are left to the phases below (plateaus of tight arcs: grids, histograms). */
-    const int64_t reach = 1024;
+    const int64_t reach = N / 4 > 1024 ? N / 4 : 1024;
     for (int64_t s = 0; s < n && open > 0; s++) {
         while (excess[s] > tol && open > 0) {
             int64_t ntouched = 0, target = -1, count = 0;
