@@ -38,6 +38,7 @@ if _TYPE_CHECKING:  # what the names are, for type checkers and editors
     from .fields import density, density_and_momentum, momentum, velocity
     from .grid import Grid
     from .hk import HKPlan, hk_action, hk_interpolate, hk_plan
+    from .images import image_geodesic, image_histogram, match_histograms
     from .interpolate import mccann
     from .match import match
     from .physics import continuity_residual, kinetic_action, weak_continuity
@@ -54,6 +55,7 @@ _EXPORTS = {
     "density": ".fields", "density_and_momentum": ".fields", "momentum": ".fields", "velocity": ".fields",
     "Grid": ".grid",
     "HKPlan": ".hk", "hk_action": ".hk", "hk_interpolate": ".hk", "hk_plan": ".hk",
+    "image_geodesic": ".images", "image_histogram": ".images", "match_histograms": ".images",
     "mccann": ".interpolate",
     "match": ".match",
     "continuity_residual": ".physics", "kinetic_action": ".physics", "weak_continuity": ".physics",
@@ -108,9 +110,12 @@ __all__ = [
     "hk_action",
     "hk_interpolate",
     "hk_plan",
+    "image_geodesic",
+    "image_histogram",
     "kinetic_action",
     "load_silhouette",
     "match",
+    "match_histograms",
     "mccann",
     "momentum",
     "ot_pairs",

@@ -34,7 +34,8 @@ from .kernels.reductions import Reductions
 DENSE_EDGES = 1 << 12  # solve on the complete graph below this many pairs
 COARSE_RATIO = 3  # fine points per coarse point in the warm start
 NEIGHBOURS = 16  # candidate partners per point
-SLACK = 1e-12  # reduced costs above -SLACK * (|u_i| + mean pair cost) count as nonnegative
+SLACK = 1e-12  # reduced costs above -SLACK * (|u_i| + mean pair cost + squared diameter) count as nonnegative
+CERTIFY = 1e-11  # accepted gap: 1e-6 of the cost plus CERTIFY * squared diameter * mass (rounding of the duals)
 MAX_ROUNDS = 30
 
 
@@ -162,9 +163,38 @@ def _coarse_potential(x, y, a, b, backend, depth):
     return g, coarse.info
 
 
+def _squared_diameter(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Squared diagonal of the bounding box of both clouds: the scale of every cost and dual."""
+    pts = torch.cat([x, y])
+    return float(((pts.amax(0) - pts.amin(0)) ** 2).sum())
+
+
 def _fsum(t: torch.Tensor) -> float:
     """Correctly rounded sum (the certificate subtracts large, nearly equal sums)."""
     return math.fsum(t.detach().double().cpu().numpy().tolist())
+
+
+def _drop_empty(x, y, a, b, backend, neighbours) -> ExactSolution:
+    """Solve between the points of positive weight; duals of the others by c-transforms.
+
+    ``f_i = min_j (C_ij - g_j)`` over the kept ``j``, then ``g_j = min_i (C_ij - f_i)``
+    over all ``i`` for the dropped ``j``, as rigorous lower bounds: feasible on all
+    pairs, and the gap is unchanged (the dropped points carry no mass).
+    """
+    ia = torch.nonzero(a > 0).reshape(-1)
+    ib = torch.nonzero(b > 0).reshape(-1)
+    sub = solve(x[ia], y[ib], a[ia], b[ib], backend=backend, neighbours=neighbours)
+    f = torch.empty(x.shape[0], dtype=torch.float64, device=x.device)
+    g = torch.empty(y.shape[0], dtype=torch.float64, device=y.device)
+    f[ia], g[ib] = sub.f, sub.g
+    if ia.numel() < x.shape[0]:
+        rest = a <= 0
+        f[rest] = Reductions(x[rest], y[ib], backend).min(sub.g)[0]
+    if ib.numel() < y.shape[0]:
+        rest = b <= 0
+        g[rest] = Reductions(y[rest], x, backend).min(f)[0]
+    info = {**sub.info, "dropped": (x.shape[0] - ia.numel(), y.shape[0] - ib.numel())}
+    return ExactSolution(ia[sub.src], ib[sub.dst], sub.mass, f, g, sub.cost, sub.gap, info)
 
 
 def solve(
@@ -182,16 +212,20 @@ def solve(
     ``b`` is rescaled to the total of ``a``. The plan is returned only when no
     pair violates the dual constraints beyond rounding; its ``gap`` is the
     rigorous bound ``cost - (a.f + b.g)`` with ``f_i + g_j <= |x_i - y_j|^2`` for all pairs.
+    Points of zero weight are left out of the solve (their duals are c-transforms).
     """
     x0, y0 = x.double(), y.double()  # edge costs from the given coordinates
     a = a.double()
     b = b.double() * (a.sum() / b.sum())
+    if bool((a <= 0).any()) or bool((b <= 0).any()):
+        return _drop_empty(x0, y0, a, b, backend, neighbours)
     n, m = x0.shape[0], y0.shape[0]
     x, y = x0, y0
     supply, demand, unit, tol = _amounts(a, b)
     a_moved = torch.from_numpy(supply * unit).to(x.device)  # the masses the flow carries
     b_moved = torch.from_numpy(demand * unit).to(x.device)
     total = float(a.sum())
+    diam2 = _squared_diameter(x, y)
     rows = Reductions(x, y, backend)
     cols = Reductions(y, x, backend)
     info: dict = {"rounds": 0, "edges": 0, "augmentations": 0}
@@ -227,7 +261,7 @@ def solve(
         info["augmentations"] += sinfo["augmentations"]
         flow_t = torch.from_numpy(flow).to(x.device)
         primal = _fsum(flow_t * cost) * unit
-        slack = SLACK * (u.abs() + primal / total)  # (n,) rounding allowance of the duals
+        slack = SLACK * (u.abs() + primal / total + diam2)  # (n,) rounding allowance of the duals
         tight = float(slack.max())  # a warm restart keeps flow on edges this close to tight
         # All pairs: the best C_ij - g_j of every row, as a rigorous lower bound.
         best, _ = rows.min(g, u + slack)  # +inf where nothing is below u_i + slack_i
@@ -243,7 +277,8 @@ def solve(
             grew = src.shape[0] > old_src.shape[0]  # else the "violations" are rounding: certify as is
         if not bool(violated.any()) or not grew:
             gap = primal - _fsum(a_moved * f) - _fsum(b_moved * g)
-            if gap < -1e-9 * (abs(primal) + 1e-300) or gap > 1e-6 * abs(primal) + 1e-12 * total:
+            floor = CERTIFY * diam2 * total  # the duals' rounding grows with the squared spread
+            if gap < -(1e-9 * abs(primal) + floor) or gap > 1e-6 * abs(primal) + floor:
                 raise RuntimeError(
                     f"exact solver could not certify its plan (cost {primal:.6g}, gap {gap:.3g}); "
                     "the weights or coordinates may span too many orders of magnitude for float64"

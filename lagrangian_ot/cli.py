@@ -85,6 +85,7 @@ def _interpolate(args) -> int:
     from . import plot
     from ._progress import Progress
     from .geodesic import parse_times, save_npz, silhouette_geodesic
+    from .images import image_geodesic, image_histogram
     from .silhouette import silhouette_mask
 
     start = time.perf_counter()
@@ -102,13 +103,18 @@ def _interpolate(args) -> int:
     device = _device(args.device)
     threshold = _threshold(args.threshold)
     for name in names:  # fail early, before any work or output
-        silhouette_mask(name, threshold)
+        image_histogram(name, args.n, mass=args.density) if args.density else silhouette_mask(name, threshold)
     out = _out_dir(args.out)
     with Progress(7 + 2 * bool(args.animate) + bool(args.html)) as bar, _Staging(out) as stage:
-        geo = silhouette_geodesic(
-            names[0], names[1], args.n, method=args.method, seed=args.seed, sampling=args.sampling,
-            times=times, sigma=args.sigma, device=device, threshold=threshold, progress=bar,
-        )  # fmt: skip
+        if args.density:  # grey levels as mass, pixels matched exactly
+            for label in ("reading the pictures", "as densities", "matching pixel to pixel"):
+                bar.step(label)
+            geo = image_geodesic(names[0], names[1], args.n, mass=args.density, times=times, sigma=args.sigma, device=device)
+        else:
+            geo = silhouette_geodesic(
+                names[0], names[1], args.n, method=args.method, seed=args.seed, sampling=args.sampling,
+                times=times, sigma=args.sigma, device=device, threshold=threshold, progress=bar,
+            )  # fmt: skip
         plan = geo.plan
         bar.step("drawing the density sequence")
         fig = plot.density_sequence(plan, times, geo.sigma)
@@ -493,6 +499,11 @@ help="sample two pictures into points, match them and draw the flow between them
     )
     p.add_argument("--threshold", default="auto",
                    help="grey level in (0, 1) between shape and background (default auto: Otsu's threshold)")
+    p.add_argument(
+        "--density", nargs="?", const="dark", choices=["dark", "bright"], default=None,
+        help="match the pictures as greyscale densities (grey levels as mass: dark ink by default, or bright), "
+        "about N pixels each, pixel to pixel, instead of sampling silhouettes",
+    )
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to compute (default: cuda if available)")
     p.add_argument("--out", default="lagot-out", help="output folder (default lagot-out)")
     _add_animation_options(p)

@@ -12,11 +12,21 @@
  * cedge = edge ids grouped by sink). erow[e] is the source of edge e.
  *
  * The solver keeps reduced costs r[e] = cost[e] - u[i] - v[j] >= 0 on all edges
- * and r[e] = 0 on edges that carry flow. Each augmentation runs Dijkstra from a
- * source with remaining supply to the nearest sink with remaining demand, moves
- * the potentials of the settled nodes, and pushes as much flow as the path
- * allows. Amounts are doubles; with integral supplies and demands every flow
- * stays integral, so an assignment problem yields a permutation.
+ * and r[e] = 0 on edges that carry flow. It works in phases (primal-dual):
+ * one Dijkstra from all sources with remaining supply at once, to the nearest
+ * sink with remaining demand, moves the potentials of the settled nodes so
+ * that every shortest path becomes tight, pushes the path found, then routes
+ * as much as it can along tight arcs by depth-first augmenting paths (a
+ * blocking flow; nodes that lead nowhere are skipped for the rest of a sweep,
+ * and sweeps repeat until one routes nothing). One phase serves many sources: a plateau of tight arcs is explored
+ * once per phase instead of once per source, which is what weighted problems
+ * (non-unit supplies, many augmentations per source) need. A first pass
+ * serves the sources one at a time while their nearest open sink is within
+ * max(1024, (n + m) / 4) settled nodes (scattered clouds and shifted ones,
+ * where single-source searches stay cheap); the phases take the rest. Amounts are
+ * doubles; with integral supplies and demands every flow stays integral, so an
+ * assignment problem yields a permutation. "Tight" allows 64 ulps of the
+ * largest cost or potential (rounding of the potential updates).
  *
  * Amounts below tol count as zero: rounding residues of real-valued supplies
  * are left unrouted once no sink has demand above tol.
@@ -29,6 +39,7 @@
  * has remaining supply but no sink with remaining demand is reachable in the
  * graph (the caller adds edges and calls again).
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -179,11 +190,19 @@ int64_t lagot_ssp_transport(
     int64_t *pred = (int64_t *)malloc((size_t)N * sizeof(int64_t));
     char *settled = (char *)calloc((size_t)N, 1);
     int64_t *touched = (int64_t *)malloc((size_t)N * sizeof(int64_t));
+    int64_t *active = (int64_t *)malloc((size_t)(n + 1) * sizeof(int64_t));
+    int64_t *stack = (int64_t *)malloc((size_t)(N + 1) * sizeof(int64_t));
+    int64_t *via = (int64_t *)malloc((size_t)(N + 1) * sizeof(int64_t));
+    int64_t *cur = (int64_t *)malloc((size_t)N * sizeof(int64_t));
+    int64_t *cphase = (int64_t *)calloc((size_t)N, sizeof(int64_t));
+    int64_t *mark = (int64_t *)calloc((size_t)N, sizeof(int64_t));
+    char *onpath = (char *)calloc((size_t)N, 1);
     heap h = {0, 0, 0};
     int64_t status = 0;
-    int64_t augmentations = 0, scanned = 0;
+    int64_t augmentations = 0, scanned = 0, sweep = 0;
 
-    if (!excess || !deficit || !dist || !pred || !settled || !touched) {
+    if (!excess || !deficit || !dist || !pred || !settled || !touched || !active || !stack || !via || !cur
+        || !cphase || !mark || !onpath) {
         status = 1; /* out of memory */
         goto done;
     }
@@ -248,34 +267,36 @@ int64_t lagot_ssp_transport(
 
     int64_t open = 0; /* sinks with remaining demand */
     for (int64_t j = 0; j < m; j++) open += deficit[j] > tol;
-
+    /* First pass: one source at a time, each Dijkstra limited to `reach` settled nodes
+       (cheap while open sinks are near: scattered clouds); sources whose search runs
+       out are left to the phases below (plateaus of tight arcs: grids, histograms). */
+    const int64_t reach = N / 4 > 1024 ? N / 4 : 1024;
     for (int64_t s = 0; s < n && open > 0; s++) {
         while (excess[s] > tol && open > 0) {
-            int64_t ntouched = 0, target = -1;
+            int64_t ntouched = 0, target = -1, count = 0;
             double D = 0.0;
             h.size = 0;
             dist[s] = 0.0;
             pred[s] = -1;
             touched[ntouched++] = s;
             if (heap_push(&h, 0.0, s)) { status = 1; goto done; }
-            while (h.size > 0) {
+            while (h.size > 0 && count < reach) {
                 heap_item it = heap_pop(&h);
                 int64_t w = it.node;
                 if (settled[w] || it.key > dist[w]) continue;
                 settled[w] = 1;
+                count++;
                 scanned++;
                 double d = it.key;
                 if (w >= n) {
                     int64_t j = w - n;
                     if (deficit[j] > tol) { target = w; D = d; break; }
-                    /* backward arcs j -> i along edges that carry flow */
                     for (int64_t q = colptr[j]; q < colptr[j + 1]; q++) {
                         int64_t e = cedge[q];
                         if (flow[e] <= tol) continue;
                         int64_t i = erow[e];
                         if (settled[i]) continue;
-                        double r = cost[e] - u[i] - v[j];
-                        double nd = d - r;
+                        double nd = d - (cost[e] - u[i] - v[j]);
                         if (nd < d) nd = d;
                         if (nd < dist[i]) {
                             if (!isfinite(dist[i])) touched[ntouched++] = i;
@@ -285,11 +306,10 @@ int64_t lagot_ssp_transport(
                         }
                     }
                 } else {
-                    int64_t i = w;
-                    for (int64_t e = rowptr[i]; e < rowptr[i + 1]; e++) {
+                    for (int64_t e = rowptr[w]; e < rowptr[w + 1]; e++) {
                         int64_t t = n + col[e];
                         if (settled[t]) continue;
-                        double r = cost[e] - u[i] - v[col[e]];
+                        double r = cost[e] - u[w] - v[col[e]];
                         double nd = d + (r > 0.0 ? r : 0.0);
                         if (nd < dist[t]) {
                             if (!isfinite(dist[t])) touched[ntouched++] = t;
@@ -300,38 +320,134 @@ int64_t lagot_ssp_transport(
                     }
                 }
             }
-            if (target < 0) {
+            if (target >= 0) {
                 for (int64_t q = 0; q < ntouched; q++) {
-                    dist[touched[q]] = INFINITY;
-                    settled[touched[q]] = 0;
+                    int64_t w = touched[q];
+                    if (settled[w] && dist[w] < D) {
+                        if (w < n) u[w] += D - dist[w];
+                        else v[w - n] -= D - dist[w];
+                    }
                 }
-                status = -(s + 1);
-                goto done;
+                double delta = excess[s] < deficit[target - n] ? excess[s] : deficit[target - n];
+                for (int64_t w = target;;) {
+                    int64_t i = erow[pred[w]];
+                    if (i == s) break;
+                    if (flow[pred[i]] < delta) delta = flow[pred[i]];
+                    w = n + col[pred[i]];
+                }
+                for (int64_t w = target;;) {
+                    int64_t i = erow[pred[w]];
+                    flow[pred[w]] += delta;
+                    if (i == s) break;
+                    flow[pred[i]] -= delta;
+                    w = n + col[pred[i]];
+                }
+                excess[s] -= delta;
+                deficit[target - n] -= delta;
+                if (deficit[target - n] <= tol) open--;
+                augmentations++;
             }
-            /* Move potentials of settled nodes closer than the target. */
             for (int64_t q = 0; q < ntouched; q++) {
-                int64_t w = touched[q];
-                if (settled[w] && dist[w] < D) {
-                    if (w < n) u[w] += D - dist[w];
-                    else v[w - n] -= D - dist[w];
+                dist[touched[q]] = INFINITY;
+                settled[touched[q]] = 0;
+            }
+            if (target < 0) break; /* too far: left to the phases */
+        }
+    }
+
+    int64_t nactive = 0; /* sources with remaining supply */
+    for (int64_t i = 0; i < n; i++)
+        if (excess[i] > tol) active[nactive++] = i;
+
+    /* Admissibility tolerance: reduced costs within rounding of zero. */
+    double scale = 0.0;
+    for (int64_t e = 0; e < rowptr[n]; e++) scale = fmax(scale, fabs(cost[e]));
+    for (int64_t j = 0; j < m; j++) scale = fmax(scale, fabs(v[j]));
+    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(u[i]));
+    const double adm = 64.0 * DBL_EPSILON * (scale + 1e-300);
+
+    while (nactive > 0 && open > 0) {
+        /* 1. Dijkstra from all sources with supply at once, to the nearest open sink. */
+        int64_t ntouched = 0, target = -1;
+        double D = 0.0;
+        h.size = 0;
+        for (int64_t q = 0; q < nactive; q++) {
+            int64_t s = active[q];
+            dist[s] = 0.0;
+            pred[s] = -1;
+            touched[ntouched++] = s;
+            if (heap_push(&h, 0.0, s)) { status = 1; goto done; }
+        }
+        while (h.size > 0) {
+            heap_item it = heap_pop(&h);
+            int64_t w = it.node;
+            if (settled[w] || it.key > dist[w]) continue;
+            settled[w] = 1;
+            scanned++;
+            double d = it.key;
+            if (w >= n) {
+                int64_t j = w - n;
+                if (deficit[j] > tol) { target = w; D = d; break; }
+                for (int64_t q = colptr[j]; q < colptr[j + 1]; q++) {
+                    int64_t e = cedge[q];
+                    if (flow[e] <= tol) continue;
+                    int64_t i = erow[e];
+                    if (settled[i]) continue;
+                    double r = cost[e] - u[i] - v[j];
+                    double nd = d - r;
+                    if (nd < d) nd = d;
+                    if (nd < dist[i]) {
+                        if (!isfinite(dist[i])) touched[ntouched++] = i;
+                        dist[i] = nd;
+                        pred[i] = e;
+                        if (heap_push(&h, nd, i)) { status = 1; goto done; }
+                    }
+                }
+            } else {
+                int64_t i = w;
+                for (int64_t e = rowptr[i]; e < rowptr[i + 1]; e++) {
+                    int64_t t = n + col[e];
+                    if (settled[t]) continue;
+                    double r = cost[e] - u[i] - v[col[e]];
+                    double nd = d + (r > 0.0 ? r : 0.0);
+                    if (nd < dist[t]) {
+                        if (!isfinite(dist[t])) touched[ntouched++] = t;
+                        dist[t] = nd;
+                        pred[t] = e;
+                        if (heap_push(&h, nd, t)) { status = 1; goto done; }
+                    }
                 }
             }
-            /* Bottleneck along the path. */
-            double delta = excess[s] < deficit[target - n] ? excess[s] : deficit[target - n];
+        }
+        if (target < 0) {
+            status = -(active[0] + 1);
+            goto done;
+        }
+        /* Move potentials of settled nodes closer than the target: the shortest paths become tight. */
+        for (int64_t q = 0; q < ntouched; q++) {
+            int64_t w = touched[q];
+            if (settled[w] && dist[w] < D) {
+                if (w < n) u[w] += D - dist[w];
+                else v[w - n] -= D - dist[w];
+            }
+        }
+        /* 2. The shortest path found: walk back to its source, push its bottleneck. */
+        {
+            int64_t s = -1;
+            double delta = deficit[target - n];
             for (int64_t w = target;;) {
-                int64_t e = pred[w];          /* forward edge into sink w */
-                int64_t i = erow[e];
-                if (i == s) break;
-                int64_t eb = pred[i];         /* backward edge into source i */
+                int64_t i = erow[pred[w]];
+                int64_t eb = pred[i];
+                if (eb < 0) { s = i; break; }
                 if (flow[eb] < delta) delta = flow[eb];
                 w = n + col[eb];
             }
+            if (excess[s] < delta) delta = excess[s];
             for (int64_t w = target;;) {
-                int64_t e = pred[w];
-                int64_t i = erow[e];
-                flow[e] += delta;
-                if (i == s) break;
+                int64_t i = erow[pred[w]];
+                flow[pred[w]] += delta;
                 int64_t eb = pred[i];
+                if (eb < 0) break;
                 flow[eb] -= delta;
                 w = n + col[eb];
             }
@@ -339,11 +455,89 @@ int64_t lagot_ssp_transport(
             deficit[target - n] -= delta;
             if (deficit[target - n] <= tol) open--;
             augmentations++;
-            for (int64_t q = 0; q < ntouched; q++) {
-                dist[touched[q]] = INFINITY;
-                settled[touched[q]] = 0;
-            }
         }
+        for (int64_t q = 0; q < ntouched; q++) {
+            dist[touched[q]] = INFINITY;
+            settled[touched[q]] = 0;
+        }
+        /* 3. Blocking flow on the tight arcs: depth-first augmenting paths from every
+           source with supply (forward arcs with zero reduced cost, backward arcs with flow).
+           After an augmentation the search backs up only to the first arc it emptied.
+           Nodes that lead nowhere are skipped for the rest of the sweep; sweeps repeat
+           until one routes nothing (a skipped node may have been blocked by the path). */
+        for (;;) {
+            sweep++;
+            int64_t before = augmentations;
+            for (int64_t q = 0; q < nactive && open > 0; q++) {
+                int64_t s = active[q];
+                if (excess[s] <= tol || mark[s] == sweep) continue;
+                int64_t depth = 0;
+                stack[0] = s;
+                onpath[s] = 1;
+                if (cphase[s] != sweep) { cphase[s] = sweep; cur[s] = rowptr[s]; }
+                while (depth >= 0 && excess[s] > tol && open > 0) {
+                    int64_t w = stack[depth];
+                    int64_t next = -1;
+                    if (w >= n && deficit[w - n] > tol) { /* augment along via[0 .. depth - 1] */
+                        double delta = excess[s] < deficit[w - n] ? excess[s] : deficit[w - n];
+                        for (int64_t k = 1; k < depth; k += 2) /* backward arcs: sink -> source */
+                            if (flow[via[k]] < delta) delta = flow[via[k]];
+                        for (int64_t k = 0; k < depth; k++) flow[via[k]] += (k % 2 == 0) ? delta : -delta;
+                        excess[s] -= delta;
+                        deficit[w - n] -= delta;
+                        if (deficit[w - n] <= tol) open--;
+                        augmentations++;
+                        for (int64_t k = 1; k < depth; k += 2) {
+                            if (flow[via[k]] > tol) continue;
+                            for (int64_t r = k + 1; r <= depth; r++) onpath[stack[r]] = 0;
+                            depth = k; /* back to the sink whose backward arc emptied */
+                            break;
+                        }
+                        continue;
+                    }
+                    if (w >= n) {
+                        int64_t j = w - n;
+                        for (; cur[w] < colptr[j + 1]; cur[w]++) {
+                            int64_t e = cedge[cur[w]];
+                            int64_t i = erow[e];
+                            if (flow[e] <= tol || onpath[i] || mark[i] == sweep) continue;
+                            if (cost[e] - u[i] - v[j] < -adm) continue;
+                            next = i;
+                            via[depth] = e;
+                            break;
+                        }
+                    } else {
+                        for (; cur[w] < rowptr[w + 1]; cur[w]++) {
+                            int64_t t = n + col[cur[w]];
+                            if (onpath[t] || mark[t] == sweep) continue;
+                            if (cost[cur[w]] - u[w] - v[col[cur[w]]] > adm) continue;
+                            next = t;
+                            via[depth] = cur[w];
+                            break;
+                        }
+                    }
+                    if (next < 0) { /* dead end */
+                        mark[w] = sweep;
+                        onpath[w] = 0;
+                        depth--;
+                        if (depth >= 0) cur[stack[depth]]++;
+                        continue;
+                    }
+                    if (cphase[next] != sweep) {
+                        cphase[next] = sweep;
+                        cur[next] = next >= n ? colptr[next - n] : rowptr[next];
+                    }
+                    stack[++depth] = next;
+                    onpath[next] = 1;
+                }
+                for (int64_t k = 0; k <= depth; k++) onpath[stack[k]] = 0;
+            }
+            if (augmentations == before || open == 0) break;
+        }
+        int64_t kept = 0;
+        for (int64_t q = 0; q < nactive; q++)
+            if (excess[active[q]] > tol) active[kept++] = active[q];
+        nactive = kept;
     }
 
 done:
@@ -357,6 +551,13 @@ done:
     free(pred);
     free(settled);
     free(touched);
+    free(active);
+    free(stack);
+    free(via);
+    free(cur);
+    free(cphase);
+    free(mark);
+    free(onpath);
     free(h.items);
     return status;
 }
