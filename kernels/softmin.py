@@ -48,7 +48,10 @@ def _symbols():
     lr = lib.lagot_lse_rows
     lr.restype = None
     lr.argtypes = [_I64, _I64, _P, ctypes.c_double, _P, _P, _P]
-    return bs, lr
+    be = lib.lagot_block_entries
+    be.restype = None
+    be.argtypes = [_I64] * 5 + [_P] * 8 + [ctypes.c_double] + [_P] * 8
+    return bs, lr, be
 
 
 def _native_ok(*tensors: torch.Tensor) -> bool:
@@ -138,7 +141,7 @@ def _softmin_points(x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, eps: floa
     n, m = x.shape[0], y.shape[0]
     out = torch.empty(n, dtype=x.dtype, device=x.device)
     if _native_ok(x):
-        _, lse_rows = _symbols()
+        _, lse_rows, _ = _symbols()
         zero = torch.zeros(m, dtype=x.dtype)
         step = max(1, min(row_block(m, budget=1 << 21), -(-n // _threads())))
 
@@ -202,6 +205,23 @@ class BlockSparseKernel:
             return self._native[1](h, eps, barycentres)
         i, j, c = self._all_entries()
         return _segment_softmin(j, (h[i] - c) / eps, self.m, eps, self.x[i] if barycentres else None)
+
+    def row_widths(self) -> torch.Tensor:
+        """Number of candidate columns of every row ``(n,)``."""
+        ptr, blk = self._csr
+        nb = self.xoff.shape[0] - 1
+        ny = (self.yoff[1:] - self.yoff[:-1]).cpu()
+        width = torch.zeros(nb, dtype=torch.int64).index_add_(
+            0, torch.repeat_interleave(torch.arange(nb), ptr[1:] - ptr[:-1]), ny[blk]
+        )  # (nb,)
+        return torch.repeat_interleave(width, (self.xoff[1:] - self.xoff[:-1]).cpu()).to(self.x.device)
+
+    def plan_entries(self, s_row, h_col, eps: float, lthr):
+        """Entries ``pi_ij = exp(s_i + h_j - C_ij / eps)`` of the pattern at least ``exp(lthr_i)``:
+        ``rows, cols, mass`` and ``(left out, sum pi C, sum pi log pi)``; None off the native path."""
+        if self._native is None:
+            return None
+        return _native_entries(self._native[0], s_row, h_col, eps, lthr)
 
     def _all_entries(self):
         if self._entries is None:
@@ -278,7 +298,7 @@ class _NativeSide:
         self.spans = [(cuts[k], cuts[k + 1]) for k in range(parts) if cuts[k + 1] > cuts[k]]
 
     def __call__(self, h: torch.Tensor, eps: float, barycentres: bool):
-        block_softmin, _ = _symbols()
+        block_softmin, _, _ = _symbols()
         h = h.contiguous()
         out = torch.empty(self.n, dtype=h.dtype)
         bary = torch.empty(self.d, self.n, dtype=h.dtype) if barycentres else None
@@ -297,6 +317,37 @@ class _NativeSide:
             for span in self.spans:
                 run(span)
         return out if bary is None else (out, bary.t())
+
+
+def _native_entries(side: _NativeSide, s_row, h_col, eps: float, lthr):
+    """Plan entries ``exp(s_i + h_j - C_ij / eps) >= exp(lthr_i)`` on the pattern (native, two passes).
+
+    Returns ``rows, cols, mass`` (sorted by row) and ``(left out, sum pi C, sum pi log pi)``.
+    """
+    _, _, entries = _symbols()
+    s_row, h_col, lthr = s_row.contiguous(), h_col.contiguous(), lthr.contiguous()
+    count = torch.zeros(side.n, dtype=torch.int64)
+    d = side.d
+
+    def call(span, off, rows, cols, mass, sums):
+        work = torch.empty(side.work + side.work // (d + 2), dtype=torch.float64)
+        entries(
+            span[0], span[1], d, side.n, side.m, side.xt.data_ptr(), side.xoff.data_ptr(), side.yt.data_ptr(),
+            side.yoff.data_ptr(), s_row.data_ptr(), h_col.data_ptr(), side.ptr.data_ptr(), side.blk.data_ptr(), eps,
+            lthr.data_ptr(), count.data_ptr(), None if off is None else off.data_ptr(),
+            None if rows is None else rows.data_ptr(), None if cols is None else cols.data_ptr(),
+            None if mass is None else mass.data_ptr(), None if sums is None else sums.data_ptr(), work.data_ptr(),
+        )  # fmt: skip
+
+    list(_pool().map(lambda span: call(span, None, None, None, None, None), side.spans))
+    off = torch.zeros(side.n, dtype=torch.int64)
+    off[1:] = count.cumsum(0)[:-1]
+    total = int(count.sum())
+    rows, cols = torch.empty(total, dtype=torch.int64), torch.empty(total, dtype=torch.int64)
+    mass = torch.empty(total, dtype=torch.float64)
+    sums = [torch.zeros(3, dtype=torch.float64) for _ in side.spans]
+    list(_pool().map(lambda k: call(side.spans[k], off, rows, cols, mass, sums[k]), range(len(side.spans))))
+    return rows, cols, mass, [float(v) for v in sum(sums)] if sums else [0.0, 0.0, 0.0]
 
 
 @functools.lru_cache(maxsize=1)

@@ -20,6 +20,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from . import _sinkhorn
@@ -136,6 +138,9 @@ def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float, cap: int | 
     Returns ``src, dst, mass`` (kernel order), the mass left out, ``<C, pi>`` and
     ``sum pi log(pi / (a b))`` over all the kernel's pairs.
     """
+    native = getattr(kernel, "plan_entries", None)
+    if native is not None and _native_plan(kernel):
+        return _sparse_plan_native(kernel, f, g, log_a, log_b, eps, keep)
     src, dst, mass = [], [], []
     dropped = cost = entropy = 0.0
     size = 0
@@ -158,6 +163,29 @@ def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float, cap: int | 
         mass.append(q)
         dropped += rest
     return torch.cat(src), torch.cat(dst), torch.cat(mass), dropped, cost, entropy
+
+
+def _native_plan(kernel) -> bool:
+    return getattr(kernel, "_native", None) is not None
+
+
+def _sparse_plan_native(kernel, f, g, log_a, log_b, eps: float, keep: float):
+    """:func:`sparse_plan` in native code: each row's threshold is ``keep`` times its mass (one
+    soft-minimum) over its number of candidate pairs."""
+    s_row, h_col = log_a + f / eps, log_b + g / eps
+    log_rows = log_a + (f - kernel.rows(g + eps * log_b, eps)) / eps  # log of each row's mass
+    log_cols = log_b + (g - kernel.cols(f + eps * log_a, eps)) / eps
+    lthr = log_rows + math.log(keep) - kernel.row_widths().double().clamp_min(1.0).log()
+    src, dst, mass, (dropped, cost, plogp) = kernel.plan_entries(s_row, h_col, eps, lthr)
+    if src.shape[0] > PLAN_LIMIT:
+        raise InputError(
+            f"the entropic plan at eps={eps:.3g} has more than {PLAN_LIMIT:,} entries of mass; "
+            "use a smaller blur, or fewer points"
+        )
+    rows, cols = log_rows.exp(), log_cols.exp()
+    ok_a, ok_b = torch.isfinite(log_a), torch.isfinite(log_b)
+    cross = float((rows[ok_a] * log_a[ok_a]).sum() + (cols[ok_b] * log_b[ok_b]).sum())  # sum pi log(a_i b_j)
+    return src, dst, mass, dropped, cost, plogp - cross
 
 
 def _top_mass(i, j, logp, keep: float, cap: int):

@@ -140,3 +140,69 @@ void lagot_lse_rows(int64_t r, int64_t m, const double *S, double alpha, const d
         out[i] = lse(work, m);
     }
 }
+
+/* The entries of a plan pi_ij = exp(s_i + h_j - C_ij / eps) on the block pattern (row
+ * blocks b0 .. b1) that are at least exp(lthr_i). With rows_out NULL, only counts them
+ * per row (count[i]); else writes them from the row offsets off[i]. sums (3 doubles,
+ * added to): the mass of all pattern entries left out, sum pi C and sum pi log(pi) terms
+ * (pi (s_i + h_j - C / eps)). work: room for 3 times the widest row block (+ d x it). */
+void lagot_block_entries(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_t m, const double *x,
+                         const int64_t *xoff, const double *y, const int64_t *yoff, const double *s,
+                         const double *h, const int64_t *pptr, const int64_t *pblk, double eps,
+                         const double *lthr, int64_t *count, const int64_t *off, int64_t *rows_out,
+                         int64_t *cols_out, double *mass_out, double *sums, double *work) {
+    const double inv = 1.0 / eps;
+    int64_t wmax = 0;
+    for (int64_t I = b0; I < b1; I++) {
+        int64_t w = 0;
+        for (int64_t p = pptr[I]; p < pptr[I + 1]; p++) w += yoff[pblk[p] + 1] - yoff[pblk[p]];
+        wmax = w > wmax ? w : wmax;
+    }
+    double *hb = work, *c = work + wmax, *jb = work + 2 * wmax, *yb = work + 3 * wmax;
+    double dropped = 0.0, cost = 0.0, ent = 0.0;
+    for (int64_t I = b0; I < b1; I++) {
+        int64_t w = 0;
+        for (int64_t p = pptr[I]; p < pptr[I + 1]; p++) {
+            const int64_t j0 = yoff[pblk[p]], len = yoff[pblk[p] + 1] - j0;
+            memcpy(hb + w, h + j0, len * sizeof(double));
+            for (int64_t k = 0; k < len; k++) jb[w + k] = (double)(j0 + k);
+            for (int64_t a = 0; a < d; a++) memcpy(yb + a * wmax + w, y + a * m + j0, len * sizeof(double));
+            w += len;
+        }
+        for (int64_t i = xoff[I]; i < xoff[I + 1]; i++) {
+            for (int64_t k = 0; k < w; k++) c[k] = 0.0;
+            for (int64_t a = 0; a < d; a++) {
+                const double xa = x[a * n + i];
+                const double *ya = yb + a * wmax;
+                for (int64_t k = 0; k < w; k++) {
+                    const double diff = xa - ya[k];
+                    c[k] += diff * diff;
+                }
+            }
+            int64_t kept = 0, at = rows_out ? off[i] : 0;
+            for (int64_t k = 0; k < w; k++) {
+                const double t = s[i] + hb[k] - c[k] * inv;
+                const double p = t > -708.0 ? exp(t) : 0.0;
+                if (t >= lthr[i] && p > 0.0) {
+                    if (rows_out) {
+                        rows_out[at] = i;
+                        cols_out[at] = (int64_t)jb[k];
+                        mass_out[at] = p;
+                        at++;
+                    }
+                    kept++;
+                } else {
+                    dropped += p;
+                }
+                cost += p * c[k];
+                ent += p * t;
+            }
+            if (!rows_out) count[i] = kept;
+        }
+    }
+    if (rows_out) {
+        sums[0] += dropped;
+        sums[1] += cost;
+        sums[2] += ent;
+    }
+}
