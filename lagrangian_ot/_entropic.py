@@ -26,6 +26,7 @@ import torch
 
 from . import _sinkhorn
 from ._multiscale import Multiscale
+from ._progress import Progress
 from .errors import InputError, warn_user
 from .kernels.softmin import DenseKernel, PointKernel
 
@@ -76,7 +77,8 @@ def _schedule(diameter: float, blur: float) -> list[float]:
     return out
 
 
-def potentials(x, y, a, b, blur: float, rho: float | None, tol: float, max_iter: int, kernel: str = "auto"):
+def potentials(x, y, a, b, blur: float, rho: float | None, tol: float, max_iter: int, kernel: str = "auto",
+               progress=None):  # fmt: skip
     """Entropic potentials of ``x, a`` and ``y, b`` (float64): ``(f, g, kernel, result, orders)``.
 
     ``kernel``: ``"auto"``, ``"dense"``, ``"points"`` or ``"multiscale"``.
@@ -89,11 +91,11 @@ def potentials(x, y, a, b, blur: float, rho: float | None, tol: float, max_iter:
             kernel = "multiscale"
     log_a, log_b = a.log(), b.log()
     if kernel == "multiscale":
-        return _multiscale(x, y, a, b, blur, rho, tol, max_iter)
+        return _multiscale(x, y, a, b, blur, rho, tol, max_iter, progress)
     K = DenseKernel(_sqdist(x, y)) if kernel == "dense" else PointKernel(x, y)
     f, g = torch.zeros_like(a), torch.zeros_like(b)
     f, g, annealing = _sinkhorn.anneal(K, log_a, log_b, f, g, _schedule(_diameter(x, y), blur), rho)
-    res = _sinkhorn.converge(K, log_a, log_b, f, g, eps, rho, tol, max_iter)
+    res = _sinkhorn.converge(K, log_a, log_b, f, g, eps, rho, tol, max_iter, progress=progress)
     return K, res, None, None, {"kernel": kernel, "annealing_iterations": annealing}
 
 
@@ -102,7 +104,7 @@ def _sqdist(x, y):
     return torch.cdist(x - centre, y - centre).square_()
 
 
-def _multiscale(x, y, a, b, blur, rho, tol, max_iter):
+def _multiscale(x, y, a, b, blur, rho, tol, max_iter, progress=None):
     ms = Multiscale(x, y, a, b, blur)
     L = ms.n_levels
     lev = ms.level(0)
@@ -117,7 +119,8 @@ def _multiscale(x, y, a, b, blur, rho, tol, max_iter):
             annealing += its
     iterations = 0
     for rounds in range(1, MAX_ROUNDS + 1):
-        res = _sinkhorn.converge(lev.kernel, lev.log_a, lev.log_b, f, g, lev.eps, rho, tol, max_iter - iterations)
+        res = _sinkhorn.converge(lev.kernel, lev.log_a, lev.log_b, f, g, lev.eps, rho, tol, max_iter - iterations,
+                                 progress=progress)  # fmt: skip
         iterations += res.iterations
         f, g = res.f, res.g
         missing = ms.missing(lev, f, g)
@@ -252,11 +255,17 @@ def _north_west(da, db, kx, ky):
     return ox[i[keep]], oy[j[keep]], w[keep]
 
 
-def entropic_plan(x, y, a, b, *, blur: float, reach: float | None, tol: float, max_iter: int, kernel="auto"):
-    """Everything ``match(method="sinkhorn")`` returns, in float64 on the inputs' device."""
+def entropic_plan(x, y, a, b, *, blur: float, reach: float | None, tol: float, max_iter: int, kernel="auto",
+                  progress: bool | None = False):  # fmt: skip
+    """Everything ``match(method="sinkhorn")`` returns, in float64 on the inputs' device.
+
+    ``progress``: draw the iterations at the final blur on stderr (None: on a terminal).
+    """
     eps = 2.0 * blur**2
     rho = None if reach is None else 2.0 * reach**2
-    K, res, ox, oy, info = potentials(x, y, a, b, blur, rho, tol, max_iter, kernel)
+    with Progress(max_iter, enabled=progress, unit="it") as bar:
+        bar.update(0, "annealing")
+        K, res, ox, oy, info = potentials(x, y, a, b, blur, rho, tol, max_iter, kernel, bar)
     aa, bb = (a, b) if ox is None else (a[ox], b[oy])
     xx, yy = (x, y) if ox is None else (x[ox], y[oy])
     if not (bool(torch.isfinite(res.f[aa > 0]).all()) and bool(torch.isfinite(res.g[bb > 0]).all())):

@@ -86,14 +86,15 @@ def anneal(kernel, log_a, log_b, f, g, schedule, rho: float | None = None, max_i
 
 def converge(
     kernel, log_a, log_b, f, g, eps: float, rho: float | None, tol: float, max_iter: int, *, target=None,
-    translation: bool = True,
+    translation: bool = True, progress=None,
 ) -> LoopResult:
     """Iterate at ``eps`` until the column error is at most ``tol`` (see the module docstring).
 
     ``target`` (optional): a function of the columns' undamped soft-minima giving the next
     ``log_b``, for problems whose column marginal is itself unknown (barycentres: the
     Bregman projection onto equal column marginals). ``translation``: the translation
-    step of KL-relaxed problems (potentials of one problem, not batches).
+    step of KL-relaxed problems (potentials of one problem, not batches). ``progress``: a
+    ``_progress.Progress`` told each iteration and its error.
 
     Over-relaxation: ``RATE_WINDOW`` plain iterations, then ``w = 1.5``; every ``ADAPT_EVERY``
     iterations ``w`` moves halfway to ``OMEGA_MAX`` while the error falls slower than
@@ -115,6 +116,8 @@ def converge(
         if not math.isfinite(error):
             break
         history.append(error)
+        if progress is not None:
+            progress.update(it, f"marginal error {error:.1e}")
         if plain and error <= tol:
             return LoopResult(f, g, it, error, True, history)
         g = damp * g_raw if plain else g + w * (damp * g_raw - g)

@@ -95,6 +95,7 @@ import numpy as np
 import torch
 
 from . import _sinkhorn
+from ._progress import Progress
 from ._sinkhorn import ROW_CAP, top_entries
 from .errors import InputError, check_cloud, check_int, check_positive
 from .kernels.threads import fit_threads
@@ -449,7 +450,8 @@ def _newton(dual: _Dual, f, g, tol: float, max_steps: int, row_cap: int):
 
 
 def _solve(
-    costs: _Costs, a, b, rho: float, eps: float, eps0: float, scaling: float, tol: float, max_iter: int, row_cap: int
+    costs: _Costs, a, b, rho: float, eps: float, eps0: float, scaling: float, tol: float, max_iter: int, row_cap: int,
+    progress: bool | None = False,
 ):
     """Annealed Sinkhorn down to ``NEWTON_FROM * eps``, then Newton continuation down to ``eps``.
 
@@ -464,15 +466,19 @@ def _solve(
     (zero at the optimum).
     """
     e = max(min(eps0, NEWTON_FROM * eps), eps)
-    f, g, updates = _anneal(costs, a, b, rho, e, eps0, scaling)
-    steps, levels = 0, 0
-    while True:
-        last = e <= eps
-        f, g, k, residual = _newton(_Dual(costs, a, b, rho, e), f, g, tol if last else 1e-2, max_iter, row_cap)
-        steps, levels = steps + k, levels + 1
-        if last:
-            break
-        e = max(e * NEWTON_FACTOR, eps)
+    total = 2 + max(0, math.ceil(math.log(e / eps) / math.log(1 / NEWTON_FACTOR)))  # annealing, Newton levels
+    with Progress(total, enabled=progress) as bar:
+        bar.step("annealed Sinkhorn")
+        f, g, updates = _anneal(costs, a, b, rho, e, eps0, scaling)
+        steps, levels = 0, 0
+        while True:
+            last = e <= eps
+            bar.step(f"Newton at eps {e:.1e}")
+            f, g, k, residual = _newton(_Dual(costs, a, b, rho, e), f, g, tol if last else 1e-2, max_iter, row_cap)
+            steps, levels = steps + k, levels + 1
+            if last:
+                break
+            e = max(e * NEWTON_FACTOR, eps)
     info = {"sinkhorn_updates": updates, "newton_steps": steps, "newton_levels": levels, "residual": residual}
     return f, g, info
 
@@ -558,6 +564,7 @@ def hk_plan(
     tol: float = 1e-9,
     max_iter: int = 500,
     row_cap: int = ROW_CAP,
+    progress: bool | None = None,
 ) -> HKPlan:
     """Optimal Wasserstein-Fisher-Rao semi-coupling between ``sum a_i delta_x_i`` and ``sum b_j delta_y_j``.
 
@@ -586,6 +593,8 @@ def hk_plan(
     max_iter : int
         Cap on the Newton steps per level of ``eps`` (a ``RuntimeWarning`` says when the
         final residual stays above ``1e-4``).
+    progress : bool or None
+        Draw the solve's steps on stderr (None: only when stderr is a terminal).
     row_cap : int
         At most this many entries per source point are kept in the plan; entries below
         ``1e-12`` of their row's largest are dropped too (``info["dropped_mass"]``).
@@ -634,7 +643,7 @@ def hk_plan(
         blur_used = DEFAULT_BLUR * (scale or min(1.0, reach)) if blur is None else blur
         eps = max(2.0 * blur_used**2, EPS_FLOOR * rho)
         costs = _Costs(xa, yb, kappa, cache=ia.numel() * ib.numel() <= CACHE_PAIRS)
-        f, g, solver = _solve(costs, aa, bb, rho, eps, scale**2, scaling, tol, max_iter, row_cap)
+        f, g, solver = _solve(costs, aa, bb, rho, eps, scale**2, scaling, tol, max_iter, row_cap, progress)
         residual = solver["residual"]
         if residual > 1e-4:
             warnings.warn(

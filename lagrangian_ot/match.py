@@ -8,6 +8,7 @@ import torch
 from . import _assignment, _entropic, _exact
 from .errors import InputError, check_cloud, check_int, check_positive, check_weights
 from .kernels.threads import fit_threads
+from ._progress import Progress
 from .plan import Plan
 
 METHODS = ("auto", "exact", "sinkhorn")
@@ -18,11 +19,13 @@ def _cost(x, y, src, dst, mass) -> torch.Tensor:
     return (mass.double() * ((x.double()[src] - y.double()[dst]) ** 2).sum(-1)).sum()
 
 
-def _match_one(x, y, a, b, method, blur, reach, backend, tol, max_iter) -> Plan:
+def _match_one(x, y, a, b, method, blur, reach, backend, tol, max_iter, progress) -> Plan:
     dtype = x.dtype
     x, y, a, b = x.detach(), y.detach(), a.detach(), b.detach()  # plans are not differentiated
     if method == "exact":
-        sol = _exact.solve(x, y, a, b, backend=backend)
+        with Progress(1, enabled=progress) as bar:
+            bar.step(f"exact plan, {x.shape[0]:,} x {y.shape[0]:,} points")
+            sol = _exact.solve(x, y, a, b, backend=backend)
         cost = torch.tensor(sol.cost, dtype=torch.float64, device=x.device)
         return Plan(
             x=x, y=y, src=sol.src, dst=sol.dst, mass=sol.mass.to(dtype),
@@ -31,7 +34,8 @@ def _match_one(x, y, a, b, method, blur, reach, backend, tol, max_iter) -> Plan:
         )  # fmt: skip
     blur = _entropic.default_blur(x, y) if blur is None else blur
     src, dst, mass, f, g, info = _entropic.entropic_plan(
-        x.double(), y.double(), a.double(), b.double(), blur=blur, reach=reach, tol=tol, max_iter=max_iter
+        x.double(), y.double(), a.double(), b.double(), blur=blur, reach=reach, tol=tol, max_iter=max_iter,
+        progress=progress,
     )
     cost = _cost(x, y, src, dst, mass)
     return Plan(
@@ -93,6 +97,7 @@ def match(
     backend: str = "auto",
     tol: float = 1e-4,
     max_iter: int = 10_000,
+    progress: bool | None = None,
 ) -> Plan:
     """Optimal transport plan between two point clouds for the cost ``|x - y|^2``.
 
@@ -124,6 +129,8 @@ def match(
         at which the iterations stop (default ``1e-4``).
     max_iter : int
         Sinkhorn only: iteration cap at the final blur; stopping there warns.
+    progress : bool or None
+        Draw the solve's progress on stderr (None: only when stderr is a terminal).
 
     Returns
     -------
@@ -173,6 +180,7 @@ def match(
         uniform = bool((a == a[..., :1]).all()) and bool((b == b[..., :1]).all())
         if method == "exact" and uniform and x.shape[1] == y.shape[1] and x.shape[1] <= _assignment.DENSE_LIMIT:
             return _match_batch_assignment(x, y, a)
-        plans = [_match_one(x[i], y[i], a[i], b[i], method, blur, reach, backend, tol, max_iter) for i in range(x.shape[0])]
+        plans = [_match_one(x[i], y[i], a[i], b[i], method, blur, reach, backend, tol, max_iter, False)
+                 for i in range(x.shape[0])]  # fmt: skip
         return _stack(plans, x, y)
-    return _match_one(x, y, a, b, method, blur, reach, backend, tol, max_iter)
+    return _match_one(x, y, a, b, method, blur, reach, backend, tol, max_iter, progress)

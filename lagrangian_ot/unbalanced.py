@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import torch
 
 from . import _sinkhorn
+from ._progress import Progress
 from .errors import InputError, check_int, check_positive, warn_user
 from .grid import Grid, check_density_pair
 from .kernels.softmin import GridKernel
@@ -54,6 +55,7 @@ def barycenter_path(
     reach: float | None = None,
     tol: float = 1e-8,
     max_iter: int = 20_000,
+    progress: bool | None = None,
 ) -> torch.Tensor:
     """Entropic barycentres of ``alpha`` and ``beta`` with weights ``(1 - t, t)``.
 
@@ -78,6 +80,8 @@ def barycenter_path(
         column marginal (iterative Bregman projections).
     max_iter : int
         Iteration cap (a ``RuntimeWarning`` says when it stops there).
+    progress : bool or None
+        Draw the iterations on stderr (None: only when stderr is a terminal).
 
     Returns
     -------
@@ -124,9 +128,10 @@ def barycenter_path(
         return (fi * barycentre(g_raw)).expand_as(g_raw)
 
     zero = torch.zeros((T, 2, *grid.shape), dtype=work, device=dev)
-    res = _sinkhorn.converge(
-        kernel, log_a, zero, zero, zero, eps, rho, tol, max_iter, target=target, translation=False
-    )  # fmt: skip
+    with Progress(max_iter, enabled=progress, unit="it") as bar:
+        res = _sinkhorn.converge(
+            kernel, log_a, zero, zero, zero, eps, rho, tol, max_iter, target=target, translation=False, progress=bar
+        )  # fmt: skip
     path = barycentre(kernel.cols(res.f + eps * log_a, eps))[:, 0].exp()  # a density: the kernel carries the cell volume
     if not bool(torch.isfinite(path).all()):
         raise RuntimeError("barycenter_path: non-finite values (try a larger blur)")

@@ -276,3 +276,26 @@ def test_native_and_gathered_plans_agree(gen):
     torch.testing.assert_close(native[2][o0], gathered[2][o1], rtol=1e-12, atol=0)
     for u, v in zip(native[3:], gathered[3:]):
         assert u == pytest.approx(v, rel=1e-9, abs=1e-15)
+
+
+def test_long_solvers_draw_progress_on_request(gen, capsys, monkeypatch):
+    """``progress=True`` draws on stderr; the default stays quiet where stderr is not a terminal."""
+    from lagrangian_ot import Grid, _progress, hk_plan
+    from lagrangian_ot.unbalanced import barycenter_path, gaussian_mixture
+
+    monkeypatch.setattr(_progress, "DELAY", 0.0)
+    x, y = cloud(80, 2, gen), cloud(70, 2, gen, 1.0)
+    grid = Grid((-3.0,), (3.0,), (64,))
+    alpha = gaussian_mixture(grid.axes[0], [(1.0, -1.0, 0.3)])
+    beta = gaussian_mixture(grid.axes[0], [(1.0, 1.0, 0.3)])
+    calls = [
+        lambda p: match(x, y, method="sinkhorn", blur=0.3, progress=p),
+        lambda p: match(x, y, method="exact", progress=p),
+        lambda p: hk_plan(x, y, None, None, 0.5, progress=p),
+        lambda p: barycenter_path(alpha, beta, grid, (0.5,), blur=0.3, progress=p),
+    ]
+    for call in calls:
+        call(True)
+        assert capsys.readouterr().err.strip(), "a progress bar on stderr"
+        call(None)
+        assert capsys.readouterr().err == ""
