@@ -352,7 +352,9 @@ def _native_entries(side: _NativeSide, s_row, h_col, eps: float, lthr):
 
 @functools.lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max(2, _threads()), thread_name_prefix="lagot-softmin")
+    import os
+
+    return ThreadPoolExecutor(max(2, os.cpu_count() or 1), thread_name_prefix="lagot-softmin")  # not the current limit
 
 
 class GridKernel:

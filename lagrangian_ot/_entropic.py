@@ -32,7 +32,7 @@ from .kernels.softmin import DenseKernel, PointKernel
 
 DENSE_PAIRS = 4_000_000  # the cost matrix is stored up to this many pairs
 MULTISCALE_PAIRS = 1_000_000  # multiscale (d <= 3) above this many pairs
-MAX_ROUNDS = 5  # pattern checks of the multiscale solver
+ROUND_ITER = 200  # iterations of the multiscale solver between checks of its pattern
 SPACINGS = 10.0  # the default blur is at most this many nearest-neighbour spacings
 PLAN_LIMIT = 200_000_000  # entries of a sparse plan, at most (about 5 GB)
 
@@ -117,16 +117,20 @@ def _multiscale(x, y, a, b, blur, rho, tol, max_iter, progress=None):
         if k < L:
             f, g, its = _sinkhorn.anneal(lev.kernel, lev.log_a, lev.log_b, f, g, [lev.eps], rho)
             annealing += its
-    iterations = 0
-    for rounds in range(1, MAX_ROUNDS + 1):
-        res = _sinkhorn.converge(lev.kernel, lev.log_a, lev.log_b, f, g, lev.eps, rho, tol, max_iter - iterations,
-                                 progress=progress)  # fmt: skip
+    iterations, rounds = 0, 1
+    while True:  # converge in rounds; between rounds, add the block pairs the potentials need
+        res = _sinkhorn.converge(lev.kernel, lev.log_a, lev.log_b, f, g, lev.eps, rho, tol,
+                                 min(ROUND_ITER, max_iter - iterations), progress=progress)  # fmt: skip
         iterations += res.iterations
         f, g = res.f, res.g
         missing = ms.missing(lev, f, g)
-        if missing.shape[0] == 0 or iterations >= max_iter:
+        if missing.shape[0] == 0 and res.converged:
             break
-        lev = ms.extend(lev, missing)
+        if iterations >= max_iter:
+            res.converged = False  # out of iterations, or the pattern still lacks pairs
+            break
+        if missing.shape[0]:
+            lev, rounds = ms.extend(lev, missing), rounds + 1
     res.iterations = iterations
     info = {
         "kernel": "multiscale", "levels": L + 1, "pattern_rounds": rounds, "pairs": lev.kernel.n_pairs,

@@ -92,9 +92,10 @@ def _affine(levels: _Levels, anc: list[torch.Tensor], p, w, f, grad):
     for j, ids in enumerate(anc):
         cells = levels.lo[j].shape[0]
         centre = 0.5 * (levels.lo[j] + levels.hi[j])  # (cells, d)
-        wt = w + 1e-300  # cells of zero mass still get a slope
+        tiny = torch.finfo(p.dtype).tiny
+        wt = w + tiny  # cells of zero mass still get a slope
         mass = torch.zeros(cells, dtype=p.dtype, device=p.device).index_add_(0, ids, wt)
-        beta = torch.zeros_like(centre).index_add_(0, ids, grad * wt[:, None]) / mass.clamp_min(1e-300)[:, None]
+        beta = torch.zeros_like(centre).index_add_(0, ids, grad * wt[:, None]) / mass.clamp_min(tiny)[:, None]
         resid = f - (beta[ids] * (p - centre[ids])).sum(1)
         alpha = torch.full((cells,), -math.inf, dtype=p.dtype, device=p.device).scatter_reduce_(0, ids, resid, "amax")
         stats.append((alpha, beta, centre))

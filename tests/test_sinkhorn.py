@@ -299,3 +299,13 @@ def test_long_solvers_draw_progress_on_request(gen, capsys, monkeypatch):
         assert capsys.readouterr().err.strip(), "a progress bar on stderr"
         call(None)
         assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("kernel", ["dense", "multiscale"])
+def test_zero_weights_give_finite_values(gen, kernel):
+    x, y = cloud(300, 2, gen), cloud(307, 2, gen, 0.5)
+    a, b = weights(300, gen), weights(307, gen)
+    a[0] = 0.0
+    a = a / a.sum()
+    *_, info = _entropic.entropic_plan(x, y, a, b, blur=0.05, reach=None, tol=1e-6, max_iter=5000, kernel=kernel)
+    assert info["converged"] and math.isfinite(info["entropic_value"]) and math.isfinite(info["entropic_cost"])

@@ -194,8 +194,10 @@ void lagot_block_entries(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_t m
                 } else {
                     dropped += p;
                 }
-                cost += p * c[k];
-                ent += p * t;
+                if (p > 0.0) { /* a zero weight gives t = -inf and p = 0: no term */
+                    cost += p * c[k];
+                    ent += p * t;
+                }
             }
             if (!rows_out) count[i] = kept;
         }
