@@ -139,7 +139,7 @@ def _multiscale(x, y, a, b, blur, rho, tol, max_iter, progress=None):
     return lev.kernel, res, lev.order_x, lev.order_y, info
 
 
-def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float, cap: int | None = None):
+def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float):
     """Entries of the entropic plan holding ``1 - keep`` of each row's mass, and the plan's values.
 
     Returns ``src, dst, mass`` (kernel order), the mass left out, ``<C, pi>`` and
@@ -158,7 +158,7 @@ def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float, cap: int | 
         live = p > 0
         cost += float((p * c)[live].sum())
         entropy += float((p * arg)[live].sum())
-        s, t, q, rest = _top_mass(i, j, logp, keep, cap)
+        s, t, q, rest = _top_mass(i, j, logp, keep)
         size += s.shape[0]
         if size > PLAN_LIMIT:
             raise InputError(
@@ -195,26 +195,15 @@ def _sparse_plan_native(kernel, f, g, log_a, log_b, eps: float, keep: float):
     return src, dst, mass, dropped, cost, plogp - cross
 
 
-def _top_mass(i, j, logp, keep: float, cap: int):
-    """Per row (rows are whole in a chunk), the entries of at least ``keep * total / count``
-    (what is left out is at most ``keep`` of each row's mass), at most the ``cap`` largest (None: all)."""
+def _top_mass(i, j, logp, keep: float):
+    """Per row (rows are whole in a chunk), the entries of at least ``keep * total / count``:
+    what is left out is at most ``keep`` of each row's mass, with no sorting."""
     n = int(i.max()) + 1 if i.numel() else 0
     p = logp.exp()
     total = torch.zeros(n, dtype=p.dtype, device=p.device).index_add_(0, i, p)
     count = torch.bincount(i, minlength=n).to(p.dtype)
     kept = (p >= (keep * total / count.clamp_min(1.0))[i]) & (p > 0)
-    over = torch.bincount(i[kept], minlength=n) > (cap or i.shape[0])
-    if cap and bool(over.any()):  # rows with too many entries: their cap largest
-        sel = torch.nonzero(kept & over[i]).squeeze(1)
-        sel = sel[torch.argsort(logp[sel], descending=True)]
-        sel = sel[torch.argsort(i[sel], stable=True)]
-        first = torch.ones_like(sel, dtype=torch.bool)
-        first[1:] = i[sel[1:]] != i[sel[:-1]]
-        start = torch.cumsum(first.long(), 0) - 1
-        rank = torch.arange(sel.shape[0], device=sel.device) - torch.nonzero(first).squeeze(1)[start]
-        kept[sel[rank >= cap]] = False
-    rest = float(p[~kept].sum())
-    return i[kept], j[kept], p[kept], rest
+    return i[kept], j[kept], p[kept], float(p[~kept].sum())
 
 
 def round_to_marginals(src, dst, mass, a, b, x, y):

@@ -127,25 +127,31 @@ class Grid:
         return cls(tuple((centre - half).tolist()), tuple((centre + half).tolist()), tuple(shape))
 
 
+def check_density(rho, grid: Grid, name: str = "rho") -> torch.Tensor:
+    """One nonnegative, finite, not-all-zero float32/float64 density of ``grid.shape``."""
+    if not isinstance(grid, Grid):
+        raise InputError(f"the grid of {name} must be a Grid, got {type(grid).__name__}")
+    if not isinstance(rho, torch.Tensor) or rho.dtype not in (torch.float32, torch.float64):
+        got = rho.dtype if isinstance(rho, torch.Tensor) else type(rho).__name__
+        raise InputError(f"{name} must be a float32 or float64 torch.Tensor, got {got}")
+    if tuple(rho.shape) != tuple(grid.shape):
+        raise InputError(f"{name} has shape {tuple(rho.shape)} but the grid is {tuple(grid.shape)}")
+    if not all_finite(rho):
+        raise InputError(f"{name} contains NaN or infinite values")
+    if bool((rho < 0).any()):
+        raise InputError(f"{name} has negative values: densities must be nonnegative")
+    if not bool((rho > 0).any()):
+        raise InputError(f"{name} is zero everywhere")
+    return rho
+
+
 def check_density_pair(rho0, rho1, grid: Grid, names: tuple[str, str] = ("rho0", "rho1")):
     """Two nonnegative, finite, not-all-zero float32/float64 densities of ``grid.shape`` on one device.
 
     Returns them with the second cast to the first's dtype.
     """
-    if not isinstance(grid, Grid):
-        raise InputError(f"grid must be a Grid, got {type(grid).__name__}")
     for name, rho in zip(names, (rho0, rho1)):
-        if not isinstance(rho, torch.Tensor) or rho.dtype not in (torch.float32, torch.float64):
-            got = rho.dtype if isinstance(rho, torch.Tensor) else type(rho).__name__
-            raise InputError(f"{name} must be a float32 or float64 torch.Tensor, got {got}")
-        if tuple(rho.shape) != tuple(grid.shape):
-            raise InputError(f"{name} has shape {tuple(rho.shape)} but the grid is {tuple(grid.shape)}")
-        if not all_finite(rho):
-            raise InputError(f"{name} contains NaN or infinite values")
-        if bool((rho < 0).any()):
-            raise InputError(f"{name} has negative values: densities must be nonnegative")
-        if not bool((rho > 0).any()):
-            raise InputError(f"{name} is zero everywhere")
+        check_density(rho, grid, name)
     if rho0.device != rho1.device:
         raise InputError(f"{names[0]} is on {rho0.device} but {names[1]} is on {rho1.device}")
     return rho0, rho1.to(rho0.dtype)

@@ -17,31 +17,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .errors import InputError, all_finite, check_int
+from .errors import InputError, check_int
 from .geodesic import SEPARATION, Geodesic
-from .grid import Grid
+from .grid import Grid, check_density
 from .match import match
 from .plan import Plan
 from .silhouette import _open
 
 MASS = ("dark", "bright")
-
-
-def _check_histogram(values, grid: Grid, name: str) -> torch.Tensor:
-    if not isinstance(grid, Grid):
-        raise InputError(f"the grid of {name} must be a Grid, got {type(grid).__name__}")
-    if not isinstance(values, torch.Tensor) or values.dtype not in (torch.float32, torch.float64):
-        got = values.dtype if isinstance(values, torch.Tensor) else type(values).__name__
-        raise InputError(f"{name} must be a float32 or float64 torch.Tensor, got {got}")
-    if tuple(values.shape) != tuple(grid.shape):
-        raise InputError(f"{name} has shape {tuple(values.shape)} but its grid is {tuple(grid.shape)}")
-    if not all_finite(values):
-        raise InputError(f"{name} contains NaN or infinite values")
-    if bool((values < 0).any()):
-        raise InputError(f"{name} has negative values: histograms must be nonnegative")
-    if not bool((values > 0).any()):
-        raise InputError(f"{name} is zero everywhere")
-    return values
 
 
 def match_histograms(
@@ -82,8 +65,8 @@ def match_histograms(
     ([0, 3], [1, 2], 0.0625)
     """
     grid1 = grid0 if grid1 is None else grid1
-    rho0 = _check_histogram(rho0, grid0, "rho0")
-    rho1 = _check_histogram(rho1, grid1, "rho1")
+    rho0 = check_density(rho0, grid0, "rho0")
+    rho1 = check_density(rho1, grid1, "rho1")
     if grid0.dim != grid1.dim:
         raise InputError(f"the grids have dimensions {grid0.dim} and {grid1.dim}")
     if rho0.device != rho1.device:
