@@ -18,6 +18,9 @@ sees which kernel it runs on:
 - :class:`BlockSparseKernel`: ``|x_i - y_j|^2`` on a pattern of (row block,
   column block) pairs (truncated kernels of multiscale Sinkhorn); native on CPU,
   gathered entries and scatter reductions elsewhere.
+- :class:`SparseKernel`: costs stored on a sparse set of pairs (the truncation of a
+  :class:`PointKernel` by the current potentials); native on CPU, segment
+  reductions elsewhere.
 - :class:`GridKernel`: a separable cost on a tensor grid, one axis at a time.
 """
 
@@ -52,6 +55,18 @@ def _symbols():
     be.restype = None
     be.argtypes = [_I64] * 5 + [_P] * 8 + [ctypes.c_double] + [_P] * 8
     return bs, lr, be
+
+
+@functools.lru_cache(maxsize=1)
+def _csr_symbols():
+    from .native import _library
+
+    lib = _library()
+    sm, tr = lib.lagot_csr_softmin, lib.lagot_csr_transpose
+    sm.restype = tr.restype = None
+    sm.argtypes = [_I64, _I64] + [_P] * 4 + [ctypes.c_double, _P]
+    tr.argtypes = [_I64, _I64] + [_P] * 7
+    return sm, tr
 
 
 def _native_ok(*tensors: torch.Tensor) -> bool:
@@ -92,6 +107,7 @@ class DenseKernel:
     def __init__(self, cost: torch.Tensor):
         self.cost = cost
         self.n, self.m = cost.shape
+        self.n_pairs = self.n * self.m
 
     def rows(self, h: torch.Tensor, eps: float) -> torch.Tensor:
         return -eps * _lse((h - self.cost) / eps)
@@ -118,6 +134,7 @@ class PointKernel:
         centre = torch.cat([x, y]).mean(0)
         self.x, self.y = x - centre, y - centre
         self.n, self.m = x.shape[0], y.shape[0]
+        self.n_pairs = self.n * self.m
 
     def rows(self, h: torch.Tensor, eps: float) -> torch.Tensor:
         return _softmin_points(self.x, self.y, h, eps)
@@ -132,6 +149,27 @@ class PointKernel:
             c = torch.cdist(self.x[s : s + step], self.y).square_()  # (r, m)
             i = torch.arange(s, s + c.shape[0], device=c.device)[:, None].expand_as(c)
             yield i.reshape(-1), cols.expand_as(c).reshape(-1), c.reshape(-1)
+
+    def truncate(self, f: torch.Tensor, g: torch.Tensor, bound: float, limit: int | None = None):
+        """The pairs with ``C_ij - f_i - g_j <= bound`` (one pass over all pairs, in row blocks),
+        as a :class:`SparseKernel`; None when there are more than ``limit``. Costs come
+        from one matrix product per block (centred clouds: round-off about
+        ``1e-16 (|x|^2 + |y|^2)``)."""
+        X, Y = _lifted(self.x, self.y, None)  # X_i . Y_j = C_ij
+        Yt = Y.t().contiguous()
+        rows, cols, costs = [], [], []
+        step, count = row_block(self.m), 0
+        for s in range(0, self.n, step):
+            C = (X[s : s + step] @ Yt).clamp_min_(0.0)  # (r, m)
+            i, j = torch.nonzero(C - f[s : s + step, None] - g <= bound, as_tuple=True)  # row-major
+            count += i.shape[0]
+            if limit is not None and count > limit:
+                return None
+            rows.append(i + s)
+            cols.append(j)
+            costs.append(C[i, j])
+        ptr = _pointers(torch.cat(rows), self.n)
+        return SparseKernel(self.n, self.m, None, torch.cat(cols), torch.cat(costs), ptr=ptr)
 
 
 def _softmin_points(x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, eps: float) -> torch.Tensor:
@@ -253,6 +291,119 @@ class BlockSparseKernel:
             start = stop
 
 
+class SparseKernel:
+    """``C_ij`` stored on a sparse set of pairs, ``+inf`` elsewhere (a truncated kernel).
+
+    ``i, j, c (E,)``: the pairs and their costs, in any order (or, with ``ptr``, ``j`` and
+    ``c`` in compressed rows and ``i`` None). Rows and columns are kept in compressed form
+    both ways; on CPU each soft-minimum is one native pass.
+    """
+
+    def __init__(self, n: int, m: int, i, j: torch.Tensor, c: torch.Tensor, ptr: torch.Tensor | None = None):
+        self.n, self.m = n, m
+        if ptr is None:
+            order = torch.argsort(i * max(m, 1) + j)
+            i, j, c = i[order], j[order], c[order]
+            ptr = _pointers(i, n)
+        self._row_side = (ptr, j.contiguous(), c.contiguous())
+        self._col_side = _transpose(self._row_side, n, m)
+        self._rows_of_pairs = i
+
+    @property
+    def i(self) -> torch.Tensor:
+        """The row of every stored pair (in compressed-row order)."""
+        if self._rows_of_pairs is None:
+            ptr = self._row_side[0]
+            self._rows_of_pairs = torch.repeat_interleave(torch.arange(self.n, device=ptr.device), ptr[1:] - ptr[:-1])
+        return self._rows_of_pairs
+
+    @property
+    def j(self) -> torch.Tensor:
+        return self._row_side[1]
+
+    @property
+    def c(self) -> torch.Tensor:
+        return self._row_side[2]
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.c.shape[0])
+
+    def rows(self, h: torch.Tensor, eps: float) -> torch.Tensor:
+        return _sparse_softmin(self._row_side, self.n, h, eps)
+
+    def cols(self, h: torch.Tensor, eps: float) -> torch.Tensor:
+        return _sparse_softmin(self._col_side, self.m, h, eps)
+
+    def row_widths(self) -> torch.Tensor:
+        ptr = self._row_side[0]
+        return ptr[1:] - ptr[:-1]
+
+    def contains(self, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+        """Whether each pair ``(i_k, j_k)`` is in the kernel's support (columns sorted in each row)."""
+        keys = self.i * max(self.m, 1) + self.j  # sorted when the columns of each row are
+        key = i * max(self.m, 1) + j
+        at = torch.searchsorted(keys, key).clamp(max=max(keys.shape[0] - 1, 0))
+        return keys[at] == key if keys.numel() else torch.zeros_like(key, dtype=torch.bool)
+
+    def pairs(self, chunk: int = 1 << 22):
+        """``(i, j, C_ij)`` in chunks of whole rows of about ``chunk`` pairs."""
+        ptr = self._row_side[0]
+        start = 0
+        while start < self.n_pairs:
+            row = int(torch.searchsorted(ptr, start + chunk, right=True))  # first row past the chunk
+            stop = max(int(ptr[min(row, self.n)]) if row > 0 else 0, int(ptr[int(self.i[start]) + 1]))
+            yield self.i[start:stop], self.j[start:stop], self.c[start:stop]
+            start = stop
+
+
+
+def _transpose(side, n: int, m: int):
+    """Compressed rows ``(ptr, idx, c)`` of ``n`` rows to compressed columns (rows in order)."""
+    ptr, idx, c = side
+    tptr = _pointers(idx, m)
+    if _native_ok(c) and idx.device.type == "cpu":
+        tidx, tc, scratch = torch.empty_like(idx), torch.empty_like(c), torch.empty(m, dtype=torch.int64)
+        _csr_symbols()[1](n, m, ptr.data_ptr(), idx.data_ptr(), c.data_ptr(), tptr.data_ptr(), tidx.data_ptr(),
+                          tc.data_ptr(), scratch.data_ptr())  # fmt: skip
+        return tptr, tidx, tc
+    rows = torch.repeat_interleave(torch.arange(n, device=ptr.device), ptr[1:] - ptr[:-1])
+    order = torch.argsort(idx * max(n, 1) + rows)
+    return tptr, rows[order].contiguous(), c[order].contiguous()
+
+
+def _pointers(index: torch.Tensor, size: int) -> torch.Tensor:
+    """Offsets ``(size + 1,)`` of the groups of equal values of ``index`` once sorted."""
+    ptr = torch.zeros(size + 1, dtype=torch.int64, device=index.device)
+    ptr[1:] = torch.bincount(index, minlength=size).cumsum(0)
+    return ptr
+
+
+def _sparse_softmin(side, size: int, h: torch.Tensor, eps: float) -> torch.Tensor:
+    """``-eps log sum_k exp((h[idx_k] - c_k) / eps)`` over each compressed row of ``side``."""
+    ptr, idx, c = side
+    if not _native_ok(c, h):
+        index = torch.repeat_interleave(torch.arange(size, device=c.device), ptr[1:] - ptr[:-1])
+        return _segment_softmin(index, (h[idx] - c) / eps, size, eps)
+    h = h.contiguous()
+    out = torch.empty(size, dtype=h.dtype)
+    total = int(ptr[-1])
+    parts = _threads() if total > 200_000 else 1
+    cuts = [0] + [int(torch.searchsorted(ptr, total * k // parts)) for k in range(1, parts)] + [size]
+    fn = _csr_symbols()[0]
+
+    def run(span):
+        fn(span[0], span[1], ptr.data_ptr(), idx.data_ptr(), c.data_ptr(), h.data_ptr(), eps, out.data_ptr())
+
+    spans = [(cuts[k], cuts[k + 1]) for k in range(parts) if cuts[k + 1] > cuts[k]]
+    if len(spans) > 1:
+        list(_pool().map(run, spans))
+    else:
+        for span in spans:
+            run(span)
+    return out
+
+
 def _expand(k: BlockSparseKernel, start: int, stop: int, sizes: torch.Tensor):
     """Entries ``(i, j, C_ij)`` of the pattern pairs ``start .. stop``."""
     pat = k.pattern[start:stop]
@@ -330,7 +481,7 @@ def _native_entries(side: _NativeSide, s_row, h_col, eps: float, lthr):
     d = side.d
 
     def call(span, off, rows, cols, mass, sums):
-        work = torch.empty(side.work + side.work // (d + 2), dtype=torch.float64)
+        work = torch.empty(side.work + 3 * (side.work // (d + 2)), dtype=torch.float64)
         entries(
             span[0], span[1], d, side.n, side.m, side.xt.data_ptr(), side.xoff.data_ptr(), side.yt.data_ptr(),
             side.yoff.data_ptr(), s_row.data_ptr(), h_col.data_ptr(), side.ptr.data_ptr(), side.blk.data_ptr(), eps,

@@ -3,7 +3,9 @@
 1. **Potentials** by the Sinkhorn loop (``_sinkhorn.py``) on one of three kernels
    (``kernels/softmin.py``): the stored cost matrix for small problems, the multiscale
    truncated kernels for large clouds in ``d <= 3`` (``_multiscale.py``), else the cost
-   recomputed in row blocks. ``blur`` is annealed from the diameter, halved per step.
+   recomputed in row blocks for the annealing and, at the final blur, the pairs within
+   reach of the potentials, stored (:func:`_truncated`). ``blur`` is annealed from the
+   diameter, halved per step.
 2. **Sparse plan.** Per row, the entries of ``pi_ij = a_i b_j exp((f_i + g_j - C_ij) / eps)``
    above ``tol / 10`` of the row's mass divided by its number of candidate pairs, so
    what is left out is at most ``tol / 10`` of each row (``info["dropped_mass"]``),
@@ -25,15 +27,17 @@ import math
 import torch
 
 from . import _sinkhorn
-from ._multiscale import Multiscale
+from ._multiscale import TRUNCATION, Multiscale
 from ._progress import Progress
 from .errors import InputError, warn_user
 from .kernels.softmin import DenseKernel, PointKernel
 
 DENSE_PAIRS = 4_000_000  # the cost matrix is stored up to this many pairs
 MULTISCALE_PAIRS = 1_000_000  # multiscale (d <= 3) above this many pairs
-ROUND_ITER = 200  # iterations of the multiscale solver between checks of its pattern
-SPACINGS = 10.0  # the default blur is at most this many nearest-neighbour spacings
+ROUND_ITER = 200  # iterations of the truncated solvers between checks of their patterns
+SPARSE = 0.25  # a truncated point kernel is used when it keeps at most this fraction of the pairs
+MARGIN = 4.0  # truncated point kernels store pairs up to (TRUNCATION + MARGIN) eps
+SPACINGS = 5.0  # the default blur is at most this many nearest-neighbour spacings
 PLAN_LIMIT = 200_000_000  # entries of a sparse plan, at most (about 5 GB)
 
 
@@ -43,8 +47,9 @@ def default_blur(x: torch.Tensor, y: torch.Tensor) -> float:
     clouds are one point).
 
     The second bound keeps the plan's size in proportion to the number of points: at a
-    fixed blur each point of a denser cloud has more partners (about a thousand at
-    ``SPACINGS`` spacings in 2-D), and a plan of ``n`` points would grow like ``n^2``.
+    fixed blur each point of a denser cloud has more partners, and a plan of ``n`` points
+    would grow like ``n^2``; at ``SPACINGS`` spacings in 2-D the plan keeps about 500
+    entries per point.
     """
     blur = 0.01 * _diameter(x, y)
     for p in (x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])):
@@ -95,8 +100,47 @@ def potentials(x, y, a, b, blur: float, rho: float | None, tol: float, max_iter:
     K = DenseKernel(_sqdist(x, y)) if kernel == "dense" else PointKernel(x, y)
     f, g = torch.zeros_like(a), torch.zeros_like(b)
     f, g, annealing = _sinkhorn.anneal(K, log_a, log_b, f, g, _schedule(_diameter(x, y), blur), rho)
-    res = _sinkhorn.converge(K, log_a, log_b, f, g, eps, rho, tol, max_iter, progress=progress)
-    return K, res, None, None, {"kernel": kernel, "annealing_iterations": annealing}
+    info = {"kernel": kernel, "annealing_iterations": annealing}
+    if kernel == "points":
+        K, res, rounds = _truncated(K, log_a, log_b, f, g, eps, rho, tol, max_iter, progress)
+        info.update(pattern_rounds=rounds, pairs=K.n_pairs)
+    else:
+        res = _sinkhorn.converge(K, log_a, log_b, f, g, eps, rho, tol, max_iter, progress=progress)
+    return K, res, None, None, info
+
+
+def _truncated(K: PointKernel, log_a, log_b, f, g, eps, rho, tol, max_iter, progress=None):
+    """Converge at ``eps`` on the truncation of ``K`` by the potentials (Schmitzer 2019).
+
+    The pairs with reduced cost ``C - f - g`` up to ``(TRUNCATION + MARGIN) eps`` are
+    stored; the loop runs on them in rounds of ``ROUND_ITER`` iterations, after which
+    one pass over all pairs checks that every pair within ``TRUNCATION eps`` of the new
+    potentials is stored (else the pairs are chosen again). The plan entries left out
+    are below ``e^-TRUNCATION a_i b_j``, as on the multiscale patterns. A truncation
+    holding more than ``SPARSE`` of all pairs is not used. Returns the kernel the potentials
+    converged on, the loop's result and the number of patterns.
+    """
+    S = K.truncate(f, g, (TRUNCATION + MARGIN) * eps, SPARSE * K.n_pairs)
+    if S is None:
+        return K, _sinkhorn.converge(K, log_a, log_b, f, g, eps, rho, tol, max_iter, progress=progress), 0
+    iterations, rounds = 0, 1
+    while True:
+        res = _sinkhorn.converge(S, log_a, log_b, f, g, eps, rho, tol, min(ROUND_ITER, max_iter - iterations),
+                                 progress=progress)  # fmt: skip
+        iterations += res.iterations
+        f, g = res.f, res.g
+        new = K.truncate(f, g, (TRUNCATION + MARGIN) * eps)  # no limit: the pairs in reach now
+        near = new.c - f[new.i] - g[new.j] <= TRUNCATION * eps
+        complete = bool(S.contains(new.i[near], new.j[near]).all())
+        if complete and res.converged:
+            break
+        if iterations >= max_iter:
+            res.converged = False  # out of iterations, or the pattern still lacks pairs
+            break
+        if not complete:
+            S, rounds = new, rounds + 1
+    res.iterations = iterations
+    return S, res, rounds
 
 
 def _sqdist(x, y):
@@ -209,26 +253,43 @@ def _top_mass(i, j, logp, keep: float):
 def round_to_marginals(src, dst, mass, a, b, x, y):
     """Altschuler-Weed-Rigollet rounding on a sparse support (module docstring, step 3).
 
-    Returns ``src, dst, mass`` with marginals ``a``, ``b`` and the mass that moved.
+    Returns ``src, dst, mass`` with marginals ``a``, ``b`` and the mass that moved; the
+    north-west corner's entries are appended (a pair may then appear twice:
+    :func:`_sorted_support` merges them).
     """
-    m = b.shape[0]
     row = torch.zeros_like(a).index_add_(0, src, mass)
     mass = mass * (a / row.clamp_min(1e-300)).clamp(max=1.0)[src]
     col = torch.zeros_like(b).index_add_(0, dst, mass)
-    mass = mass * (b / col.clamp_min(1e-300)).clamp(max=1.0)[dst]
-    da = (a - torch.zeros_like(a).index_add_(0, src, mass)).clamp_min(0.0)
-    db = (b - torch.zeros_like(b).index_add_(0, dst, mass)).clamp_min(0.0)
+    scale = (b / col.clamp_min(1e-300)).clamp(max=1.0)
+    mass = mass * scale[dst]
+    # rows hold min(row, a) unless the columns' scaling took some of it
+    row = torch.zeros_like(a).index_add_(0, src, mass) if bool((scale < 1).any()) else row.clamp(max=a)
+    da, db = (a - row).clamp_min(0.0), (b - col * scale).clamp_min(0.0)
     moved = float(da.sum())
     if moved > 0:
         ei, ej, em = _north_west(da, db, x[:, 0], y[:, 0])
         src, dst, mass = torch.cat([src, ei]), torch.cat([dst, ej]), torch.cat([mass, em])
-        key, inv = torch.unique(src * m + dst, return_inverse=True)  # sorted by src, then dst
-        mass = torch.zeros(key.shape[0], dtype=mass.dtype, device=mass.device).index_add_(0, inv, mass)
-        src, dst = torch.div(key, m, rounding_mode="floor"), key % m
-    else:
-        order = torch.argsort(src * m + dst)
-        src, dst, mass = src[order], dst[order], mass[order]
     return src, dst, mass, moved
+
+
+def _sorted_support(src, dst, mass, m: int):
+    """The entries sorted by ``src`` then ``dst``, repeated pairs merged."""
+    key = src * m + dst
+    key, order = torch.sort(key)
+    mass = mass[order]
+    if key.numel() > 1 and bool((key[1:] == key[:-1]).any()):
+        key, inv = torch.unique_consecutive(key, return_inverse=True)
+        mass = torch.zeros(key.shape[0], dtype=mass.dtype, device=mass.device).index_add_(0, inv, mass)
+    return torch.div(key, m, rounding_mode="floor"), key % m, mass
+
+
+def _plan_cost(src, dst, mass, x, y, chunk: int = 1 << 20) -> float:
+    """``sum mass |x_src - y_dst|^2``, in chunks of entries."""
+    total = 0.0
+    for s in range(0, src.shape[0], chunk):
+        i, j = src[s : s + chunk], dst[s : s + chunk]
+        total += float((mass[s : s + chunk] * (x[i] - y[j]).square().sum(-1)).sum())
+    return total
 
 
 def _north_west(da, db, kx, ky):
@@ -250,7 +311,8 @@ def _north_west(da, db, kx, ky):
 
 def entropic_plan(x, y, a, b, *, blur: float, reach: float | None, tol: float, max_iter: int, kernel="auto",
                   progress: bool | None = False):  # fmt: skip
-    """Everything ``match(method="sinkhorn")`` returns, in float64 on the inputs' device.
+    """Everything ``match(method="sinkhorn")`` returns, in float64 on the inputs' device:
+    ``src, dst, mass`` (sorted by ``src`` then ``dst``), ``f, g``, the cost of that plan, ``info``.
 
     ``progress``: draw the iterations at the final blur on stderr (None: on a terminal).
     """
@@ -270,14 +332,14 @@ def entropic_plan(x, y, a, b, *, blur: float, reach: float | None, tol: float, m
     moved = 0.0
     if rho is None:
         src, dst, mass, moved = round_to_marginals(src, dst, mass, aa, bb, xx, yy)
+    plan_cost = _plan_cost(src, dst, mass, xx, yy)  # in the kernel's order: local gathers
     if ox is not None:  # back to the callers' point order
         src, dst = ox[src], oy[dst]
-        order = torch.argsort(src * y.shape[0] + dst)
-        src, dst, mass = src[order], dst[order], mass[order]
         f = torch.empty_like(res.f).index_put_((ox,), res.f)
         g = torch.empty_like(res.g).index_put_((oy,), res.g)
     else:
         f, g = res.f, res.g
+    src, dst, mass = _sorted_support(src, dst, mass, y.shape[0])
     info.update({
         "blur": blur, "epsilon": eps, "reach": reach, "tol": tol, "iterations": res.iterations,
         "converged": res.converged, "marginal_error": res.error, "dropped_mass": dropped,
@@ -290,7 +352,7 @@ def entropic_plan(x, y, a, b, *, blur: float, reach: float | None, tol: float, m
             f"error is {res.error:.2e} (tol {tol:.0e}); raise max_iter, use a larger blur or tol, "
             "or method='exact'"
         )
-    return src, dst, mass, f, g, info
+    return src, dst, mass, f, g, plan_cost, info
 
 
 def entropic_value(x, y, a=None, b=None, *, blur: float | None = None, debias: bool = False, tol: float = 1e-6,

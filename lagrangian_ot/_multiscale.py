@@ -1,11 +1,13 @@
 """Multiscale Sinkhorn for low-dimensional clouds (d <= 3): nested cells and truncated kernels.
 
-Both clouds are binned in nested cubic cells of sides ``D / 2^(k+1)``, ``k = 0 .. L-1``
+Both clouds are binned in nested cubic cells of sides ``D / 2^(k+1)``, ``k = 0 .. C-1``
 (``D`` the diameter, one origin, so a cell of level ``k`` splits into ``2^d`` cells of
-level ``k + 1``). Level ``k < L`` solves between the cells' centroids, carrying their
-masses, at ``blur = D / 2^k``; level ``L`` solves between the points at the final blur.
-Level ``k`` groups its points by their level-``k - 1`` cells (blocks) and keeps only
-the block pairs ``(I, J)`` that can hold a plan entry above ``e^-T`` of ``a_i b_j``:
+level ``k + 1``), down to the depth ``C`` where cells would hold fewer than ``BLOCK``
+points on average. Level ``k`` runs at ``blur = D / 2^k`` (the final blur at the last
+level ``L``): levels ``k < C`` between the cells' centroids, carrying their masses,
+the others between the points, grouped by their level-``C - 1`` cells. Level ``k``
+groups its points by their cells one level up (blocks) and keeps only the block
+pairs ``(I, J)`` that can hold a plan entry above ``e^-T`` of ``a_i b_j``:
 
     lower bound  dist(box_I, box_J)^2 - max_{i in I} f_i - max_{j in J} g_j  <=  T eps,
 
@@ -28,6 +30,7 @@ import torch
 from .kernels.softmin import BlockSparseKernel
 
 TRUNCATION = 14.0  # pairs whose reduced cost exceeds TRUNCATION * eps are left out (e^-14 = 8e-7)
+BLOCK = 8  # the cells stop at the depth where they would hold fewer points than this on average
 
 
 @dataclass
@@ -188,15 +191,22 @@ class Multiscale:
         self.n_levels = max(1, math.ceil(math.log2(D / blur)))  # L
         self.blurs = [D / 2**k for k in range(self.n_levels)] + [blur]
         side0 = D / 2  # cells of level k have side D / 2^(k+1) <= blur_k / 2
-        self.X = _bin(x, origin, side0, self.n_levels)
-        self.Y = _bin(y, origin, side0, self.n_levels)
+        X = _bin(x, origin, side0, self.n_levels)
+        Y = _bin(y, origin, side0, self.n_levels)
+        # the cells stop where they would hold fewer than BLOCK points on average: the
+        # levels past that depth are the points themselves, at smaller and smaller blurs
+        depth = 1
+        while depth < self.n_levels and min(x.shape[0] / X.lo[depth].shape[0], y.shape[0] / Y.lo[depth].shape[0]) >= BLOCK:
+            depth += 1
+        self.depth = depth  # C: levels 0 .. C-1 are cells; blocks of the points are cells of level C-1
+        self.X, self.Y = (_Levels(v.ids[:depth], v.parent[:depth], v.lo[:depth], v.hi[:depth]) for v in (X, Y))
 
     def eps(self, k: int) -> float:
         return 2.0 * self.blurs[k] ** 2
 
     def points(self, k: int):
-        """Level ``k``'s points, weights and blocks: ``x, a, xoff, y, b, yoff`` (+ orders at level L)."""
-        L = self.n_levels
+        """Level ``k``'s points, weights and blocks: ``x, a, xoff, y, b, yoff`` (+ orders from level C)."""
+        L = self.depth
         if k < L:
             nx, ny = self.X.lo[k].shape[0], self.Y.lo[k].shape[0]
             x, a = _centroids(self.x, self.a, self.X.ids[k], nx)
@@ -224,14 +234,19 @@ class Multiscale:
     def _pattern(self, k, x, a, y, b, ox, oy, f, g, grad_f, grad_g, bound):
         sx = _affine(self.X, _ancestors(self.X, k, ox), x, a, f, grad_f)
         sy = _affine(self.Y, _ancestors(self.Y, k, oy), y, b, g, grad_g)
-        return _pattern(self.X, self.Y, k - 1, sx, sy, bound)
+        return _pattern(self.X, self.Y, min(k, self.depth) - 1, sx, sy, bound)
 
     def refine(self, k: int, coarse: Level, f, g):
         """Potentials of level ``k`` from level ``k - 1``'s, and their gradients ``2 (x - T(x))``:
-        one soft-minimum of each side against the coarser points, over the coarse pattern."""
-        x, _, bx, y, _, by, _, _ = self.points(k)
+        one soft-minimum of each side against the coarser points, over the coarse pattern
+        (past the cells' depth the points are the same: the potentials carry over)."""
         ck = coarse.kernel
         eps = coarse.eps
+        if k > self.depth:
+            _, tx = ck.rows(g + eps * coarse.log_b, eps, barycentres=True)
+            _, ty = ck.cols(f + eps * coarse.log_a, eps, barycentres=True)
+            return f, g, 2.0 * (ck.x - tx), 2.0 * (ck.y - ty)
+        x, _, bx, y, _, by, _, _ = self.points(k)
         # rows: level-k points grouped by their level-(k-1) cell; columns: level-(k-1) points
         pairs = ck.pattern_entries()
         nbx, nby = ck.n, ck.m

@@ -1,4 +1,4 @@
-"""The Sinkhorn loop: log-domain, annealed, over-relaxed, stopped on the marginals.
+"""The Sinkhorn loop: log-domain, annealed, accelerated, stopped on the marginals.
 
 Convention (stated once): the cost is ``C = |x - y|^2`` (or any cost a kernel holds)
 and the entropic plan is
@@ -13,9 +13,11 @@ for dense, blocked, block-sparse (multiscale) and separable grid costs.
 1. **Annealing.** ``eps`` follows a decreasing schedule (``blur`` halved per step, as
    GeomLoss' ``scaling=0.5``), a few alternate updates per value; the multiscale
    driver (``_multiscale.py``) moves to finer clouds between values.
-2. **Convergence at the final eps.** Alternate over-relaxed updates ``f <- f + w (f~ - f)``,
-   ``g <- g + w (g~ - g)`` (Thibault et al. 2021; Lehmann et al. 2022), ``w`` in
-   ``[1, 1.9]`` raised while the marginal error falls slowly and lowered when it grows.
+2. **Convergence at the final eps.** A plain row update, then the column update
+   extrapolated by Anderson acceleration from the last ``MEMORY`` iterates (Walker and
+   Ni 2011; as in OTT-JAX), restarted from the best iterate when the error grows.
+   Problems whose column marginal moves with the potentials (barycentres) over-relax
+   both updates instead (Thibault et al. 2021), ``w`` adapted in ``[1, OMEGA_MAX]``.
    KL-relaxed problems add, before each row update, the exact dual ascent along the
    translation ``(f + lam, g - lam)`` (Sejourne et al. 2022).
 3. **Stopping.** After a plain row update the rows are exact (balanced), or meet their
@@ -31,10 +33,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-OMEGA_MAX = 1.9
+MEMORY = 5  # Anderson: iterates remembered
+RESTART = 2.0  # Anderson: an error this many times the best so far empties the memory
+OMEGA_MAX = 1.9  # over-relaxation (moving marginals): largest w
 RATE_WINDOW = 5  # plain iterations before over-relaxation
 ADAPT_EVERY = 10  # iterations between changes of the over-relaxation
 SLOW = 0.3  # error ratio over ADAPT_EVERY iterations above which w grows
+MIXING = 1.3  # Anderson: the base step g + MIXING (G - g)
+REGULARISE = 1e-10  # Anderson: Tikhonov term, relative to the largest diagonal entry
 ANNEAL_TOL = 1e-2  # marginal error reached at each eps of the annealing
 ANNEAL_ITER = 50
 
@@ -96,21 +102,21 @@ def converge(
     step of KL-relaxed problems (potentials of one problem, not batches). ``progress``: a
     ``_progress.Progress`` told each iteration and its error.
 
-    Over-relaxation: ``RATE_WINDOW`` plain iterations, then ``w = 1.5``; every ``ADAPT_EVERY``
-    iterations ``w`` moves halfway to ``OMEGA_MAX`` while the error falls slower than
-    ``SLOW`` per window, and halfway back to 1 when it grew. The stop is checked after a
-    plain row update (``w = 1`` for that iteration), so the rows are exact when it stops.
+    Each iteration is a plain row update (so the rows are exact whenever it stops) and a
+    column update extrapolated by :class:`Anderson` from the last iterates (plain when
+    ``target`` moves the column marginal: the extrapolation assumes a fixed map).
     """
     damp = _damp(rho, eps)
     total = float(log_a.exp().sum())
-    w, history, error, best = 1.0, [], math.inf, math.inf
+    accel = Anderson() if target is None else OverRelaxation()
+    history, error = [], math.inf
     it = 0
     for it in range(1, max_iter + 1):
         if rho is not None and translation:
             f, g = translate(f, g, log_a, log_b, rho)
-        plain = w == 1.0 or (history and history[-1] <= tol)
+        w = accel.row_weight(history, tol)
         f_new = damp * kernel.rows(g + eps * log_b, eps)
-        f = f_new if plain else f + w * (f_new - f)
+        f = f_new if w == 1.0 else f + w * (f_new - f)
         g_raw = kernel.cols(f + eps * log_a, eps)
         error = column_error(g, g_raw, log_b, eps, rho, total)
         if not math.isfinite(error):
@@ -118,23 +124,91 @@ def converge(
         history.append(error)
         if progress is not None:
             progress.update(it, f"marginal error {error:.1e}")
-        if plain and error <= tol:
+        if w == 1.0 and error <= tol:
             return LoopResult(f, g, it, error, True, history)
-        g = damp * g_raw if plain else g + w * (damp * g_raw - g)
+        weight = torch.nan_to_num(log_b.exp() / (total * eps))  # residuals in units of the columns' error
         if target is not None:
             log_b = target(g_raw)
-        best = min(best, error)
-        if error > 2.0 * best and w > 1.0:  # unstable: back towards plain updates
-            w, best = 1.0 + 0.5 * (w - 1.0), error
-        elif it == RATE_WINDOW:
-            w = 1.5
-        elif it > RATE_WINDOW and (it - RATE_WINDOW) % ADAPT_EVERY == 0:
+        g = accel(g, damp * g_raw, weight, history)
+    return LoopResult(f, g, it, error, False, history)
+
+
+class OverRelaxation:
+    """Over-relaxed updates ``f <- f + w (f~ - f)``, ``g <- g + w (g~ - g)`` (Thibault et al. 2021;
+    Lehmann et al. 2022), for problems whose column marginal moves (barycentres).
+
+    ``RATE_WINDOW`` plain iterations, then ``w = 1.5``; every ``ADAPT_EVERY`` iterations ``w``
+    moves halfway to ``OMEGA_MAX`` while the error falls slower than ``SLOW`` per window, and
+    halfway back to 1 when it grew. An error within ``tol`` makes the next update plain (a
+    stop check).
+    """
+
+    def __init__(self):
+        self.w, self.best, self.it, self.plain = 1.0, math.inf, 0, True
+
+    def row_weight(self, history, tol: float) -> float:
+        self.plain = self.w == 1.0 or bool(history and history[-1] <= tol)
+        return 1.0 if self.plain else self.w
+
+    def __call__(self, g, G, weight, history):
+        self.it += 1
+        error = history[-1]
+        out = G if self.plain else g + self.w * (G - g)
+        self.best = min(self.best, error)
+        if error > 2.0 * self.best and self.w > 1.0:  # unstable: back towards plain updates
+            self.w, self.best = 1.0 + 0.5 * (self.w - 1.0), error
+        elif self.it == RATE_WINDOW:
+            self.w = 1.5
+        elif self.it > RATE_WINDOW and (self.it - RATE_WINDOW) % ADAPT_EVERY == 0:
             ratio = history[-1] / history[-1 - ADAPT_EVERY]
             if ratio > 1.0:
-                w, best = 1.0 + 0.5 * (w - 1.0), error
+                self.w, self.best = 1.0 + 0.5 * (self.w - 1.0), error
             elif ratio > SLOW:
-                w, best = w + 0.5 * (OMEGA_MAX - w), error
-    return LoopResult(f, g, it, error, False, history)
+                self.w, self.best = self.w + 0.5 * (OMEGA_MAX - self.w), error
+        return out
+
+
+class Anderson:
+    """Anderson acceleration (type II, Walker and Ni 2011) of the column update ``g -> G(g)``.
+
+    From the last ``MEMORY`` pairs ``(g_k, G_k)`` and the residuals ``r_k = W (G_k - g_k)``
+    (``W``: the columns' weights over ``eps``, so ``|r|_1`` is about the marginal error),
+    the next iterate is ``G_k - sum_i gamma_i (G_(i+1) - G_i)`` with ``gamma`` the least-squares
+    fit of ``r_k`` by the residuals' differences (Tikhonov-regularised). A marginal error
+    above ``RESTART`` times the best so far empties the memory and goes back to the plain
+    update of the best iterate.
+    """
+
+    def __init__(self):
+        self.g, self.G, self.r = [], [], []
+        self.best, self.best_G = math.inf, None
+
+    def row_weight(self, history, tol: float) -> float:
+        return 1.0  # rows always plain
+
+    def __call__(self, g, G, weight, history):
+        error = history[-1]
+        if error > RESTART * self.best:  # a step that failed: back to the best iterate's plain update
+            self.g, self.G, self.r = [], [], []
+            return self.best_G
+        if error < self.best:
+            self.best, self.best_G = error, G
+        self.g.append(g)
+        self.G.append(G)
+        self.r.append(torch.where(weight > 0, (G - g) * weight, torch.zeros_like(G)))
+        if len(self.r) > MEMORY + 1:
+            del self.g[0], self.G[0], self.r[0]
+        step = g + MIXING * (G - g)
+        if len(self.r) < 2:
+            return step
+        dr = torch.stack([(b - a).reshape(-1) for a, b in zip(self.r, self.r[1:])], 1)  # (size, k)
+        dg = torch.stack([(b - a).reshape(-1) for a, b in zip(self.g, self.g[1:])], 1)
+        dG = torch.stack([(b - a).reshape(-1) for a, b in zip(self.G, self.G[1:])], 1)
+        A = dr.t() @ dr
+        A.diagonal().add_(REGULARISE * float(A.diagonal().max()) + torch.finfo(A.dtype).tiny)
+        gamma = torch.linalg.solve(A, dr.t() @ self.r[-1].reshape(-1))
+        out = step - (((1 - MIXING) * dg + MIXING * dG) @ gamma).reshape(G.shape)
+        return out if bool(torch.isfinite(out).all()) else G
 
 
 ROW_CAP = 64  # entries kept per row of a capped sparse plan
@@ -157,3 +231,4 @@ def top_entries(logp: torch.Tensor, k: int, first_row: int):
     rest = torch.where(torch.isneginf(top[:, 0]), 0.0, total.exp() - p.sum(1)).clamp_min(0)
     rows = torch.arange(first_row, first_row + top.shape[0], device=logp.device)[:, None].expand_as(j)
     return rows[keep], j[keep], p[keep], float(rest.sum())
+

@@ -15,10 +15,6 @@ METHODS = ("auto", "exact", "sinkhorn")
 AUTO_EXACT_LIMIT = 200_000  # auto: exact up to this many points per cloud
 
 
-def _cost(x, y, src, dst, mass) -> torch.Tensor:
-    return (mass.double() * ((x.double()[src] - y.double()[dst]) ** 2).sum(-1)).sum()
-
-
 def _match_one(x, y, a, b, method, blur, reach, backend, tol, max_iter, progress) -> Plan:
     dtype = x.dtype
     x, y, a, b = x.detach(), y.detach(), a.detach(), b.detach()  # plans are not differentiated
@@ -33,11 +29,11 @@ def _match_one(x, y, a, b, method, blur, reach, backend, tol, max_iter, progress
             potentials=(sol.f.to(dtype), sol.g.to(dtype)), info=sol.info,
         )  # fmt: skip
     blur = _entropic.default_blur(x, y) if blur is None else blur
-    src, dst, mass, f, g, info = _entropic.entropic_plan(
+    src, dst, mass, f, g, cost, info = _entropic.entropic_plan(
         x.double(), y.double(), a.double(), b.double(), blur=blur, reach=reach, tol=tol, max_iter=max_iter,
         progress=progress,
     )
-    cost = _cost(x, y, src, dst, mass)
+    cost = torch.tensor(cost, dtype=torch.float64, device=x.device)
     return Plan(
         x=x, y=y, src=src, dst=dst, mass=mass.to(dtype), cost=cost.to(dtype), method="sinkhorn",
         gap=None, potentials=(f.to(dtype), g.to(dtype)), info=info,

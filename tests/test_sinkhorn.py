@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lagrangian_ot import _entropic, _sinkhorn, match
-from lagrangian_ot.kernels.softmin import BlockSparseKernel, DenseKernel, GridKernel, PointKernel
+from lagrangian_ot.kernels.softmin import BlockSparseKernel, DenseKernel, GridKernel, PointKernel, SparseKernel
 
 ot = pytest.importorskip("ot")
 F64 = torch.float64
@@ -43,7 +43,7 @@ def test_kernels_agree_with_pot_log_sinkhorn(gen, kernel):
     x, y = cloud(120, 2, gen), cloud(90, 2, gen, 1.0, 0.6)
     a, b = weights(120, gen), weights(90, gen)
     blur = 0.3
-    src, dst, mass, f, g, info = _entropic.entropic_plan(
+    src, dst, mass, f, g, _, info = _entropic.entropic_plan(
         x, y, a, b, blur=blur, reach=None, tol=1e-10, max_iter=20_000, kernel=kernel
     )
     assert info["converged"] and info["marginal_error"] <= 1e-10
@@ -91,6 +91,56 @@ def test_block_sparse_torch_path_matches_native(gen):
         mask[xoff[I] : xoff[I + 1], yoff[J] : yoff[J + 1]] = True
     ref = DenseKernel(C.masked_fill(~mask, math.inf)).rows(h_y, 0.3)
     torch.testing.assert_close(native[0][0], ref, rtol=1e-12, atol=1e-12)
+
+
+def test_sparse_kernel_native_and_torch_match_dense(gen):
+    """Stored pairs: native and segment-reduction paths against the dense soft-minimum with
+    ``+inf`` off the pairs; an empty row and an empty column give ``+inf``."""
+    n, m = 70, 50
+    x, y = cloud(n, 2, gen), cloud(m, 2, gen)
+    C = torch.cdist(x, y) ** 2
+    keep = torch.rand(n, m, generator=gen) < 0.3
+    keep[5] = False  # an empty row
+    keep[:, 7] = False  # an empty column
+    i, j = torch.nonzero(keep, as_tuple=True)
+    perm = torch.randperm(i.shape[0], generator=gen)  # any order
+    k = SparseKernel(n, m, i[perm], j[perm], C[i, j][perm])
+    ref = DenseKernel(C.masked_fill(~keep, math.inf))
+    h_y = 30.0 * torch.randn(m, generator=gen, dtype=F64)  # results spread over many eps
+    h_y[3] = -math.inf  # a zero weight
+    h_x = 30.0 * torch.randn(n, generator=gen, dtype=F64)
+    native = (k.rows(h_y, 0.05), k.cols(h_x, 0.05))
+    torch.testing.assert_close(native[0], ref.rows(h_y, 0.05), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(native[1], ref.cols(h_x, 0.05), rtol=1e-12, atol=1e-12)
+    assert math.isinf(float(native[0][5])) and math.isinf(float(native[1][7]))
+    k32 = SparseKernel(n, m, i, j, C[i, j].float())  # not float64: the torch path
+    torch.testing.assert_close(k32.rows(h_y.float(), 0.05).double(), native[0], rtol=1e-4, atol=1e-4)
+    assert bool(k.contains(i, j).all()) and not bool(k.contains(torch.tensor([5]), torch.tensor([0])).any())
+
+
+def test_fused_soft_minimum_with_rows_far_apart(gen):
+    """The native pass shifts each row by the previous row's result: rows whose results
+    differ by thousands of eps (or are +inf) must still agree with the two-pass reference."""
+    x = torch.cat([cloud(40, 3, gen), cloud(40, 3, gen, 40.0)])  # two far groups, interleaved below
+    x = x[torch.randperm(80, generator=gen)]
+    y = cloud(300, 3, gen, 5.0)
+    h = torch.randn(300, generator=gen, dtype=F64)
+    for eps in (0.01, 1.0, 100.0):
+        ref = DenseKernel(torch.cdist(x, y) ** 2).rows(h, eps)
+        torch.testing.assert_close(PointKernel(x, y).rows(h, eps), ref, rtol=1e-12, atol=1e-9)
+
+
+def test_truncated_point_kernel_matches_dense(gen):
+    """Large problems in d > 3 iterate on the pairs within reach of the potentials: same
+    potentials as the full kernel, on a fraction of the pairs."""
+    x, y = cloud(300, 6, gen), cloud(250, 6, gen, 0.5, 0.8)
+    a, b = weights(300, gen), weights(250, gen)
+    out = {}
+    for kernel in ("dense", "points"):
+        *_, info = _entropic.entropic_plan(x, y, a, b, blur=0.2, reach=None, tol=1e-8, max_iter=20_000, kernel=kernel)
+        out[kernel] = info
+    assert out["points"]["pairs"] < 0.25 * 300 * 250 and out["points"]["converged"]
+    assert out["points"]["entropic_cost"] == pytest.approx(out["dense"]["entropic_cost"], rel=1e-6)
 
 
 def test_point_and_grid_kernels_match_dense(gen):

@@ -8,14 +8,20 @@
  *   (x: d x n, y: d x m) so that the loop over a column block vectorises.
  * - lagot_lse_rows: out_i = log sum_j exp(alpha S_ij + h_j) over a dense
  *   row-major block S (r x m), for costs that come from a matrix product.
+ * - lagot_csr_softmin: C_ij stored on a sparse pattern in compressed rows.
  *
- * Each row is evaluated twice (its largest exponent, then the sum of the
- * shifted exponentials), with an exponential accurate to a few ulps that the
- * compiler vectorises (AVX2 where the processor has it, chosen at run time;
- * LAGOT_NATIVE_SIMD=0 forces the plain loops). Terms below e^-708 of the
- * largest are taken as e^-708 of it: a relative change under n * 1e-307.
+ * Where the processor has AVX2 and FMA (chosen at run time; LAGOT_NATIVE_SIMD=0
+ * forces the plain loops), each row is one fused pass over its pairs, four at a
+ * time: cost, exponent shifted by a guess (the previous row's result), its
+ * running maximum and the sum of exponentials. When the guess was off (largest
+ * shifted exponent above 700 or below -300) the row is summed again with the
+ * maximum as its shift, so the result never depends on the guess beyond
+ * round-off. The plain loops take two passes per row (the maximum, then the
+ * sum). The exponential is accurate to a few ulps. Terms below e^-708 of the
+ * shift are taken as e^-708 of it: a relative change under n * 1e-130.
  * A row with no admissible term (all h_j = -inf, or an empty pattern) gives +inf.
  */
+#include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,11 +74,174 @@ __attribute__((target("avx2,fma"))) static double lse_avx2(double *t, int64_t w)
 
 typedef double (*lse_fn)(double *, int64_t);
 
-static lse_fn pick(void) {
+static int have_avx2(void) {
     const char *simd = getenv("LAGOT_NATIVE_SIMD");
-    if (simd && simd[0] == '0') return lse_plain;
+    if (simd && simd[0] == '0') return 0;
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? lse_avx2 : lse_plain;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+static lse_fn pick(void) { return have_avx2() ? lse_avx2 : lse_plain; }
+
+#define GUESS_HI 700.0  /* shifted exponents above this: summed again */
+#define GUESS_LO -300.0 /* largest shifted exponent below this: summed again */
+
+/* exp of four values in [-708, 700] (clamped below): the reduction of exp_nonpos. */
+__attribute__((target("avx2,fma"))) static inline __m256d exp4(__m256d t) {
+    t = _mm256_max_pd(t, _mm256_set1_pd(-708.0));
+    const __m256d shifter = _mm256_set1_pd(SHIFTER);
+    const __m256d kd = _mm256_fmadd_pd(t, _mm256_set1_pd(LOG2E), shifter);
+    const __m256d k = _mm256_sub_pd(kd, shifter);
+    __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(LN2HI), t);
+    r = _mm256_fnmadd_pd(k, _mm256_set1_pd(LN2LO), r);
+    /* exp(r) on |r| <= ln2 / 2 by a degree-9 polynomial fitted for relative error (1.4e-14),
+     * evaluated by Estrin's scheme (short dependency chains) */
+    const __m256d r2 = _mm256_mul_pd(r, r), r4 = _mm256_mul_pd(r2, r2), r8 = _mm256_mul_pd(r4, r4);
+    const __m256d p01 = _mm256_fmadd_pd(_mm256_set1_pd(0.999999999999891), r, _mm256_set1_pd(1.0000000000000124));
+    const __m256d p23 = _mm256_fmadd_pd(_mm256_set1_pd(0.1666666666783513), r, _mm256_set1_pd(0.49999999999459077));
+    const __m256d p45 = _mm256_fmadd_pd(_mm256_set1_pd(0.008333333000047528), r, _mm256_set1_pd(0.04166666703209976));
+    const __m256d p67 = _mm256_fmadd_pd(_mm256_set1_pd(0.00019841599798680026), r, _mm256_set1_pd(0.001388880287389982));
+    const __m256d p89 = _mm256_fmadd_pd(_mm256_set1_pd(2.748081654116958e-06), r, _mm256_set1_pd(2.488399137741191e-05));
+    const __m256d q03 = _mm256_fmadd_pd(r2, p23, p01), q47 = _mm256_fmadd_pd(r2, p67, p45);
+    const __m256d p = _mm256_fmadd_pd(r8, p89, _mm256_fmadd_pd(r4, q47, q03));
+    __m256i bits = _mm256_sub_epi64(_mm256_castpd_si256(kd), _mm256_set1_epi64x(0x4338000000000000LL - 1023));
+    bits = _mm256_slli_epi64(bits, 52);
+    return _mm256_mul_pd(p, _mm256_castsi256_pd(bits));
+}
+
+/* One fused pass: the shifted exponents v_k - shift of a row (four at a time from
+ * VALUE4, one at a time from VALUE1 for the tail), their maximum in *top and the sum
+ * of their exponentials (clamped to [-708, GUESS_HI]) returned. */
+#define FUSED_PASS(VALUE4, VALUE1)                                                        \
+    const __m256d vshift = _mm256_set1_pd(shift), hi = _mm256_set1_pd(GUESS_HI);        \
+    __m256d vtop = _mm256_set1_pd(-INFINITY), s0 = _mm256_setzero_pd(), s1 = s0;       \
+    __m256d s2 = s0, s3 = s0;                                                           \
+    int64_t k = 0;                                                                      \
+    for (; k + 16 <= w; k += 16) {                                                      \
+        __m256d v0, v1, v2, v3;                                                         \
+        VALUE4(v0, k);                                                                  \
+        VALUE4(v1, k + 4);                                                              \
+        VALUE4(v2, k + 8);                                                              \
+        VALUE4(v3, k + 12);                                                             \
+        v0 = _mm256_sub_pd(v0, vshift);                                                 \
+        v1 = _mm256_sub_pd(v1, vshift);                                                 \
+        v2 = _mm256_sub_pd(v2, vshift);                                                 \
+        v3 = _mm256_sub_pd(v3, vshift);                                                 \
+        vtop = _mm256_max_pd(vtop, _mm256_max_pd(_mm256_max_pd(v0, v1), _mm256_max_pd(v2, v3))); \
+        s0 = _mm256_add_pd(s0, exp4(_mm256_min_pd(v0, hi)));                            \
+        s1 = _mm256_add_pd(s1, exp4(_mm256_min_pd(v1, hi)));                            \
+        s2 = _mm256_add_pd(s2, exp4(_mm256_min_pd(v2, hi)));                            \
+        s3 = _mm256_add_pd(s3, exp4(_mm256_min_pd(v3, hi)));                            \
+    }                                                                                   \
+    for (; k + 4 <= w; k += 4) {                                                        \
+        __m256d v0;                                                                     \
+        VALUE4(v0, k);                                                                  \
+        v0 = _mm256_sub_pd(v0, vshift);                                                 \
+        vtop = _mm256_max_pd(vtop, v0);                                                 \
+        s0 = _mm256_add_pd(s0, exp4(_mm256_min_pd(v0, hi)));                            \
+    }                                                                                   \
+    double lanes[4], tmax = -INFINITY, sum;                                             \
+    _mm256_storeu_pd(lanes, vtop);                                                      \
+    for (int l = 0; l < 4; l++) tmax = lanes[l] > tmax ? lanes[l] : tmax;              \
+    _mm256_storeu_pd(lanes, _mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3))); \
+    sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);                                \
+    for (; k < w; k++) {                                                                \
+        double v;                                                                       \
+        VALUE1(v, k);                                                                   \
+        v -= shift;                                                                     \
+        tmax = v > tmax ? v : tmax;                                                     \
+        sum += exp(v < -708.0 ? -708.0 : v < GUESS_HI ? v : GUESS_HI);                  \
+    }                                                                                   \
+    *top = tmax;                                                                        \
+    return sum;
+
+/* v_k = (h_k - |x_i - y_k|^2) inv, y given axis by axis with stride ys. */
+#define BLOCK4(v, k)                                                                      \
+    do {                                                                                  \
+        __m256d c = _mm256_setzero_pd();                                                  \
+        for (int64_t a = 0; a < d; a++) {                                                 \
+            const __m256d diff = _mm256_sub_pd(_mm256_set1_pd(xi[a]), _mm256_loadu_pd(yb + a * ys + (k))); \
+            c = _mm256_fmadd_pd(diff, diff, c);                                           \
+        }                                                                                 \
+        v = _mm256_mul_pd(_mm256_sub_pd(_mm256_loadu_pd(hb + (k)), c), _mm256_set1_pd(inv)); \
+    } while (0)
+#define BLOCK1(v, k)                                                                      \
+    do {                                                                                  \
+        double c = 0.0;                                                                   \
+        for (int64_t a = 0; a < d; a++) {                                                 \
+            const double diff = xi[a] - yb[a * ys + (k)];                                 \
+            c += diff * diff;                                                             \
+        }                                                                                 \
+        v = (hb[k] - c) * inv;                                                            \
+    } while (0)
+
+__attribute__((target("avx2,fma"))) static double block_pass(int64_t d, int64_t w, const double *xi,
+                                                             const double *yb, int64_t ys, const double *hb,
+                                                             double inv, double shift, double *top) {
+    FUSED_PASS(BLOCK4, BLOCK1)
+}
+
+/* v_k = alpha S_k + h_k. */
+#define DENSE4(v, k) v = _mm256_fmadd_pd(_mm256_set1_pd(alpha), _mm256_loadu_pd(S + (k)), _mm256_loadu_pd(h + (k)))
+#define DENSE1(v, k) v = alpha * S[k] + h[k]
+
+__attribute__((target("avx2,fma"))) static double dense_pass(int64_t w, const double *S, double alpha,
+                                                             const double *h, double shift, double *top) {
+    FUSED_PASS(DENSE4, DENSE1)
+}
+
+/* v_k = (h[idx_k] - c_k) inv: a row of a sparse kernel with stored costs. */
+#define CSR4(v, k)                                                                                  \
+    v = _mm256_mul_pd(_mm256_sub_pd(_mm256_i64gather_pd(h, _mm256_loadu_si256((const __m256i *)(idx + (k))), 8), \
+                                    _mm256_loadu_pd(c + (k))),                                      \
+                      _mm256_set1_pd(inv))
+#define CSR1(v, k) v = (h[idx[k]] - c[k]) * inv
+
+__attribute__((target("avx2,fma"))) static double csr_pass(int64_t w, const int64_t *idx, const double *c,
+                                                           const double *h, double inv, double shift, double *top) {
+    FUSED_PASS(CSR4, CSR1)
+}
+
+/* p_k = exp(t_k) (t_k clamped to [-708, GUESS_HI]). */
+static void exps_plain(const double *t, double *p, int64_t w) {
+    for (int64_t k = 0; k < w; k++) p[k] = exp(t[k] < -708.0 ? -708.0 : t[k] < GUESS_HI ? t[k] : GUESS_HI);
+}
+
+__attribute__((target("avx2,fma"))) static void exps_avx2(const double *t, double *p, int64_t w) {
+    int64_t k = 0;
+    const __m256d hi = _mm256_set1_pd(GUESS_HI);
+    for (; k + 4 <= w; k += 4) _mm256_storeu_pd(p + k, exp4(_mm256_min_pd(_mm256_loadu_pd(t + k), hi)));
+    for (; k < w; k++) p[k] = exp(t[k] < -708.0 ? -708.0 : t[k] < GUESS_HI ? t[k] : GUESS_HI);
+}
+
+/* log sum_k exp(v_k) from fused passes: first shifted by *guess, again by the maximum
+ * when the guess was off; *guess becomes the result (the next row's guess). */
+#define FUSED_LSE(PASS_CALL)                                                              \
+    do {                                                                                  \
+        double shift = *guess, top;                                                       \
+        double sum = PASS_CALL;                                                           \
+        if (!(top > GUESS_LO && top < GUESS_HI)) {                                        \
+            if (!(top > -INFINITY)) return -INFINITY;                                     \
+            if (top == INFINITY) return INFINITY;                                         \
+            shift += top;                                                                 \
+            sum = PASS_CALL;                                                              \
+        }                                                                                 \
+        *guess = shift + log(sum);                                                        \
+        return *guess;                                                                    \
+    } while (0)
+
+static double block_lse(int64_t d, int64_t w, const double *xi, const double *yb, int64_t ys, const double *hb,
+                        double inv, double *guess) {
+    FUSED_LSE(block_pass(d, w, xi, yb, ys, hb, inv, shift, &top));
+}
+
+static double csr_lse(int64_t w, const int64_t *idx, const double *c, const double *h, double inv,
+                      double *guess) {
+    FUSED_LSE(csr_pass(w, idx, c, h, inv, shift, &top));
+}
+
+static double dense_lse(int64_t w, const double *S, double alpha, const double *h, double *guess) {
+    FUSED_LSE(dense_pass(w, S, alpha, h, shift, &top));
 }
 
 /* Row blocks b0 .. b1. Each row block first gathers the columns of its pattern (their
@@ -85,6 +254,8 @@ int64_t lagot_block_softmin(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_
                             const int64_t *pptr, const int64_t *pblk, double eps, double *out, double *work,
                             double *bary) {
     lse_fn lse = pick();
+    const int fused = d <= 8 && lse == lse_avx2;
+    void (*exps)(const double *, double *, int64_t) = fused ? exps_avx2 : exps_plain;
     const double inv = 1.0 / eps;
     int64_t pairs = 0, wmax = 0;
     for (int64_t I = b0; I < b1; I++) {
@@ -93,6 +264,7 @@ int64_t lagot_block_softmin(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_
         wmax = w > wmax ? w : wmax;
     }
     double *hb = work, *t = work + wmax, *yb = work + 2 * wmax; /* yb: d x wmax */
+    double guess = 0.0; /* blocks are sorted by cell: neighbours have close results */
     for (int64_t I = b0; I < b1; I++) {
         int64_t w = 0;
         for (int64_t p = pptr[I]; p < pptr[I + 1]; p++) {
@@ -102,6 +274,13 @@ int64_t lagot_block_softmin(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_
             w += len;
         }
         for (int64_t i = xoff[I]; i < xoff[I + 1]; i++) {
+            pairs += w;
+            if (fused && !bary) {
+                double xi[8];
+                for (int64_t a = 0; a < d; a++) xi[a] = x[a * n + i];
+                out[i] = -eps * block_lse(d, w, xi, yb, wmax, hb, inv, &guess);
+                continue;
+            }
             for (int64_t k = 0; k < w; k++) t[k] = hb[k];
             for (int64_t a = 0; a < d; a++) {
                 const double xa = x[a * n + i];
@@ -114,13 +293,17 @@ int64_t lagot_block_softmin(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_
             for (int64_t k = 0; k < w; k++) t[k] *= inv;
             const double total = lse(t, w);
             out[i] = -eps * total;
-            pairs += w;
             if (bary) {
+                const int finite = total > -INFINITY && total < INFINITY;
+                if (finite) {
+                    for (int64_t k = 0; k < w; k++) t[k] -= total;
+                    exps(t, t, w); /* the weights w_ij / sum_j w_ij */
+                }
                 for (int64_t a = 0; a < d; a++) {
                     const double *ya = yb + a * wmax;
                     double acc = 0.0;
-                    if (total > -INFINITY)
-                        for (int64_t k = 0; k < w; k++) acc += exp(t[k] - total) * ya[k];
+                    if (finite)
+                        for (int64_t k = 0; k < w; k++) acc += t[k] * ya[k];
                     bary[a * n + i] = acc;
                 }
             }
@@ -134,10 +317,44 @@ int64_t lagot_block_softmin(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_
 void lagot_lse_rows(int64_t r, int64_t m, const double *S, double alpha, const double *h, double *out,
                     double *work) {
     lse_fn lse = pick();
+    double guess = 0.0;
     for (int64_t i = 0; i < r; i++) {
         const double *row = S + i * m;
+        if (lse == lse_avx2) {
+            out[i] = dense_lse(m, row, alpha, h, &guess);
+            continue;
+        }
         for (int64_t j = 0; j < m; j++) work[j] = alpha * row[j] + h[j];
         out[i] = lse(work, m);
+    }
+}
+
+/* out_i = -eps log sum_{k in row i} exp((h[idx_k] - c_k) / eps) for rows r0 .. r1 of a
+ * sparse kernel in compressed rows (ptr, idx, c); +inf for an empty row. */
+void lagot_csr_softmin(int64_t r0, int64_t r1, const int64_t *ptr, const int64_t *idx, const double *c,
+                       const double *h, double eps, double *out) {
+    const int fused = have_avx2();
+    const double inv = 1.0 / eps;
+    double guess = 0.0;
+    for (int64_t i = r0; i < r1; i++) {
+        const int64_t k0 = ptr[i], w = ptr[i + 1] - k0;
+        double total;
+        if (fused) {
+            total = csr_lse(w, idx + k0, c + k0, h, inv, &guess);
+        } else {
+            double top = -INFINITY, sum = 0.0;
+            for (int64_t k = k0; k < k0 + w; k++) {
+                const double v = (h[idx[k]] - c[k]) * inv;
+                top = v > top ? v : top;
+            }
+            if (top > -INFINITY && top < INFINITY) {
+                for (int64_t k = k0; k < k0 + w; k++) sum += exp_nonpos((h[idx[k]] - c[k]) * inv - top);
+                total = top + log(sum);
+            } else {
+                total = top;
+            }
+        }
+        out[i] = -eps * total;
     }
 }
 
@@ -145,7 +362,7 @@ void lagot_lse_rows(int64_t r, int64_t m, const double *S, double alpha, const d
  * blocks b0 .. b1) that are at least exp(lthr_i). With rows_out NULL, only counts them
  * per row (count[i]); else writes them from the row offsets off[i]. sums (3 doubles,
  * added to): the mass of all pattern entries left out, sum pi C and sum pi log(pi) terms
- * (pi (s_i + h_j - C / eps)). work: room for 3 times the widest row block (+ d x it). */
+ * (pi (s_i + h_j - C / eps)). work: room for 5 times the widest row block (+ d x it). */
 void lagot_block_entries(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_t m, const double *x,
                          const int64_t *xoff, const double *y, const int64_t *yoff, const double *s,
                          const double *h, const int64_t *pptr, const int64_t *pblk, double eps,
@@ -158,7 +375,9 @@ void lagot_block_entries(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_t m
         for (int64_t p = pptr[I]; p < pptr[I + 1]; p++) w += yoff[pblk[p] + 1] - yoff[pblk[p]];
         wmax = w > wmax ? w : wmax;
     }
-    double *hb = work, *c = work + wmax, *jb = work + 2 * wmax, *yb = work + 3 * wmax;
+    double *hb = work, *c = work + wmax, *jb = work + 2 * wmax, *tb = work + 3 * wmax, *pb = work + 4 * wmax;
+    double *yb = work + 5 * wmax;
+    void (*exps)(const double *, double *, int64_t) = have_avx2() ? exps_avx2 : exps_plain;
     double dropped = 0.0, cost = 0.0, ent = 0.0;
     for (int64_t I = b0; I < b1; I++) {
         int64_t w = 0;
@@ -179,18 +398,23 @@ void lagot_block_entries(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_t m
                     c[k] += diff * diff;
                 }
             }
+            for (int64_t k = 0; k < w; k++) tb[k] = s[i] + hb[k] - c[k] * inv;
             int64_t kept = 0, at = rows_out ? off[i] : 0;
+            if (!rows_out) { /* counting: no exponentials */
+                const double thr = lthr[i] > -708.0 ? lthr[i] : -708.0;
+                for (int64_t k = 0; k < w; k++) kept += tb[k] >= thr;
+                count[i] = kept;
+                continue;
+            }
+            exps(tb, pb, w);
             for (int64_t k = 0; k < w; k++) {
-                const double t = s[i] + hb[k] - c[k] * inv;
-                const double p = t > -708.0 ? exp(t) : 0.0;
+                const double t = tb[k];
+                const double p = t > -708.0 ? pb[k] : 0.0;
                 if (t >= lthr[i] && p > 0.0) {
-                    if (rows_out) {
-                        rows_out[at] = i;
-                        cols_out[at] = (int64_t)jb[k];
-                        mass_out[at] = p;
-                        at++;
-                    }
-                    kept++;
+                    rows_out[at] = i;
+                    cols_out[at] = (int64_t)jb[k];
+                    mass_out[at] = p;
+                    at++;
                 } else {
                     dropped += p;
                 }
@@ -199,12 +423,26 @@ void lagot_block_entries(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_t m
                     ent += p * t;
                 }
             }
-            if (!rows_out) count[i] = kept;
         }
     }
     if (rows_out) {
         sums[0] += dropped;
         sums[1] += cost;
         sums[2] += ent;
+    }
+}
+
+/* The transpose of compressed rows (n rows; m columns): tptr (m + 1, filled by the caller
+ * from the columns' counts), tidx, tc; next: m scratch integers. Rows stay in order
+ * within each column. */
+void lagot_csr_transpose(int64_t n, int64_t m, const int64_t *ptr, const int64_t *idx, const double *c,
+                         const int64_t *tptr, int64_t *tidx, double *tc, int64_t *next) {
+    memcpy(next, tptr, m * sizeof(int64_t));
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t k = ptr[i]; k < ptr[i + 1]; k++) {
+            const int64_t at = next[idx[k]]++;
+            tidx[at] = i;
+            tc[at] = c[k];
+        }
     }
 }
