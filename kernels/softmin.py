@@ -37,6 +37,7 @@ from .backend import row_block
 from .reductions import _lifted
 
 _I64 = ctypes.c_int64
+CHUNKS = 4  # pieces of work per thread: a thread slowed by a busy core takes fewer of them
 _P = ctypes.c_void_p
 
 
@@ -168,6 +169,9 @@ class PointKernel:
             rows.append(i + s)
             cols.append(j)
             costs.append(C[i, j])
+        if not rows:  # no rows
+            empty = torch.zeros(0, dtype=torch.int64, device=self.x.device)
+            return SparseKernel(self.n, self.m, empty, empty, torch.zeros(0, dtype=self.x.dtype, device=self.x.device))
         ptr = _pointers(torch.cat(rows), self.n)
         return SparseKernel(self.n, self.m, None, torch.cat(cols), torch.cat(costs), ptr=ptr)
 
@@ -181,7 +185,7 @@ def _softmin_points(x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, eps: floa
     if _native_ok(x):
         _, lse_rows, _ = _symbols()
         zero = torch.zeros(m, dtype=x.dtype)
-        step = max(1, min(row_block(m, budget=1 << 21), -(-n // _threads())))
+        step = max(1, min(row_block(m, budget=1 << 21), -(-n // (CHUNKS * _threads()))))
 
         def run(s):
             S = X[s : s + step] @ Yt  # (b, m) in cache
@@ -388,7 +392,7 @@ def _sparse_softmin(side, size: int, h: torch.Tensor, eps: float) -> torch.Tenso
     h = h.contiguous()
     out = torch.empty(size, dtype=h.dtype)
     total = int(ptr[-1])
-    parts = _threads() if total > 200_000 else 1
+    parts = CHUNKS * _threads() if total > 200_000 else 1
     cuts = [0] + [int(torch.searchsorted(ptr, total * k // parts)) for k in range(1, parts)] + [size]
     fn = _csr_symbols()[0]
 
@@ -444,7 +448,7 @@ class _NativeSide:
         # threads take row blocks with about equal numbers of pairs
         load = (width * (xoff[1:] - xoff[:-1])).cumsum(0)
         total = int(load[-1]) if nb else 0
-        parts = _threads() if total > 200_000 else 1
+        parts = CHUNKS * _threads() if total > 200_000 else 1
         cuts = [0] + [int(torch.searchsorted(load, total * k // parts)) for k in range(1, parts)] + [nb]
         self.spans = [(cuts[k], cuts[k + 1]) for k in range(parts) if cuts[k + 1] > cuts[k]]
 

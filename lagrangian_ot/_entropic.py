@@ -129,7 +129,12 @@ def _truncated(K: PointKernel, log_a, log_b, f, g, eps, rho, tol, max_iter, prog
                                  progress=progress)  # fmt: skip
         iterations += res.iterations
         f, g = res.f, res.g
-        new = K.truncate(f, g, (TRUNCATION + MARGIN) * eps)  # no limit: the pairs in reach now
+        new = K.truncate(f, g, (TRUNCATION + MARGIN) * eps, SPARSE * K.n_pairs)
+        if new is None:  # the potentials now reach too many pairs: the full kernel
+            res = _sinkhorn.converge(K, log_a, log_b, f, g, eps, rho, tol, max(1, max_iter - iterations),
+                                     progress=progress)  # fmt: skip
+            res.iterations += iterations
+            return K, res, rounds
         near = new.c - f[new.i] - g[new.j] <= TRUNCATION * eps
         complete = bool(S.contains(new.i[near], new.j[near]).all())
         if complete and res.converged:

@@ -190,7 +190,8 @@ class Anderson:
         error = history[-1]
         if error > RESTART * self.best:  # a step that failed: back to the best iterate's plain update
             self.g, self.G, self.r = [], [], []
-            return self.best_G
+            out, self.best, self.best_G = self.best_G, math.inf, None  # a new baseline: no cycle
+            return out
         if error < self.best:
             self.best, self.best_G = error, G
         self.g.append(g)
@@ -198,9 +199,9 @@ class Anderson:
         self.r.append(torch.where(weight > 0, (G - g) * weight, torch.zeros_like(G)))
         if len(self.r) > MEMORY + 1:
             del self.g[0], self.G[0], self.r[0]
-        step = g + MIXING * (G - g)
         if len(self.r) < 2:
-            return step
+            return G  # plain: a loop of one iteration per eps (annealing) is plain Sinkhorn
+        step = g + MIXING * (G - g)
         dr = torch.stack([(b - a).reshape(-1) for a, b in zip(self.r, self.r[1:])], 1)  # (size, k)
         dg = torch.stack([(b - a).reshape(-1) for a, b in zip(self.g, self.g[1:])], 1)
         dG = torch.stack([(b - a).reshape(-1) for a, b in zip(self.G, self.G[1:])], 1)

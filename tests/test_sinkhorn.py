@@ -128,6 +128,14 @@ def test_fused_soft_minimum_with_rows_far_apart(gen):
     for eps in (0.01, 1.0, 100.0):
         ref = DenseKernel(torch.cdist(x, y) ** 2).rows(h, eps)
         torch.testing.assert_close(PointKernel(x, y).rows(h, eps), ref, rtol=1e-12, atol=1e-9)
+    # a row whose shifted terms are each below e^700 but whose sum overflows, then normal rows
+    y = 1e-3 * torch.randn(50_000, 2, generator=gen, dtype=F64)
+    x = torch.tensor([[800.0**0.5, 0.0], [89.8**0.5, 0.0], [0.5, 0.0], [1.0, 0.0]], dtype=F64)
+    h = torch.zeros(50_000, dtype=F64)
+    ref = DenseKernel(torch.cdist(x, y) ** 2).rows(h, 1.0)
+    torch.testing.assert_close(PointKernel(x, y).rows(h, 1.0), ref, rtol=1e-12, atol=1e-9)
+    h[7] = math.nan  # a NaN term gives NaN, as the reference does, and leaves the other rows alone
+    assert bool(PointKernel(x, y).rows(h, 1.0).isnan().all())
 
 
 def test_truncated_point_kernel_matches_dense(gen):

@@ -17,7 +17,7 @@
  * shifted exponent above 700 or below -300) the row is summed again with the
  * maximum as its shift, so the result never depends on the guess beyond
  * round-off. The plain loops take two passes per row (the maximum, then the
- * sum). The exponential is accurate to a few ulps. Terms below e^-708 of the
+ * sum). The exponential's relative error is under 2e-14. Terms below e^-708 of the
  * shift are taken as e^-708 of it: a relative change under n * 1e-130.
  * A row with no admissible term (all h_j = -inf, or an empty pattern) gives +inf.
  */
@@ -88,7 +88,7 @@ static lse_fn pick(void) { return have_avx2() ? lse_avx2 : lse_plain; }
 
 /* exp of four values in [-708, 700] (clamped below): the reduction of exp_nonpos. */
 __attribute__((target("avx2,fma"))) static inline __m256d exp4(__m256d t) {
-    t = _mm256_max_pd(t, _mm256_set1_pd(-708.0));
+    t = _mm256_max_pd(_mm256_set1_pd(-708.0), t); /* NaN stays NaN */
     const __m256d shifter = _mm256_set1_pd(SHIFTER);
     const __m256d kd = _mm256_fmadd_pd(t, _mm256_set1_pd(LOG2E), shifter);
     const __m256d k = _mm256_sub_pd(kd, shifter);
@@ -128,17 +128,17 @@ __attribute__((target("avx2,fma"))) static inline __m256d exp4(__m256d t) {
         v2 = _mm256_sub_pd(v2, vshift);                                                 \
         v3 = _mm256_sub_pd(v3, vshift);                                                 \
         vtop = _mm256_max_pd(vtop, _mm256_max_pd(_mm256_max_pd(v0, v1), _mm256_max_pd(v2, v3))); \
-        s0 = _mm256_add_pd(s0, exp4(_mm256_min_pd(v0, hi)));                            \
-        s1 = _mm256_add_pd(s1, exp4(_mm256_min_pd(v1, hi)));                            \
-        s2 = _mm256_add_pd(s2, exp4(_mm256_min_pd(v2, hi)));                            \
-        s3 = _mm256_add_pd(s3, exp4(_mm256_min_pd(v3, hi)));                            \
+        s0 = _mm256_add_pd(s0, exp4(_mm256_min_pd(hi, v0)));                            \
+        s1 = _mm256_add_pd(s1, exp4(_mm256_min_pd(hi, v1)));                            \
+        s2 = _mm256_add_pd(s2, exp4(_mm256_min_pd(hi, v2)));                            \
+        s3 = _mm256_add_pd(s3, exp4(_mm256_min_pd(hi, v3)));                            \
     }                                                                                   \
     for (; k + 4 <= w; k += 4) {                                                        \
         __m256d v0;                                                                     \
         VALUE4(v0, k);                                                                  \
         v0 = _mm256_sub_pd(v0, vshift);                                                 \
         vtop = _mm256_max_pd(vtop, v0);                                                 \
-        s0 = _mm256_add_pd(s0, exp4(_mm256_min_pd(v0, hi)));                            \
+        s0 = _mm256_add_pd(s0, exp4(_mm256_min_pd(hi, v0)));                            \
     }                                                                                   \
     double lanes[4], tmax = -INFINITY, sum;                                             \
     _mm256_storeu_pd(lanes, vtop);                                                      \
@@ -150,7 +150,7 @@ __attribute__((target("avx2,fma"))) static inline __m256d exp4(__m256d t) {
         VALUE1(v, k);                                                                   \
         v -= shift;                                                                     \
         tmax = v > tmax ? v : tmax;                                                     \
-        sum += exp(v < -708.0 ? -708.0 : v < GUESS_HI ? v : GUESS_HI);                  \
+        sum += v != v ? v : exp(v < -708.0 ? -708.0 : v < GUESS_HI ? v : GUESS_HI);     \
     }                                                                                   \
     *top = tmax;                                                                        \
     return sum;
@@ -210,7 +210,7 @@ static void exps_plain(const double *t, double *p, int64_t w) {
 __attribute__((target("avx2,fma"))) static void exps_avx2(const double *t, double *p, int64_t w) {
     int64_t k = 0;
     const __m256d hi = _mm256_set1_pd(GUESS_HI);
-    for (; k + 4 <= w; k += 4) _mm256_storeu_pd(p + k, exp4(_mm256_min_pd(_mm256_loadu_pd(t + k), hi)));
+    for (; k + 4 <= w; k += 4) _mm256_storeu_pd(p + k, exp4(_mm256_min_pd(hi, _mm256_loadu_pd(t + k))));
     for (; k < w; k++) p[k] = exp(t[k] < -708.0 ? -708.0 : t[k] < GUESS_HI ? t[k] : GUESS_HI);
 }
 
@@ -220,7 +220,8 @@ __attribute__((target("avx2,fma"))) static void exps_avx2(const double *t, doubl
     do {                                                                                  \
         double shift = *guess, top;                                                       \
         double sum = PASS_CALL;                                                           \
-        if (!(top > GUESS_LO && top < GUESS_HI)) {                                        \
+        if (sum != sum) return NAN; /* a NaN term; the guess stays */                     \
+        if (!(top > GUESS_LO && top < GUESS_HI && sum < INFINITY)) {                      \
             if (!(top > -INFINITY)) return -INFINITY;                                     \
             if (top == INFINITY) return INFINITY;                                         \
             shift += top;                                                                 \
@@ -401,8 +402,7 @@ void lagot_block_entries(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_t m
             for (int64_t k = 0; k < w; k++) tb[k] = s[i] + hb[k] - c[k] * inv;
             int64_t kept = 0, at = rows_out ? off[i] : 0;
             if (!rows_out) { /* counting: no exponentials */
-                const double thr = lthr[i] > -708.0 ? lthr[i] : -708.0;
-                for (int64_t k = 0; k < w; k++) kept += tb[k] >= thr;
+                for (int64_t k = 0; k < w; k++) kept += (tb[k] >= lthr[i]) & (tb[k] > -708.0);
                 count[i] = kept;
                 continue;
             }
@@ -410,7 +410,7 @@ void lagot_block_entries(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_t m
             for (int64_t k = 0; k < w; k++) {
                 const double t = tb[k];
                 const double p = t > -708.0 ? pb[k] : 0.0;
-                if (t >= lthr[i] && p > 0.0) {
+                if (t >= lthr[i] && t > -708.0) { /* the counting pass's test */
                     rows_out[at] = i;
                     cols_out[at] = (int64_t)jb[k];
                     mass_out[at] = p;
