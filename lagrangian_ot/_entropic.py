@@ -2,7 +2,7 @@
 
 1. **Potentials** by the Sinkhorn loop (``_sinkhorn.py``) on one of three kernels
    (``kernels/softmin.py``): the stored cost matrix for small problems, the multiscale
-   truncated kernels for large clouds in ``d <= 3`` (``_multiscale.py``), else the cost
+   truncated kernels for large clouds in 2-D and 3-D (``_multiscale.py``), else the cost
    recomputed in row blocks for the annealing and, at the final blur, the pairs within
    reach of the potentials, stored (:func:`_truncated`). ``blur`` is annealed from the
    diameter, halved per step.
@@ -42,27 +42,29 @@ PLAN_LIMIT = 200_000_000  # entries of a sparse plan, at most (about 5 GB)
 
 
 def default_blur(x: torch.Tensor, y: torch.Tensor) -> float:
-    """``0.01`` of the diameter of the two clouds together, and at most ``SPACINGS`` times the
-    mean distance from a point to its nearest neighbour in its own cloud (``1e-3`` when the
-    clouds are one point).
+    """``0.01`` of the diameter of the two clouds together, and at most ``SPACINGS^(2/d)`` times
+    the mean distance from a point to its nearest neighbour in its own cloud (``1e-3`` when
+    the clouds are one point).
 
     The second bound keeps the plan's size in proportion to the number of points: at a
     fixed blur each point of a denser cloud has more partners, and a plan of ``n`` points
-    would grow like ``n^2``; at ``SPACINGS`` spacings in 2-D the plan keeps about 500
-    entries per point.
+    would grow like ``n^2``; at ``SPACINGS`` spacings in 2-D (the same number of partners in
+    other dimensions) the plan keeps about 500 entries per point.
     """
     blur = 0.01 * _diameter(x, y)
+    spacings = SPACINGS ** (2.0 / max(x.shape[-1], 1))  # as many partners per point in any dimension
     for p in (x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])):
         if p.shape[0] > 1:
-            blur = min(blur, SPACINGS * _spacing(p))
+            blur = min(blur, spacings * _spacing(p))
     return blur or 1e-3
 
 
 def _spacing(p: torch.Tensor, sample: int = 256) -> float:
-    """Mean nearest-neighbour distance in ``p`` (over a fixed subsample of its points)."""
+    """Mean distance from a point to its nearest distinct neighbour in ``p`` (over a fixed
+    subsample of its points; repeated points are one point)."""
     idx = torch.linspace(0, p.shape[0] - 1, min(sample, p.shape[0]), device=p.device).long()
-    d = torch.cdist(p[idx].double(), p.double())  # (s, n)
-    d[torch.arange(idx.shape[0], device=p.device), idx] = float("inf")
+    d = torch.cdist(p[idx].double(), p.double(), compute_mode="donot_use_mm_for_euclid_dist")  # (s, n), exact
+    d[d <= 0] = float("inf")
     nearest = d.min(1).values
     nearest = nearest[torch.isfinite(nearest) & (nearest > 0)]
     return float(nearest.mean()) if nearest.numel() else float("inf")
@@ -91,8 +93,9 @@ def potentials(x, y, a, b, blur: float, rho: float | None, tol: float, max_iter:
     n, m, d = x.shape[0], y.shape[0], x.shape[1]
     eps = 2.0 * blur**2
     if kernel == "auto":
-        kernel = "dense" if n * m <= DENSE_PAIRS else "multiscale" if d <= 3 else "points"
-        if kernel == "dense" and d <= 3 and n * m > MULTISCALE_PAIRS:
+        # multiscale in 2-D and 3-D (in 1-D its patterns stall short of tol: the truncated points)
+        kernel = "dense" if n * m <= DENSE_PAIRS else "multiscale" if 2 <= d <= 3 else "points"
+        if kernel == "dense" and 2 <= d <= 3 and n * m > MULTISCALE_PAIRS:
             kernel = "multiscale"
     log_a, log_b = a.log(), b.log()
     if kernel == "multiscale":

@@ -151,6 +151,18 @@ def test_truncated_point_kernel_matches_dense(gen):
     assert out["points"]["entropic_cost"] == pytest.approx(out["dense"]["entropic_cost"], rel=1e-6)
 
 
+def test_one_dimensional_and_repeated_points_at_the_default_blur(gen):
+    """1-D clouds (the truncated point kernel) and a cloud of repeated points (the default
+    blur counts distinct neighbours) converge at the default blur."""
+    x, y = cloud(2200, 1, gen), 3 * torch.rand(2100, 1, generator=gen, dtype=F64)
+    plan = match(x, y, method="sinkhorn")
+    assert plan.converged and plan.info["kernel"] == "points"
+    ra, rb = plan.marginals()
+    assert float((ra - 1 / 2200).abs().sum() + (rb - 1 / 2100).abs().sum()) < 1e-12
+    x = torch.rand(5000, 2, generator=gen, dtype=F64)
+    assert _entropic._spacing(torch.cat([x, x])) == pytest.approx(_entropic._spacing(x), rel=0.3)
+
+
 def test_point_and_grid_kernels_match_dense(gen):
     x, y = cloud(50, 5, gen), cloud(40, 5, gen)
     h = torch.randn(40, generator=gen, dtype=F64)
