@@ -130,6 +130,8 @@ def converge(
         if target is not None:
             log_b = target(g_raw)
         g = accel(g, damp * g_raw, weight, history)
+    if it and math.isfinite(error) and target is None:  # stopped short: rows exact for the last g
+        f = damp * kernel.rows(g + eps * log_b, eps)
     return LoopResult(f, g, it, error, False, history)
 
 

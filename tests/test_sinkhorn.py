@@ -258,6 +258,13 @@ def test_stopping_short_warns_and_says_so(gen):
     assert not plan.converged and plan.info["marginal_error"] > 1e-4
     u = torch.full((100,), 0.01, dtype=F64)
     assert max(marginal_errors(plan, u, u)) < 1e-12  # rounded onto the marginals all the same
+    # far from convergence at a tiny blur: still a finite, feasible plan (its entries do not overflow)
+    x, y = torch.rand(300, 2, generator=gen, dtype=F64), torch.rand(300, 2, generator=gen, dtype=F64)
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        plan = match(x, y, method="sinkhorn", blur=1e-6, max_iter=50)
+    assert math.isfinite(float(plan.cost)) and float(plan.cost) >= float(match(x, y).cost) * (1 - 1e-12)
+    u = torch.full((300,), 1 / 300, dtype=F64)
+    assert max(marginal_errors(plan, u, u)) < 1e-12
 
 
 def test_tol_is_respected_and_checked(gen):
