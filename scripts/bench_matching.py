@@ -21,9 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import time
+
+from _child import run_worker
 
 TIME_LIMIT = 600
 SCIPY_LIMIT = 150  # linear_sum_assignment is cubic: beyond this it is reported as "> limit"
@@ -76,7 +76,7 @@ def worker(solver: str, kind: str, n: int, batch: int) -> dict:
     if solver == "ours":
         plan = match(x, y, method="exact")
         cost = plan.cost.double().cpu().numpy().tolist()
-        gap = plan.gap
+        gap = float(plan.gap)
     elif solver == "pot":
         import ot
 
@@ -100,15 +100,7 @@ def worker(solver: str, kind: str, n: int, batch: int) -> dict:
 
 
 def measure(solver, kind, n, batch=0):
-    cmd = [sys.executable, __file__, "--worker", solver, kind, str(n), str(batch)]
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=SCIPY_LIMIT if solver == "scipy" else TIME_LIMIT)
-    except subprocess.TimeoutExpired:
-        return None
-    if r.returncode != 0:
-        print(r.stderr[-2000:], file=sys.stderr)
-        return None
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, [solver, kind, str(n), str(batch)], SCIPY_LIMIT if solver == "scipy" else TIME_LIMIT)
 
 
 def main() -> None:

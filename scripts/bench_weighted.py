@@ -29,9 +29,9 @@ import json
 import os
 import resource
 import statistics
-import subprocess
-import sys
 import time
+
+from _child import run_worker
 
 CLASSES = ("CauchyDensity", "ClassicImages", "GRFmoderate", "GRFrough", "GRFsmooth", "LogGRF", "LogitGRF",
            "MicroscopyImages", "Shapes", "WhiteNoise")  # fmt: skip
@@ -79,7 +79,7 @@ def worker(solver: str, data: str, cls: str, R: int) -> dict:
         gap = support = None
     else:
         plan = match(xt, yt, at, bt, method="exact")
-        cost, gap, support = float(plan.cost), plan.gap, int((plan.mass > 0).sum())
+        cost, gap, support = float(plan.cost), float(plan.gap), int((plan.mass > 0).sum())
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"seconds": seconds, "peak_mb": max(peak - base, 0.0), "cost": cost, "gap": gap, "support": support,
@@ -87,15 +87,7 @@ def worker(solver: str, data: str, cls: str, R: int) -> dict:
 
 
 def measure(solver: str, data: str, cls: str, R: int, limit: float):
-    cmd = [sys.executable, __file__, "--worker", solver, data, cls, str(R)]
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
-    except subprocess.TimeoutExpired:
-        return None
-    if r.returncode != 0:
-        print(r.stderr[-2000:], file=sys.stderr)
-        return None
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, [solver, data, cls, str(R)], limit)
 
 
 def main() -> None:
