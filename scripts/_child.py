@@ -19,3 +19,15 @@ def run_worker(script: str, args: list[str], limit: float) -> dict | None:
         print(r.stderr[-2000:], file=sys.stderr)
         return None
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def rss_mb() -> float:
+    """This process' resident memory now, in MB (Linux; NaN elsewhere)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")

@@ -23,7 +23,7 @@ import json
 import resource
 import time
 
-from _child import run_worker
+from _child import rss_mb, run_worker
 
 TIME_LIMIT = 600
 SCIPY_LIMIT = 150  # linear_sum_assignment is cubic: beyond this it is reported as "> limit"
@@ -41,14 +41,6 @@ def problem(kind: str, n: int):
 
     shift = torch.tensor([1.5, 0.0], dtype=torch.float64)
     return load_silhouette("cat", n, dtype=torch.float64) - shift, load_silhouette("disks", n, dtype=torch.float64) + shift
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def worker(solver: str, kind: str, n: int, batch: int) -> dict:

@@ -31,7 +31,7 @@ import resource
 import statistics
 import time
 
-from _child import run_worker
+from _child import rss_mb, run_worker
 
 CLASSES = ("CauchyDensity", "ClassicImages", "GRFmoderate", "GRFrough", "GRFsmooth", "LogGRF", "LogitGRF",
            "MicroscopyImages", "Shapes", "WhiteNoise")  # fmt: skip
@@ -44,14 +44,6 @@ def load(data: str, cls: str, R: int, index: int):
     A = np.loadtxt(os.path.join(data, cls, f"data{R}_{index}.csv"), delimiter=",")
     i, j = np.nonzero(A > 0)
     return np.stack([i, j], 1) / (R - 1), A[i, j] / A[i, j].sum()
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def worker(solver: str, data: str, cls: str, R: int) -> dict:
