@@ -54,8 +54,19 @@ def _symbols():
     lr.argtypes = [_I64, _I64, _P, ctypes.c_double, _P, _P, _P]
     be = lib.lagot_block_entries
     be.restype = None
-    be.argtypes = [_I64] * 5 + [_P] * 8 + [ctypes.c_double] + [_P] * 8
+    be.argtypes = [_I64] * 5 + [_P] * 8 + [ctypes.c_double] + [_P] * 10 + [_I64]
     return bs, lr, be
+
+
+@functools.lru_cache(maxsize=1)
+def _single_symbol():
+    """``lagot_block_softmin32``, or None where the processor lacks what it needs."""
+    from .native import _library
+
+    fn = _library().lagot_block_softmin32
+    fn.restype = _I64
+    fn.argtypes = [_I64] * 5 + [_P] * 7 + [ctypes.c_double, _P, _P]
+    return fn if fn(0, 0, 2, 0, 0, *[None] * 7, 1.0, None, None) == 0 else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -75,9 +86,9 @@ def _native_ok(*tensors: torch.Tensor) -> bool:
 
 
 def _threads() -> int:
-    from .native import _threads as threads
+    from .threads import native_threads
 
-    return threads()
+    return native_threads()
 
 
 def _lse(v: torch.Tensor) -> torch.Tensor:
@@ -248,6 +259,15 @@ class BlockSparseKernel:
         i, j, c = self._all_entries()
         return _segment_softmin(j, (h[i] - c) / eps, self.m, eps, self.x[i] if barycentres else None)
 
+    def single(self):
+        """The same kernel with its exponentials in single precision (relative error about
+        1e-5, about twice as fast), for the iterations before the last ones and for
+        barycentres that need no more; None where there is no such path (off the CPU,
+        d > 4, no AVX2)."""
+        if self._native is None or self.x.shape[1] > 4 or _single_symbol() is None:
+            return None
+        return _SingleBlocks(self._native)
+
     def row_widths(self) -> torch.Tensor:
         """Number of candidate columns of every row ``(n,)``."""
         ptr, blk = self._csr
@@ -258,12 +278,14 @@ class BlockSparseKernel:
         )  # (nb,)
         return torch.repeat_interleave(width, (self.xoff[1:] - self.xoff[:-1]).cpu()).to(self.x.device)
 
-    def plan_entries(self, s_row, h_col, eps: float, lthr):
+    def plan_entries(self, s_row, h_col, eps: float, lthr, labels=None):
         """Entries ``pi_ij = exp(s_i + h_j - C_ij / eps)`` of the pattern at least ``exp(lthr_i)``:
-        ``rows, cols, mass`` and ``(left out, sum pi C, sum pi log pi)``; None off the native path."""
+        ``rows, cols, mass`` and ``(left out, sum pi C, sum pi log pi)``; None off the native path.
+        ``labels (xlab, ylab)``: permutations giving the rows' and columns' indices in the
+        entries, which then come sorted by row label, then column label."""
         if self._native is None:
             return None
-        return _native_entries(self._native[0], s_row, h_col, eps, lthr)
+        return _native_entries(self._native[0], s_row, h_col, eps, lthr, labels)
 
     def _all_entries(self):
         if self._entries is None:
@@ -431,6 +453,19 @@ def _csr(a: torch.Tensor, b: torch.Tensor, size: int):
     return ptr.cpu().contiguous(), b[order].cpu().contiguous()
 
 
+class _SingleBlocks:
+    """:meth:`BlockSparseKernel.single`: its row and column soft-minima in single precision."""
+
+    def __init__(self, native):
+        self._native = native
+
+    def rows(self, h: torch.Tensor, eps: float, barycentres: bool = False):
+        return self._native[0](h, eps, barycentres, single=True)
+
+    def cols(self, h: torch.Tensor, eps: float, barycentres: bool = False):
+        return self._native[1](h, eps, barycentres, single=True)
+
+
 class _NativeSide:
     """What the native kernel needs for one direction (rows of ``x`` against ``y``), built once."""
 
@@ -452,13 +487,22 @@ class _NativeSide:
         cuts = [0] + [int(torch.searchsorted(load, total * k // parts)) for k in range(1, parts)] + [nb]
         self.spans = [(cuts[k], cuts[k + 1]) for k in range(parts) if cuts[k + 1] > cuts[k]]
 
-    def __call__(self, h: torch.Tensor, eps: float, barycentres: bool):
+    def __call__(self, h: torch.Tensor, eps: float, barycentres: bool, single: bool = False):
         block_softmin, _, _ = _symbols()
         h = h.contiguous()
         out = torch.empty(self.n, dtype=h.dtype)
         bary = torch.empty(self.d, self.n, dtype=h.dtype) if barycentres else None
 
         def run(span):
+            if single:
+                done = _single_symbol()(
+                    span[0], span[1], self.d, self.n, self.m, self.xt.data_ptr(), self.xoff.data_ptr(),
+                    self.yt.data_ptr(), self.yoff.data_ptr(), h.data_ptr(), self.ptr.data_ptr(),
+                    self.blk.data_ptr(), eps, out.data_ptr(), None if bary is None else bary.data_ptr(),
+                )  # fmt: skip
+                if done < 0:
+                    raise MemoryError("out of memory in the single-precision soft-minimum")
+                return done
             work = torch.empty(self.work, dtype=h.dtype)
             return block_softmin(
                 span[0], span[1], self.d, self.n, self.m, self.xt.data_ptr(), self.xoff.data_ptr(),
@@ -474,15 +518,19 @@ class _NativeSide:
         return out if bary is None else (out, bary.t())
 
 
-def _native_entries(side: _NativeSide, s_row, h_col, eps: float, lthr):
+def _native_entries(side: _NativeSide, s_row, h_col, eps: float, lthr, labels=None):
     """Plan entries ``exp(s_i + h_j - C_ij / eps) >= exp(lthr_i)`` on the pattern (native, two passes).
 
     Returns ``rows, cols, mass`` (sorted by row) and ``(left out, sum pi C, sum pi log pi)``.
+    ``labels``: ``(xlab, ylab)``, permutations of the rows and columns: the entries are then
+    given by label, sorted by row label, then column label.
     """
     _, _, entries = _symbols()
     s_row, h_col, lthr = s_row.contiguous(), h_col.contiguous(), lthr.contiguous()
     count = torch.zeros(side.n, dtype=torch.int64)
     d = side.d
+    xlab, ylab = (None, None) if labels is None else (labels[0].contiguous(), labels[1].contiguous())
+    ytop = int(ylab.max()) if ylab is not None and ylab.numel() else 0
 
     def call(span, off, rows, cols, mass, sums):
         work = torch.empty(side.work + 3 * (side.work // (d + 2)), dtype=torch.float64)
@@ -492,17 +540,24 @@ def _native_entries(side: _NativeSide, s_row, h_col, eps: float, lthr):
             lthr.data_ptr(), count.data_ptr(), None if off is None else off.data_ptr(),
             None if rows is None else rows.data_ptr(), None if cols is None else cols.data_ptr(),
             None if mass is None else mass.data_ptr(), None if sums is None else sums.data_ptr(), work.data_ptr(),
+            None if xlab is None else xlab.data_ptr(), None if ylab is None else ylab.data_ptr(), ytop,
         )  # fmt: skip
 
     list(_pool().map(lambda span: call(span, None, None, None, None, None), side.spans))
+    ordered = count if xlab is None else torch.empty_like(count).index_put_((xlab,), count)  # rows by label
     off = torch.zeros(side.n, dtype=torch.int64)
-    off[1:] = count.cumsum(0)[:-1]
+    off[1:] = ordered.cumsum(0)[:-1]
+    if xlab is not None:
+        off = off[xlab]  # where each row's entries start
     total = int(count.sum())
     rows, cols = torch.empty(total, dtype=torch.int64), torch.empty(total, dtype=torch.int64)
     mass = torch.empty(total, dtype=torch.float64)
     sums = [torch.zeros(3, dtype=torch.float64) for _ in side.spans]
     list(_pool().map(lambda k: call(side.spans[k], off, rows, cols, mass, sums[k]), range(len(side.spans))))
-    return rows, cols, mass, [float(v) for v in sum(sums)] if sums else [0.0, 0.0, 0.0]
+    out = [float(v) for v in sum(sums)] if sums else [0.0, 0.0, 0.0]
+    if math.isnan(out[0]):
+        raise MemoryError("out of memory while writing the plan's entries")
+    return rows, cols, mass, out
 
 
 @functools.lru_cache(maxsize=1)

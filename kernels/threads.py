@@ -20,6 +20,7 @@ upper bound, and it changes nothing for work on a GPU.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import os
 import sys
@@ -30,6 +31,7 @@ from typing import TypeVar
 import torch
 
 GRAIN = 1 << 20  # elements per thread of the largest operation (8 MB of float64)
+_NATIVE = contextvars.ContextVar("lagot_native_threads", default=None)  # set by limit_threads(..., native=)
 
 F = TypeVar("F", bound=Callable)
 
@@ -51,10 +53,23 @@ def threads_for(elements: int) -> int:
     return max(1, min(cap, int(elements) // GRAIN))
 
 
+def native_threads() -> int:
+    """Threads of the native kernels' own pools: torch's setting, or the one kept by
+    ``limit_threads(..., native=True)``; at most the cores this process may use."""
+    kept = _NATIVE.get()
+    return max(1, min(torch.get_num_threads() if kept is None else kept, available_cpus()))
+
+
 @contextlib.contextmanager
-def limit_threads(n: int) -> Iterator[int]:
-    """Run the block with at most ``n`` torch threads (restored after); yields the count used."""
+def limit_threads(n: int, native: bool = False) -> Iterator[int]:
+    """Run the block with at most ``n`` torch threads (restored after); yields the count used.
+
+    ``native=True`` keeps the native kernels at the count in force before (they split large
+    work into many pieces, so a busy core costs them little): for loops whose torch
+    operations are small next to their native ones.
+    """
     before = torch.get_num_threads()
+    token = _NATIVE.set(native_threads()) if native else None
     n = max(1, min(int(n), before))
     if n != before:
         torch.set_num_threads(n)
@@ -63,6 +78,8 @@ def limit_threads(n: int) -> Iterator[int]:
     finally:
         if n != before:
             torch.set_num_threads(before)
+        if token is not None:
+            _NATIVE.reset(token)
 
 
 def _largest_cpu_tensor(values) -> int | None:

@@ -30,7 +30,9 @@ from . import _sinkhorn
 from ._multiscale import TRUNCATION, Multiscale
 from ._progress import Progress
 from .errors import InputError, warn_user
+from .kernels.entries import entries_cost, merge_entries
 from .kernels.softmin import DenseKernel, PointKernel
+from .kernels.threads import limit_threads, threads_for
 
 DENSE_PAIRS = 4_000_000  # the cost matrix is stored up to this many pairs
 MULTISCALE_PAIRS = 1_000_000  # multiscale (d <= 3) above this many pairs
@@ -88,8 +90,15 @@ def potentials(x, y, a, b, blur: float, rho: float | None, tol: float, max_iter:
                progress=None):  # fmt: skip
     """Entropic potentials of ``x, a`` and ``y, b`` (float64): ``(f, g, kernel, result, orders)``.
 
-    ``kernel``: ``"auto"``, ``"dense"``, ``"points"`` or ``"multiscale"``.
+    ``kernel``: ``"auto"``, ``"dense"``, ``"points"`` or ``"multiscale"``. The loop's torch
+    operations act on the potentials (``n + m`` elements): they get the threads such
+    vectors need (:func:`threads_for`), the native soft-minima keep theirs.
     """
+    with limit_threads(threads_for(x.shape[0] + y.shape[0]), native=True):
+        return _potentials(x, y, a, b, blur, rho, tol, max_iter, kernel, progress)
+
+
+def _potentials(x, y, a, b, blur, rho, tol, max_iter, kernel, progress):
     n, m, d = x.shape[0], y.shape[0], x.shape[1]
     eps = 2.0 * blur**2
     if kernel == "auto":
@@ -191,15 +200,16 @@ def _multiscale(x, y, a, b, blur, rho, tol, max_iter, progress=None):
     return lev.kernel, res, lev.order_x, lev.order_y, info
 
 
-def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float):
+def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float, labels=None):
     """Entries of the entropic plan holding ``1 - keep`` of each row's mass, and the plan's values.
 
-    Returns ``src, dst, mass`` (kernel order), the mass left out, ``<C, pi>`` and
-    ``sum pi log(pi / (a b))`` over all the kernel's pairs.
+    Returns ``src, dst, mass`` sorted by ``src`` then ``dst``, the mass left out, ``<C, pi>``
+    and ``sum pi log(pi / (a b))`` over all the kernel's pairs. ``labels (xlab, ylab)``: the
+    indices the kernel's rows and columns stand for (the multiscale kernel's point orders).
     """
     native = getattr(kernel, "plan_entries", None)
     if native is not None and _native_plan(kernel):
-        return _sparse_plan_native(kernel, f, g, log_a, log_b, eps, keep)
+        return _sparse_plan_native(kernel, f, g, log_a, log_b, eps, keep, labels)
     src, dst, mass = [], [], []
     dropped = cost = entropy = 0.0
     size = 0
@@ -212,35 +222,42 @@ def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float):
         entropy += float((p * arg)[live].sum())
         s, t, q, rest = _top_mass(i, j, logp, keep)
         size += s.shape[0]
-        if size > PLAN_LIMIT:
-            raise InputError(
-                f"the entropic plan at eps={eps:.3g} has more than {PLAN_LIMIT:,} entries of mass; "
-                "use a smaller blur, or fewer points"
-            )
+        _check_size(size, eps)
         src.append(s)
         dst.append(t)
         mass.append(q)
         dropped += rest
-    return torch.cat(src), torch.cat(dst), torch.cat(mass), dropped, cost, entropy
+    src, dst, mass = torch.cat(src), torch.cat(dst), torch.cat(mass)
+    if labels is not None:
+        src, dst = labels[0][src], labels[1][dst]
+    key = src * kernel.m + dst
+    if key.numel() > 1 and not bool((key[1:] > key[:-1]).all()):
+        order = torch.argsort(key)
+        src, dst, mass = src[order], dst[order], mass[order]
+    return src, dst, mass, dropped, cost, entropy
+
+
+def _check_size(size: int, eps: float) -> None:
+    if size > PLAN_LIMIT:
+        raise InputError(
+            f"the entropic plan at eps={eps:.3g} has more than {PLAN_LIMIT:,} entries of mass; "
+            "use a smaller blur, or fewer points"
+        )
 
 
 def _native_plan(kernel) -> bool:
     return getattr(kernel, "_native", None) is not None
 
 
-def _sparse_plan_native(kernel, f, g, log_a, log_b, eps: float, keep: float):
+def _sparse_plan_native(kernel, f, g, log_a, log_b, eps: float, keep: float, labels=None):
     """:func:`sparse_plan` in native code: each row's threshold is ``keep`` times its mass (one
     soft-minimum) over its number of candidate pairs."""
     s_row, h_col = log_a + f / eps, log_b + g / eps
     log_rows = log_a + (f - kernel.rows(g + eps * log_b, eps)) / eps  # log of each row's mass
     log_cols = log_b + (g - kernel.cols(f + eps * log_a, eps)) / eps
     lthr = log_rows + math.log(keep) - kernel.row_widths().double().clamp_min(1.0).log()
-    src, dst, mass, (dropped, cost, plogp) = kernel.plan_entries(s_row, h_col, eps, lthr)
-    if src.shape[0] > PLAN_LIMIT:
-        raise InputError(
-            f"the entropic plan at eps={eps:.3g} has more than {PLAN_LIMIT:,} entries of mass; "
-            "use a smaller blur, or fewer points"
-        )
+    src, dst, mass, (dropped, cost, plogp) = kernel.plan_entries(s_row, h_col, eps, lthr, labels)
+    _check_size(src.shape[0], eps)
     rows, cols = log_rows.exp(), log_cols.exp()
     ok_a, ok_b = torch.isfinite(log_a), torch.isfinite(log_b)
     cross = float((rows[ok_a] * log_a[ok_a]).sum() + (cols[ok_b] * log_b[ok_b]).sum())  # sum pi log(a_i b_j)
@@ -261,9 +278,8 @@ def _top_mass(i, j, logp, keep: float):
 def round_to_marginals(src, dst, mass, a, b, x, y):
     """Altschuler-Weed-Rigollet rounding on a sparse support (module docstring, step 3).
 
-    Returns ``src, dst, mass`` with marginals ``a``, ``b`` and the mass that moved; the
-    north-west corner's entries are appended (a pair may then appear twice:
-    :func:`_sorted_support` merges them).
+    ``src, dst, mass`` sorted by ``src`` then ``dst``; returns the same with marginals ``a``,
+    ``b`` (the north-west corner's entries merged in) and the mass that moved.
     """
     row = torch.zeros_like(a).index_add_(0, src, mass)
     mass = mass * (a / row.clamp_min(1e-300)).clamp(max=1.0)[src]
@@ -276,28 +292,9 @@ def round_to_marginals(src, dst, mass, a, b, x, y):
     moved = float(da.sum())
     if moved > 0:
         ei, ej, em = _north_west(da, db, x[:, 0], y[:, 0])
-        src, dst, mass = torch.cat([src, ei]), torch.cat([dst, ej]), torch.cat([mass, em])
+        order = torch.argsort(ei * b.shape[0] + ej)
+        src, dst, mass = merge_entries((src, dst, mass), (ei[order], ej[order], em[order]), b.shape[0])
     return src, dst, mass, moved
-
-
-def _sorted_support(src, dst, mass, m: int):
-    """The entries sorted by ``src`` then ``dst``, repeated pairs merged."""
-    key = src * m + dst
-    key, order = torch.sort(key)
-    mass = mass[order]
-    if key.numel() > 1 and bool((key[1:] == key[:-1]).any()):
-        key, inv = torch.unique_consecutive(key, return_inverse=True)
-        mass = torch.zeros(key.shape[0], dtype=mass.dtype, device=mass.device).index_add_(0, inv, mass)
-    return torch.div(key, m, rounding_mode="floor"), key % m, mass
-
-
-def _plan_cost(src, dst, mass, x, y, chunk: int = 1 << 20) -> float:
-    """``sum mass |x_src - y_dst|^2``, in chunks of entries."""
-    total = 0.0
-    for s in range(0, src.shape[0], chunk):
-        i, j = src[s : s + chunk], dst[s : s + chunk]
-        total += float((mass[s : s + chunk] * (x[i] - y[j]).square().sum(-1)).sum())
-    return total
 
 
 def _north_west(da, db, kx, ky):
@@ -330,24 +327,22 @@ def entropic_plan(x, y, a, b, *, blur: float, reach: float | None, tol: float, m
         bar.update(0, "annealing")
         K, res, ox, oy, info = potentials(x, y, a, b, blur, rho, tol, max_iter, kernel, bar)
     aa, bb = (a, b) if ox is None else (a[ox], b[oy])
-    xx, yy = (x, y) if ox is None else (x[ox], y[oy])
     if not (bool(torch.isfinite(res.f[aa > 0]).all()) and bool(torch.isfinite(res.g[bb > 0]).all())):
         raise RuntimeError(
             f"Sinkhorn produced non-finite potentials at blur={blur:.3g}; use a larger blur or method='exact'"
         )
-    src, dst, mass, dropped, cost, entropy = sparse_plan(K, res.f, res.g, aa.log(), bb.log(), eps, tol / 10)
+    labels = None if ox is None else (ox, oy)  # the entries by the callers' indices
+    src, dst, mass, dropped, cost, entropy = sparse_plan(K, res.f, res.g, aa.log(), bb.log(), eps, tol / 10, labels)
     plan_mass = float(mass.sum()) + dropped  # of the entropic plan
     moved = 0.0
     if rho is None:
-        src, dst, mass, moved = round_to_marginals(src, dst, mass, aa, bb, xx, yy)
-    plan_cost = _plan_cost(src, dst, mass, xx, yy)  # in the kernel's order: local gathers
-    if ox is not None:  # back to the callers' point order
-        src, dst = ox[src], oy[dst]
+        src, dst, mass, moved = round_to_marginals(src, dst, mass, a, b, x, y)
+    plan_cost = entries_cost(src, dst, mass, x, y)
+    if ox is not None:  # potentials in the callers' order
         f = torch.empty_like(res.f).index_put_((ox,), res.f)
         g = torch.empty_like(res.g).index_put_((oy,), res.g)
     else:
         f, g = res.f, res.g
-    src, dst, mass = _sorted_support(src, dst, mass, y.shape[0])
     info.update({
         "blur": blur, "epsilon": eps, "reach": reach, "tol": tol, "iterations": res.iterations,
         "converged": res.converged, "marginal_error": res.error, "dropped_mass": dropped,

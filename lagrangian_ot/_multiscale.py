@@ -167,6 +167,15 @@ def _child_pairs(I, J, cx, cy):
     return cx[I[p]] + torch.div(r, nJ[p], rounding_mode="floor"), cy[J[p]] + r % nJ[p]
 
 
+def _barycentres(kernel, f, g, log_a, log_b, eps):
+    """Row and column soft-minima and barycentres (single precision where the kernel has it:
+    they shape the patterns' bounds, whose validity does not depend on them)."""
+    K = kernel.single() or kernel
+    f_new, tx = K.rows(g + eps * log_b, eps, barycentres=True)
+    g_new, ty = K.cols(f + eps * log_a, eps, barycentres=True)
+    return f_new, tx, g_new, ty
+
+
 @dataclass
 class Level:
     """The problem of one level: points sorted by block, weights, kernel."""
@@ -243,8 +252,7 @@ class Multiscale:
         ck = coarse.kernel
         eps = coarse.eps
         if k > self.depth:
-            _, tx = ck.rows(g + eps * coarse.log_b, eps, barycentres=True)
-            _, ty = ck.cols(f + eps * coarse.log_a, eps, barycentres=True)
+            _, tx, _, ty = _barycentres(ck, f, g, coarse.log_a, coarse.log_b, eps)
             return f, g, 2.0 * (ck.x - tx), 2.0 * (ck.y - ty)
         x, _, bx, y, _, by, _, _ = self.points(k)
         # rows: level-k points grouped by their level-(k-1) cell; columns: level-(k-1) points
@@ -254,8 +262,8 @@ class Multiscale:
         singles_x = torch.arange(nbx + 1, dtype=torch.int64)
         to_x = BlockSparseKernel(x, ck.y, _offsets(bx, nbx), singles_y, pairs)
         to_y = BlockSparseKernel(ck.x, y, singles_x, _offsets(by, nby), pairs)
-        f_new, tx = to_x.rows(g + eps * coarse.log_b, eps, barycentres=True)
-        g_new, ty = to_y.cols(f + eps * coarse.log_a, eps, barycentres=True)
+        f_new, tx = (to_x.single() or to_x).rows(g + eps * coarse.log_b, eps, barycentres=True)  # a warm start
+        g_new, ty = (to_y.single() or to_y).cols(f + eps * coarse.log_a, eps, barycentres=True)
         return f_new, g_new, 2.0 * (x - tx), 2.0 * (y - ty)
 
     def extend(self, level: Level, pairs: torch.Tensor) -> Level:
@@ -269,8 +277,7 @@ class Multiscale:
         """Block pairs of the finest level that the converged potentials need and the pattern lacks."""
         k = level.kernel
         eps = level.eps
-        _, tx = k.rows(g + eps * level.log_b, eps, barycentres=True)
-        _, ty = k.cols(f + eps * level.log_a, eps, barycentres=True)
+        _, tx, _, ty = _barycentres(k, f, g, level.log_a, level.log_b, eps)
         need = self._pattern(self.n_levels, k.x, level.log_a.exp(), k.y, level.log_b.exp(), level.order_x,
                              level.order_y, f, g, 2.0 * (k.x - tx), 2.0 * (k.y - ty), TRUNCATION * eps)  # fmt: skip
         nby = k.yoff.shape[0] - 1

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-MEMORY = 5  # Anderson: iterates remembered
+MEMORY = 15  # Anderson: iterates remembered
 RESTART = 2.0  # Anderson: an error this many times the best so far empties the memory
 OMEGA_MAX = 1.9  # over-relaxation (moving marginals): largest w
 RATE_WINDOW = 5  # plain iterations before over-relaxation
@@ -42,6 +42,7 @@ SLOW = 0.3  # error ratio over ADAPT_EVERY iterations above which w grows
 MIXING = 1.3  # Anderson: the base step g + MIXING (G - g)
 REGULARISE = 1e-10  # Anderson: Tikhonov term, relative to the largest diagonal entry
 ANNEAL_TOL = 1e-2  # marginal error reached at each eps of the annealing
+SINGLE_FLOOR = 1e-5  # single-precision soft-minima serve while the marginal error is above this
 ANNEAL_ITER = 50
 
 
@@ -65,18 +66,18 @@ def translate(f, g, log_a, log_b, rho: float):
     return f + lam, g - lam
 
 
-def column_error(g, g_new_undamped, log_b, eps: float, rho: float | None, total: float) -> float:
-    """L1 distance, relative to ``total``, of the plan's column marginal to its target.
+def column_error(g, g_new_undamped, b, eps: float, rho: float | None, total: float) -> float:
+    """L1 distance, relative to ``total``, of the plan's column marginal to its target ``b``.
 
     Balanced: ``|b e^((g - g~)/eps) - b|_1``; relaxed: ``|b e^((g - g~)/eps) - b e^(-g/rho)|_1``
-    (``g~`` the undamped column soft-minimum of the current row potential).
+    (``g~`` the undamped column soft-minimum of the current row potential). Columns of
+    zero weight count nothing.
     """
-    b = log_b.exp()
     if rho is None:
-        err = b * torch.expm1((g - g_new_undamped) / eps).abs()
+        err = torch.expm1((g - g_new_undamped) / eps).abs_()
     else:
-        err = b * ((g - g_new_undamped) / eps).exp().sub_((-g / rho).exp()).abs()
-    err = torch.where(torch.isfinite(log_b), err, torch.zeros_like(err))
+        err = ((g - g_new_undamped) / eps).exp_().sub_((-g / rho).exp_()).abs_()
+    err = torch.where(b > 0, err.mul_(b), 0.0)
     return float(err.sum()) / total
 
 
@@ -85,14 +86,14 @@ def anneal(kernel, log_a, log_b, f, g, schedule, rho: float | None = None, max_i
     (at most ``max_iter`` iterations); returns ``f, g`` and the number of iterations."""
     total = 0
     for eps in schedule:
-        res = converge(kernel, log_a, log_b, f, g, eps, rho, ANNEAL_TOL, max_iter)
+        res = converge(kernel, log_a, log_b, f, g, eps, rho, ANNEAL_TOL, max_iter, exact=False)
         f, g, total = res.f, res.g, total + res.iterations
     return f, g, total
 
 
 def converge(
     kernel, log_a, log_b, f, g, eps: float, rho: float | None, tol: float, max_iter: int, *, target=None,
-    translation: bool = True, progress=None,
+    translation: bool = True, progress=None, exact: bool = True,
 ) -> LoopResult:
     """Iterate at ``eps`` until the column error is at most ``tol`` (see the module docstring).
 
@@ -100,7 +101,10 @@ def converge(
     ``log_b``, for problems whose column marginal is itself unknown (barycentres: the
     Bregman projection onto equal column marginals). ``translation``: the translation
     step of KL-relaxed problems (potentials of one problem, not batches). ``progress``: a
-    ``_progress.Progress`` told each iteration and its error.
+    ``_progress.Progress`` told each iteration and its error. A kernel with a ``single()``
+    view (single-precision exponentials, about 1e-5 relative) iterates on it while the error
+    is above ``max(tol, SINGLE_FLOOR)``; the iterations that decide the stop are exact
+    unless ``exact`` is False (the annealing, whose tolerance is far above that precision).
 
     Each iteration is a plain row update (so the rows are exact whenever it stops) and a
     column update extrapolated by :class:`Anderson` from the last iterates (plain when
@@ -109,26 +113,36 @@ def converge(
     damp = _damp(rho, eps)
     total = float(log_a.exp().sum())
     accel = Anderson() if target is None else OverRelaxation()
+    single = getattr(kernel, "single", None)
+    K = (single() if single is not None else None) or kernel
     history, error = [], math.inf
+    b = log_b.exp()
+    weight = torch.nan_to_num(b / (total * eps))  # residuals in units of the columns' error
     it = 0
     for it in range(1, max_iter + 1):
         if rho is not None and translation:
             f, g = translate(f, g, log_a, log_b, rho)
         w = accel.row_weight(history, tol)
-        f_new = damp * kernel.rows(g + eps * log_b, eps)
+        f_new = damp * K.rows(g + eps * log_b, eps)
         f = f_new if w == 1.0 else f + w * (f_new - f)
-        g_raw = kernel.cols(f + eps * log_a, eps)
-        error = column_error(g, g_raw, log_b, eps, rho, total)
+        g_raw = K.cols(f + eps * log_a, eps)
+        error = column_error(g, g_raw, b, eps, rho, total)
         if not math.isfinite(error):
-            break
+            if K is kernel:
+                break
+            K, error = kernel, math.inf  # single precision failed (overflow): exact from here
+            continue
         history.append(error)
         if progress is not None:
             progress.update(it, f"marginal error {error:.1e}")
-        if w == 1.0 and error <= tol:
+        if w == 1.0 and error <= tol and (K is kernel or not exact):
             return LoopResult(f, g, it, error, True, history)
-        weight = torch.nan_to_num(log_b.exp() / (total * eps))  # residuals in units of the columns' error
+        if K is not kernel and error <= max(tol, SINGLE_FLOOR):
+            K = kernel  # the last iterations exact
         if target is not None:
             log_b = target(g_raw)
+            b = log_b.exp()
+            weight = torch.nan_to_num(b / (total * eps))
         g = accel(g, damp * g_raw, weight, history)
     if it and math.isfinite(error) and target is None:  # stopped short: rows exact for the last g
         f = damp * kernel.rows(g + eps * log_b, eps)
@@ -178,11 +192,13 @@ class Anderson:
     the next iterate is ``G_k - sum_i gamma_i (G_(i+1) - G_i)`` with ``gamma`` the least-squares
     fit of ``r_k`` by the residuals' differences (Tikhonov-regularised). A marginal error
     above ``RESTART`` times the best so far empties the memory and goes back to the plain
-    update of the best iterate.
+    update of the best iterate. The differences are kept as the rows of two ``(k, size)``
+    matrices, so one step is a few passes over the potentials.
     """
 
     def __init__(self):
-        self.g, self.G, self.r = [], [], []
+        self.last = None  # (g, G, r) of the previous iterate
+        self.dr = self.dm = None  # (k, size): residuals' differences, mixed steps' differences
         self.best, self.best_G = math.inf, None
 
     def row_weight(self, history, tol: float) -> float:
@@ -191,26 +207,25 @@ class Anderson:
     def __call__(self, g, G, weight, history):
         error = history[-1]
         if error > RESTART * self.best:  # a step that failed: back to the best iterate's plain update
-            self.g, self.G, self.r = [], [], []
             out, self.best, self.best_G = self.best_G, math.inf, None  # a new baseline: no cycle
+            self.last = self.dr = self.dm = None
             return out
         if error < self.best:
             self.best, self.best_G = error, G
-        self.g.append(g)
-        self.G.append(G)
-        self.r.append(torch.where(weight > 0, (G - g) * weight, torch.zeros_like(G)))
-        if len(self.r) > MEMORY + 1:
-            del self.g[0], self.G[0], self.r[0]
-        if len(self.r) < 2:
+        r = torch.where(weight > 0, (G - g) * weight, torch.zeros_like(G)).reshape(-1)
+        last, self.last = self.last, (g, G, r)
+        if last is None:
             return G  # plain: a loop of one iteration per eps (annealing) is plain Sinkhorn
-        step = g + MIXING * (G - g)
-        dr = torch.stack([(b - a).reshape(-1) for a, b in zip(self.r, self.r[1:])], 1)  # (size, k)
-        dg = torch.stack([(b - a).reshape(-1) for a, b in zip(self.g, self.g[1:])], 1)
-        dG = torch.stack([(b - a).reshape(-1) for a, b in zip(self.G, self.G[1:])], 1)
-        A = dr.t() @ dr
+        g0, G0, r0 = last
+        dr = (r - r0)[None]
+        dm = ((1 - MIXING) * (g - g0) + MIXING * (G - G0)).reshape(1, -1)
+        self.dr = dr if self.dr is None else torch.cat([self.dr[1 - MEMORY :], dr])
+        self.dm = dm if self.dm is None else torch.cat([self.dm[1 - MEMORY :], dm])
+        A = self.dr @ self.dr.t()
         A.diagonal().add_(REGULARISE * float(A.diagonal().max()) + torch.finfo(A.dtype).tiny)
-        gamma = torch.linalg.solve(A, dr.t() @ self.r[-1].reshape(-1))
-        out = step - (((1 - MIXING) * dg + MIXING * dG) @ gamma).reshape(G.shape)
+        gamma = torch.linalg.solve(A, self.dr @ r)
+        out = (g + MIXING * (G - g)).reshape(-1) - gamma @ self.dm
+        out = out.reshape(G.shape)
         return out if bool(torch.isfinite(out).all()) else G
 
 

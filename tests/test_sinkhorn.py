@@ -344,15 +344,102 @@ def test_native_and_gathered_plans_agree(gen):
     k = BlockSparseKernel(x, y, xoff, yoff, torch.stack([I[keep], J[keep]], 1))
     g = torch.randn(800, generator=gen, dtype=F64) * 0.01
     f = k.rows(g + 0.05 * log_b, 0.05)  # rows exact, as after the loop
+    labels = (torch.randperm(900, generator=gen), torch.randperm(800, generator=gen))
     native = _entropic.sparse_plan(k, f, g, log_a, log_b, 0.05, 1e-5)
+    relabelled = _entropic.sparse_plan(k, f, g, log_a, log_b, 0.05, 1e-5, labels)
     k._native = None
     gathered = _entropic.sparse_plan(k, f, g, log_a, log_b, 0.05, 1e-5)
-    key = [s * 800 + t for s, t in (native[:2], gathered[:2])]
-    o0, o1 = torch.argsort(key[0]), torch.argsort(key[1])
-    assert torch.equal(key[0][o0], key[1][o1])
-    torch.testing.assert_close(native[2][o0], gathered[2][o1], rtol=1e-12, atol=0)
+    for plan in (native, gathered, relabelled):  # sorted by src, then dst, no pair twice
+        key = plan[0] * 800 + plan[1]
+        assert bool((key[1:] > key[:-1]).all())
+    assert torch.equal(native[0], gathered[0]) and torch.equal(native[1], gathered[1])
+    torch.testing.assert_close(native[2], gathered[2], rtol=1e-12, atol=0)
     for u, v in zip(native[3:], gathered[3:]):
         assert u == pytest.approx(v, rel=1e-9, abs=1e-15)
+    # by labels: the same entries, renamed and sorted again
+    key = labels[0][native[0]] * 800 + labels[1][native[1]]
+    order = torch.argsort(key)
+    assert torch.equal(relabelled[0] * 800 + relabelled[1], key[order])
+    torch.testing.assert_close(relabelled[2], native[2][order], rtol=0, atol=0)
+
+
+def _blocks(x, y, cell):
+    """A block kernel on the cells of side ``cell`` (all block pairs within 2 cells)."""
+    def binned(p):
+        key = torch.floor(p / cell).long()
+        key = key[:, 0] * 100_000 + key[:, 1]
+        order = torch.argsort(key, stable=True)
+        uniq, counts = torch.unique_consecutive(key[order], return_counts=True)
+        off = torch.zeros(uniq.shape[0] + 1, dtype=torch.int64)
+        off[1:] = counts.cumsum(0)
+        centre = torch.stack([torch.div(uniq, 100_000, rounding_mode="floor"), uniq % 100_000], 1)
+        return p[order], off, centre
+
+    xs, xoff, cx = binned(x)
+    ys, yoff, cy = binned(y)
+    near = (cx[:, None, :] - cy[None, :, :]).abs().amax(-1) <= 2
+    return BlockSparseKernel(xs, ys, xoff, yoff, near.nonzero())
+
+
+def test_single_precision_blocks_match_the_double_ones(gen):
+    """The single-precision soft-minima and barycentres against the double ones (about
+    1e-5 of eps), with zero-weight columns, a NaN and rows with no admissible column."""
+    x, y = cloud(700, 2, gen), cloud(600, 2, gen, 0.3, 0.8)
+    k = _blocks(x, y, 0.25)
+    single = k.single()
+    if single is None:
+        pytest.skip("no single-precision path on this processor")
+    eps = 0.02
+    h = torch.randn(600, generator=gen, dtype=F64) * 0.05 + 3.0  # far from 0: the shifts matter
+    h[::7] = -math.inf  # zero weights
+
+    def close(u, v, bu, bv):
+        ok = torch.isfinite(u)  # rows without a near block are +inf on both paths
+        assert torch.equal(ok, torch.isfinite(v)) and float(ok.double().mean()) > 0.5
+        assert float(((u - v)[ok] / eps).abs().max()) < 1e-4
+        assert float((bu - bv)[ok].abs().max()) < 1e-4
+
+    f64, t64 = k.rows(h, eps, barycentres=True)
+    f32, t32 = single.rows(h, eps, barycentres=True)
+    assert not bool(torch.isfinite(f64).all())  # some rows meet no block
+    close(f64, f32, t64, t32)
+    f = torch.where(torch.isfinite(f64), f64, -math.inf)
+    g64, s64 = k.cols(f, eps, barycentres=True)
+    g32, s32 = single.cols(f, eps, barycentres=True)
+    close(g64, g32, s64, s32)
+    h[:] = -math.inf  # no admissible column: +inf, as the double path
+    assert bool(torch.isposinf(single.rows(h, eps)).all()) and bool(torch.isposinf(k.rows(h, eps)).all())
+    h[:] = 0.0
+    h[5] = math.nan  # a NaN reaches the rows that meet it
+    assert bool(torch.isnan(single.rows(h, eps)).any()) and bool(torch.isnan(k.rows(h, eps)).any())
+
+
+def test_merged_entries_and_their_cost(gen):
+    """Merging two sorted entry lists (native, and torch off the CPU's float64 path) against a
+    dense sum; the entries' cost against a direct sum."""
+    from lagrangian_ot.kernels.entries import entries_cost, merge_entries
+
+    n, m = 40, 30
+    for trial in range(30):
+        parts = []
+        for size in (int(torch.randint(0, 600, (1,), generator=gen)), int(torch.randint(0, 50, (1,), generator=gen))):
+            key = torch.unique(torch.randint(0, n * m, (size,), generator=gen))
+            parts.append((key // m, key % m, torch.rand(key.shape[0], generator=gen, dtype=F64)))
+        dense = torch.zeros(n * m, dtype=F64)
+        for s, t, w in parts:
+            dense.index_add_(0, s * m + t, w)
+        for dtype in (F64, torch.float32):
+            first, second = ((s, t, w.to(dtype)) for s, t, w in parts)
+            s, t, w = merge_entries(first, second, m)
+            key = s * m + t
+            assert bool((key[1:] > key[:-1]).all())
+            assert torch.equal(key, dense.nonzero()[:, 0])
+            torch.testing.assert_close(w.double(), dense[key], rtol=1e-6, atol=0)
+    x, y = cloud(n, 3, gen), cloud(m, 3, gen)
+    s, t, w = parts[0]
+    direct = float((w * ((x[s] - y[t]) ** 2).sum(1)).sum())
+    assert entries_cost(s, t, w, x, y) == pytest.approx(direct, rel=1e-12)
+    assert entries_cost(s, t, w.float(), x.float(), y.float()) == pytest.approx(direct, rel=1e-5)
 
 
 def test_long_solvers_draw_progress_on_request(gen, capsys, monkeypatch):

@@ -39,6 +39,19 @@ def test_limit_threads_restores_and_never_raises(two_threads):
     assert torch.get_num_threads() == 2  # restored after an error too
 
 
+def test_native_kernels_keep_their_threads_when_asked(two_threads):
+    """``limit_threads(n, native=True)``: torch's small operations get ``n`` threads, the
+    native kernels keep the count in force before (restored after, nested alike)."""
+    cap = min(2, threads.available_cpus())
+    with limit_threads(1, native=True):
+        assert torch.get_num_threads() == 1 and threads.native_threads() == cap
+        with limit_threads(1):  # an inner limit without native=True leaves the kept count
+            assert threads.native_threads() == cap
+    with limit_threads(1):
+        assert threads.native_threads() == 1  # without native=True the kernels follow torch
+    assert threads.native_threads() == cap and torch.get_num_threads() == 2
+
+
 def test_fit_threads_sizes_by_the_work_and_leaves_gpu_work_alone(two_threads):
     @fit_threads(lambda x, steps: x.numel() * steps)
     def seen(x, steps):

@@ -313,6 +313,221 @@ int64_t lagot_block_softmin(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_
     return pairs;
 }
 
+/* ---- Single-precision block pass (lagot_block_softmin32) ----
+ * The same soft-minimum over a block pattern with its exponentials in single
+ * precision, eight pairs at a time, for the iterations of a loop before its last
+ * ones. The exponent is expanded about the row block's centre xc, x_i = xc + dx:
+ *
+ *   (h_k - |x_i - y_k|^2) / eps = A_k + M + dx . W_k - |dx|^2 / eps,
+ *   A_k + M = (h_k - |xc - y_k|^2) / eps,  M = max_k of it,  W_k = 2 (y_k - xc) / eps,
+ *
+ * with M and |dx|^2 / eps in double, A_k and W_k rounded to single precision once per
+ * row block. Near the potentials' support all these terms are small (the cell's width
+ * times the transport's gradient over eps: tens to a few hundred), so each exponent is
+ * good to about 1e-5 absolute, each term of the sum to about 1e-5 relative. Each row
+ * takes two passes over its columns: the largest exponent, then the sum of the
+ * exponentials shifted by it (single precision within 32 columns, double across). */
+#define D32_MAX 4
+
+/* exp of eight floats, clamped to [-87.3, 88] (NaN stays NaN): degree-6 Taylor
+ * polynomial on |r| <= ln2 / 2 (1.2e-7 relative). */
+__attribute__((target("avx2,fma"))) static inline __m256 exp8(__m256 t) {
+    t = _mm256_max_ps(_mm256_set1_ps(-87.3f), t);
+    t = _mm256_min_ps(_mm256_set1_ps(88.0f), t);
+    const __m256 shifter = _mm256_set1_ps(12582912.0f); /* 1.5 * 2^23 */
+    const __m256 kd = _mm256_fmadd_ps(t, _mm256_set1_ps(1.44269504f), shifter);
+    const __m256 k = _mm256_sub_ps(kd, shifter);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), t);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    const __m256 r2 = _mm256_mul_ps(r, r);
+    const __m256 p01 = _mm256_add_ps(_mm256_set1_ps(1.0f), r);
+    const __m256 p23 = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 6.0f), r, _mm256_set1_ps(0.5f));
+    const __m256 p45 = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 120.0f), r, _mm256_set1_ps(1.0f / 24.0f));
+    const __m256 p6 = _mm256_set1_ps(1.0f / 720.0f);
+    const __m256 p = _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_fmadd_ps(p6, r2, p45), r2, p23), r2, p01);
+    __m256i bits = _mm256_sub_epi32(_mm256_castps_si256(kd), _mm256_castps_si256(shifter));
+    bits = _mm256_slli_epi32(_mm256_add_epi32(bits, _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+/* v_q = A_q + dx . W_q for eight columns from q. */
+#define V8(v, q)                                                                              \
+    do {                                                                                      \
+        v = _mm256_loadu_ps(A + (q));                                                         \
+        for (int a = 0; a < D; a++) v = _mm256_fmadd_ps(dl[a], _mm256_loadu_ps(W + a * wmax + (q)), v);  \
+    } while (0)
+
+/* One row: log sum_q exp(A_q + dx . W_q) over w columns (w a multiple of 32), by its
+ * largest term then the shifted sum; with mw (D doubles), also the weighted means
+ * sum_q e_q W_q / sum_q e_q of the W's. */
+__attribute__((target("avx2,fma"), always_inline)) static inline double row32(int D, int64_t w, const float *A,
+                                                                              const float *W, int64_t wmax,
+                                                                              const float *dx, double *mw) {
+    __m256 dl[D32_MAX];
+    for (int a = 0; a < D; a++) dl[a] = _mm256_set1_ps(dx[a]);
+    __m256 t0 = _mm256_set1_ps(-INFINITY), t1 = t0, t2 = t0, t3 = t0;
+    for (int64_t q = 0; q < w; q += 32) {
+        __m256 v0, v1, v2, v3;
+        V8(v0, q);
+        V8(v1, q + 8);
+        V8(v2, q + 16);
+        V8(v3, q + 24);
+        t0 = _mm256_max_ps(t0, v0);
+        t1 = _mm256_max_ps(t1, v1);
+        t2 = _mm256_max_ps(t2, v2);
+        t3 = _mm256_max_ps(t3, v3);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, _mm256_max_ps(_mm256_max_ps(t0, t1), _mm256_max_ps(t2, t3)));
+    float top = -INFINITY;
+    int nan = 0;
+    for (int l = 0; l < 8; l++) {
+        top = lanes[l] > top ? lanes[l] : top;
+        nan |= lanes[l] != lanes[l];
+    }
+    if (nan) return NAN;
+    if (!(top > -INFINITY) || top == INFINITY) return top;
+    const __m256 shift = _mm256_set1_ps(top);
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0, m0[D32_MAX], m1[D32_MAX];
+    for (int a = 0; a < D; a++) m0[a] = m1[a] = s0;
+    for (int64_t q = 0; q < w; q += 32) {
+        __m256 v0, v1, v2, v3;
+        V8(v0, q);
+        V8(v1, q + 8);
+        V8(v2, q + 16);
+        V8(v3, q + 24);
+        v0 = exp8(_mm256_sub_ps(v0, shift));
+        v1 = exp8(_mm256_sub_ps(v1, shift));
+        v2 = exp8(_mm256_sub_ps(v2, shift));
+        v3 = exp8(_mm256_sub_ps(v3, shift));
+        const __m256 e = _mm256_add_ps(_mm256_add_ps(v0, v1), _mm256_add_ps(v2, v3));
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+        if (mw) {
+            for (int a = 0; a < D; a++) {
+                const float *Wa = W + a * wmax + q;
+                __m256 ew = _mm256_mul_ps(v0, _mm256_loadu_ps(Wa));
+                ew = _mm256_fmadd_ps(v1, _mm256_loadu_ps(Wa + 8), ew);
+                ew = _mm256_fmadd_ps(v2, _mm256_loadu_ps(Wa + 16), ew);
+                ew = _mm256_fmadd_ps(v3, _mm256_loadu_ps(Wa + 24), ew);
+                m0[a] = _mm256_add_pd(m0[a], _mm256_cvtps_pd(_mm256_castps256_ps128(ew)));
+                m1[a] = _mm256_add_pd(m1[a], _mm256_cvtps_pd(_mm256_extractf128_ps(ew, 1)));
+            }
+        }
+    }
+    double sums[4];
+    _mm256_storeu_pd(sums, _mm256_add_pd(s0, s1));
+    const double total = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+    if (mw) {
+        for (int a = 0; a < D; a++) {
+            _mm256_storeu_pd(sums, _mm256_add_pd(m0[a], m1[a]));
+            mw[a] = ((sums[0] + sums[1]) + (sums[2] + sums[3])) / total;
+        }
+    }
+    return (double)top + log(total);
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline int64_t block32(int D, int64_t b0, int64_t b1,
+                                                                                 int64_t n, int64_t m, const double *x,
+                                                                                 const int64_t *xoff, const double *y,
+                                                                                 const int64_t *yoff, const double *h,
+                                                                                 const int64_t *pptr, const int64_t *pblk,
+                                                                                 double eps, double *out, double *bary) {
+    const double inv = 1.0 / eps;
+    int64_t wmax = 32, pairs = 0;
+    for (int64_t I = b0; I < b1; I++) {
+        int64_t w = 0;
+        for (int64_t p = pptr[I]; p < pptr[I + 1]; p++) w += yoff[pblk[p] + 1] - yoff[pblk[p]];
+        w = (w + 31) & ~(int64_t)31;
+        wmax = w > wmax ? w : wmax;
+    }
+    float *A = malloc(sizeof(float) * wmax * (D + 1)), *W = A + wmax;
+    double *tmp = malloc(sizeof(double) * wmax);
+    if (!A || !tmp) {
+        free(A), free(tmp);
+        return -2;
+    }
+    for (int64_t I = b0; I < b1; I++) {
+        const int64_t i0 = xoff[I], i1 = xoff[I + 1];
+        if (i1 <= i0) continue;
+        double xc[D32_MAX];
+        for (int a = 0; a < D; a++) {
+            double s = 0.0;
+            for (int64_t i = i0; i < i1; i++) s += x[a * n + i];
+            xc[a] = s / (double)(i1 - i0);
+        }
+        int64_t w = 0;
+        double top = -INFINITY;
+        int nan = 0;
+        for (int64_t p = pptr[I]; p < pptr[I + 1]; p++) {
+            const int64_t j0 = yoff[pblk[p]], len = yoff[pblk[p] + 1] - j0;
+            for (int64_t k = 0; k < len; k++) {
+                double c = 0.0;
+                for (int a = 0; a < D; a++) {
+                    const double diff = xc[a] - y[a * m + j0 + k];
+                    c += diff * diff;
+                    W[a * wmax + w + k] = (float)(2.0 * (y[a * m + j0 + k] - xc[a]) * inv);
+                }
+                const double v = (h[j0 + k] - c) * inv;
+                nan |= v != v;
+                top = v > top ? v : top;
+                tmp[w + k] = v;
+            }
+            w += len;
+        }
+        pairs += w * (i1 - i0);
+        if (nan || !(top > -INFINITY) || top == INFINITY) { /* a NaN, no admissible column, or h = +inf */
+            for (int64_t i = i0; i < i1; i++) {
+                out[i] = nan ? NAN : -eps * top;
+                for (int a = 0; a < D && bary; a++) bary[a * n + i] = nan ? NAN : 0.0;
+            }
+            continue;
+        }
+        const int64_t w32 = (w + 31) & ~(int64_t)31;
+        for (int64_t k = 0; k < w; k++) A[k] = (float)(tmp[k] - top);
+        for (int64_t k = w; k < w32; k++) {
+            A[k] = -INFINITY;
+            for (int a = 0; a < D; a++) W[a * wmax + k] = 0.0f;
+        }
+        for (int64_t i = i0; i < i1; i++) {
+            float dx[D32_MAX];
+            double dd = 0.0;
+            for (int a = 0; a < D; a++) {
+                const double da = x[a * n + i] - xc[a];
+                dx[a] = (float)da;
+                dd += da * da;
+            }
+            double mw[D32_MAX];
+            const double r = row32(D, w32, A, W, wmax, dx, bary ? mw : NULL);
+            out[i] = -eps * (top - dd * inv + r);
+            const int finite = r > -INFINITY && r < INFINITY;
+            for (int a = 0; a < D && bary; a++) bary[a * n + i] = finite ? xc[a] + 0.5 * eps * mw[a] : 0.0; /* y = xc + eps W / 2 */
+        }
+    }
+    free(A), free(tmp);
+    return pairs;
+}
+
+__attribute__((target("avx2,fma"))) static int64_t block32_d(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_t m,
+                                                             const double *x, const int64_t *xoff, const double *y,
+                                                             const int64_t *yoff, const double *h, const int64_t *pptr,
+                                                             const int64_t *pblk, double eps, double *out,
+                                                             double *bary) {
+    switch (d) { /* the axis loops unrolled for each dimension */
+    case 1: return block32(1, b0, b1, n, m, x, xoff, y, yoff, h, pptr, pblk, eps, out, bary);
+    case 2: return block32(2, b0, b1, n, m, x, xoff, y, yoff, h, pptr, pblk, eps, out, bary);
+    case 3: return block32(3, b0, b1, n, m, x, xoff, y, yoff, h, pptr, pblk, eps, out, bary);
+    default: return block32(4, b0, b1, n, m, x, xoff, y, yoff, h, pptr, pblk, eps, out, bary);
+    }
+}
+
+int64_t lagot_block_softmin32(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_t m, const double *x,
+                              const int64_t *xoff, const double *y, const int64_t *yoff, const double *h,
+                              const int64_t *pptr, const int64_t *pblk, double eps, double *out, double *bary) {
+    if (!have_avx2() || d < 1 || d > D32_MAX) return -1;
+    return block32_d(b0, b1, d, n, m, x, xoff, y, yoff, h, pptr, pblk, eps, out, bary);
+}
+
 /* out_i = log sum_j exp(alpha S_ij + h_j) for rows 0 .. r of a row-major S (r x m);
  * work: m doubles. */
 void lagot_lse_rows(int64_t r, int64_t m, const double *S, double alpha, const double *h, double *out,
@@ -359,16 +574,36 @@ void lagot_csr_softmin(int64_t r0, int64_t r1, const int64_t *ptr, const int64_t
     }
 }
 
+/* Sorts idx[0 .. w) by the labels lab[idx[k]] (least significant digit first, 11 bits a
+ * pass, stable); tmp: w scratch integers, hist: 2048. */
+static void radix_by_label(int64_t w, int64_t *idx, int64_t *tmp, const int64_t *lab, int64_t top, int64_t *hist) {
+    for (int shift = 0; shift < 64 && (top >> shift) > 0; shift += 11) {
+        memset(hist, 0, 2048 * sizeof(int64_t));
+        for (int64_t k = 0; k < w; k++) hist[(lab[idx[k]] >> shift) & 2047]++;
+        int64_t at = 0;
+        for (int b = 0; b < 2048; b++) {
+            const int64_t c = hist[b];
+            hist[b] = at;
+            at += c;
+        }
+        for (int64_t k = 0; k < w; k++) tmp[hist[(lab[idx[k]] >> shift) & 2047]++] = idx[k];
+        memcpy(idx, tmp, w * sizeof(int64_t));
+    }
+}
+
 /* The entries of a plan pi_ij = exp(s_i + h_j - C_ij / eps) on the block pattern (row
  * blocks b0 .. b1) that are at least exp(lthr_i). With rows_out NULL, only counts them
  * per row (count[i]); else writes them from the row offsets off[i]. sums (3 doubles,
  * added to): the mass of all pattern entries left out, sum pi C and sum pi log(pi) terms
- * (pi (s_i + h_j - C / eps)). work: room for 5 times the widest row block (+ d x it). */
+ * (pi (s_i + h_j - C / eps)). work: room for 5 times the widest row block (+ d x it).
+ * xlab, ylab (optional, with their largest value ytop): labels written in place of the
+ * row and column indices; each row's entries are then in increasing column label. */
 void lagot_block_entries(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_t m, const double *x,
                          const int64_t *xoff, const double *y, const int64_t *yoff, const double *s,
                          const double *h, const int64_t *pptr, const int64_t *pblk, double eps,
                          const double *lthr, int64_t *count, const int64_t *off, int64_t *rows_out,
-                         int64_t *cols_out, double *mass_out, double *sums, double *work) {
+                         int64_t *cols_out, double *mass_out, double *sums, double *work,
+                         const int64_t *xlab, const int64_t *ylab, int64_t ytop) {
     const double inv = 1.0 / eps;
     int64_t wmax = 0;
     for (int64_t I = b0; I < b1; I++) {
@@ -380,14 +615,37 @@ void lagot_block_entries(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_t m
     double *yb = work + 5 * wmax;
     void (*exps)(const double *, double *, int64_t) = have_avx2() ? exps_avx2 : exps_plain;
     double dropped = 0.0, cost = 0.0, ent = 0.0;
+    int64_t *order = NULL, *tmp = NULL, *hist = NULL;
+    if (ylab && rows_out) { /* the columns of each row block in increasing label */
+        order = malloc(sizeof(int64_t) * (2 * wmax + 2048));
+        if (!order) {
+            sums[0] = NAN;
+            return;
+        }
+        tmp = order + wmax;
+        hist = tmp + wmax;
+    }
     for (int64_t I = b0; I < b1; I++) {
         int64_t w = 0;
         for (int64_t p = pptr[I]; p < pptr[I + 1]; p++) {
             const int64_t j0 = yoff[pblk[p]], len = yoff[pblk[p] + 1] - j0;
-            memcpy(hb + w, h + j0, len * sizeof(double));
-            for (int64_t k = 0; k < len; k++) jb[w + k] = (double)(j0 + k);
-            for (int64_t a = 0; a < d; a++) memcpy(yb + a * wmax + w, y + a * m + j0, len * sizeof(double));
+            if (order) {
+                for (int64_t k = 0; k < len; k++) order[w + k] = j0 + k;
+            } else {
+                memcpy(hb + w, h + j0, len * sizeof(double));
+                for (int64_t k = 0; k < len; k++) jb[w + k] = (double)(j0 + k);
+                for (int64_t a = 0; a < d; a++) memcpy(yb + a * wmax + w, y + a * m + j0, len * sizeof(double));
+            }
             w += len;
+        }
+        if (order) {
+            radix_by_label(w, order, tmp, ylab, ytop, hist);
+            for (int64_t k = 0; k < w; k++) {
+                const int64_t j = order[k];
+                hb[k] = h[j];
+                jb[k] = (double)ylab[j];
+                for (int64_t a = 0; a < d; a++) yb[a * wmax + k] = y[a * m + j];
+            }
         }
         for (int64_t i = xoff[I]; i < xoff[I + 1]; i++) {
             for (int64_t k = 0; k < w; k++) c[k] = 0.0;
@@ -411,7 +669,7 @@ void lagot_block_entries(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_t m
                 const double t = tb[k];
                 const double p = t > -708.0 ? pb[k] : 0.0;
                 if (t >= lthr[i] && t > -708.0) { /* the counting pass's test */
-                    rows_out[at] = i;
+                    rows_out[at] = xlab ? xlab[i] : i;
                     cols_out[at] = (int64_t)jb[k];
                     mass_out[at] = p;
                     at++;
@@ -425,6 +683,7 @@ void lagot_block_entries(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_t m
             }
         }
     }
+    free(order);
     if (rows_out) {
         sums[0] += dropped;
         sums[1] += cost;
