@@ -14,16 +14,6 @@ smoothing turns particles into Eulerian density and velocity fields.
 
 from __future__ import annotations
 
-import os as _os
-
-# In a source checkout the kernels live beside the package, in ../kernels; an
-# install maps them to lagrangian_ot/kernels. Make both layouts import alike.
-_here = _os.path.dirname(_os.path.abspath(__file__))
-if not _os.path.isdir(_os.path.join(_here, "kernels")):
-    _root = _os.path.dirname(_here)
-    if _os.path.isfile(_os.path.join(_root, "kernels", "__init__.py")):
-        __path__.append(_root)  # type: ignore[name-defined]
-
 import importlib as _importlib
 import sys as _sys
 import types as _types

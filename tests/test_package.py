@@ -34,6 +34,28 @@ def test_import_is_light_and_kernels_are_not_top_level(tmp_path):
     assert r.stdout.strip() == "[] True"
 
 
+@pytest.mark.slow
+def test_kernels_install_inside_the_package_and_nothing_else_leaks(tmp_path):
+    """``kernels/`` (top level in the repository) imports as ``lagrangian_ot.kernels`` from an
+    install, editable or not; the checkout's other folders do not become subpackages."""
+    code = (
+        "import importlib.util as u, lagrangian_ot, lagrangian_ot.kernels as k\n"
+        "print(k.__name__, [u.find_spec(f'lagrangian_ot.{m}') is None for m in ('tests', 'scripts', 'docs')])\n"
+        "print(len(lagrangian_ot.__path__))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    if "No module named 'lagrangian_ot'" in r.stderr:
+        pytest.skip("lagrangian_ot is not installed (running from the source tree)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:2] == ["lagrangian_ot.kernels [True, True, True]", "1"]
+
+
+def test_the_package_path_is_not_extended():
+    assert len(lagrangian_ot.__path__) == 1
+    assert "__path__.append" not in (ROOT / "lagrangian_ot" / "__init__.py").read_text()
+
+
 def test_public_names_are_exported():
     for name in ("match", "Plan", "mccann", "Grid", "density", "momentum", "velocity", "load_silhouette"):
         assert hasattr(lagrangian_ot, name), name
