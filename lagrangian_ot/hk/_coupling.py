@@ -56,7 +56,7 @@ def _diameter(p: torch.Tensor) -> float:
 
 
 def _semi_coupling(a, b, src, dst, gamma):
-    """Pairs, decays and growths of the semi-coupling induced by ``gamma`` (module docstring)."""
+    """Pairs, decays and growths of the semi-coupling induced by ``gamma`` (docstring of :mod:`lagrangian_ot.hk`)."""
     m = b.shape[0]
     g0 = torch.zeros_like(a).index_add_(0, src, gamma)  # P0#gamma on the kept entries
     g1 = torch.zeros_like(b).index_add_(0, dst, gamma)
@@ -106,7 +106,7 @@ def hk_plan(
 ) -> HKPlan:
     """Optimal Wasserstein-Fisher-Rao semi-coupling between ``sum a_i delta_x_i`` and ``sum b_j delta_y_j``.
 
-    Solves the logarithmic entropy-transport problem (module docstring) by annealed
+    Solves the logarithmic entropy-transport problem (docstring of :mod:`lagrangian_ot.hk`) by annealed
     log-domain unbalanced Sinkhorn and builds the Liero-Mielke-Savare semi-coupling
     of its plan: travelling particles for the pairs, pure decay and growth for the
     uncovered points.
@@ -123,7 +123,7 @@ def hk_plan(
         Entropic blur, a length: ``eps = 2 blur^2`` in the units of ``|x - y|^2``.
         Default ``1e-3 min(diameter, pi kappa)`` (diameter of the points that can be paired);
         ``eps`` is at least ``1e-11 * 4 kappa^2``. The value's entropic bias is far below
-        ``eps`` (module docstring, Accuracy); ``plan.gap`` bounds it.
+        ``eps`` (docstring of :mod:`lagrangian_ot.hk`, Accuracy); ``plan.gap`` bounds it.
     scaling : float
         Annealing factor of ``eps`` per iteration, in (0, 1).
     tol : float

@@ -51,7 +51,7 @@ def _times(t, like: torch.Tensor) -> tuple[torch.Tensor, bool]:
 def hk_interpolate(plan: HKPlan, t) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Particles of the WFR geodesic at time(s) ``t``: positions, masses, velocities, sources.
 
-    Each row of the plan is a travelling Dirac (module docstring): mass
+    Each row of the plan is a travelling Dirac (docstring of :mod:`lagrangian_ot.hk`): mass
     ``h(t) = A t^2 - 2 B t + h0``, position moving along the segment at the angular
     rate of the cone geodesic, source ``s = dh/dt``; decays and growths stay put
     with masses ``(1 - t)^2 h0`` and ``t^2 h1``. The smoothed fields of these

@@ -10,7 +10,7 @@ import torch
 
 @dataclass(frozen=True)
 class HKPlan:
-    """An optimal semi-coupling for Wasserstein-Fisher-Rao transport (see the module docstring).
+    """An optimal semi-coupling for Wasserstein-Fisher-Rao transport (see the docstring of :mod:`lagrangian_ot.hk`).
 
     Row ``k`` is one travelling particle: from mass ``h0[k]`` at ``x[src[k]]`` to mass
     ``h1[k]`` at ``y[dst[k]]``. ``src[k] = -1`` marks pure growth at ``y[dst[k]]``
