@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 from ._version import __version__
-from .errors import InputError, check_int, check_positive
+from .errors import InputError, check_int, check_positive, check_times
 
 EXIT_USAGE = 2
 
@@ -84,7 +84,7 @@ def _device(name: str):
 def _interpolate(args) -> int:
     from . import plot
     from ._progress import Progress
-    from .geodesic import parse_times, save_npz, silhouette_geodesic
+    from .geodesic import save_npz, silhouette_geodesic
     from .images import image_geodesic, image_histogram
     from .silhouette import silhouette_mask
 
@@ -98,7 +98,7 @@ def _interpolate(args) -> int:
         check_positive(args.sigma, "--sigma")
     if args.seed < 0:
         raise InputError(f"--seed must be >= 0, got {args.seed}")
-    times = parse_times(args.times)
+    times = _times(args.times)
     _check_animation(args)
     device = _device(args.device)
     threshold = _threshold(args.threshold)
@@ -141,6 +141,15 @@ def _interpolate(args) -> int:
         f"{label} = {float(plan.cost):.6g}, {seconds:.1f} s, wrote {out}/"
     )
     return 0
+
+
+def _times(text: str, flag: str = "--times") -> tuple[float, ...]:
+    """``"0,0.5,1"`` -> ``(0.0, 0.5, 1.0)``; each time in [0, 1]."""
+    try:
+        times = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise InputError(f"{flag} must be comma-separated numbers, got {text!r}") from None
+    return tuple(check_times(times, flag)[0].tolist())
 
 
 def _threshold(text: str):
@@ -194,16 +203,15 @@ FIGURES = ("sequence", "arrows", "trajectories", "velocity", "plan")
 def _figure(args) -> int:
     from . import plot
     from ._progress import Progress
-    from .geodesic import load_npz, parse_times
+    from .geodesic import load_npz
 
     geo = load_npz(args.npz)
     kinds = FIGURES if "all" in args.kind else tuple(dict.fromkeys(args.kind))
-    times = parse_times(args.times) if args.times is not None else geo.times
+    times = _times(args.times) if args.times is not None else geo.times
     if args.sigma is not None:
         check_positive(args.sigma, "--sigma")
     sigma = args.sigma if args.sigma is not None else geo.sigma
-    if not 0.0 <= args.t <= 1.0:
-        raise InputError(f"--t must be in [0, 1], got {args.t}")
+    check_times(args.t, "--t")
     _check_animation(args)
     formats = args.formats.split(",")
     bad = [ext for ext in formats if ext not in ("png", "pdf", "svg")]
@@ -257,7 +265,6 @@ def _mixture(text: str, name: str):
 def _unbalanced(args) -> int:
     from . import plot
     from ._progress import Progress
-    from .geodesic import parse_times
     from .unbalanced import (
         SEED_ALPHA,
         SEED_BETA,
@@ -271,7 +278,7 @@ def _unbalanced(args) -> int:
     beta_mix = _mixture(args.beta, "beta") if args.beta is not None else SEED_BETA
     check_positive(args.blur, "--blur")
     check_positive(args.reach, "--reach")
-    times = parse_times(args.times)
+    times = _times(args.times)
     grid = SEED_GRID
     vol = grid.cell_volume
     x = grid.axes[0]

@@ -110,3 +110,21 @@ def test_integer_settings_are_checked_alike():
             check_int(bad, "n", 1)
     with pytest.raises(InputError, match="frames must be an integer from 2 to 5, got 6"):
         check_int(6, "frames", 2, 5)
+
+
+def test_times_are_checked_alike():
+    import torch
+
+    from lagrangian_ot import InputError, hk_interpolate, hk_plan, match, mccann
+    from lagrangian_ot.errors import check_times
+
+    t, scalar = check_times(0.5)
+    assert scalar and t.dtype == torch.float64 and t.tolist() == [0.5]
+    assert check_times([0, 1], "times")[0].tolist() == [0.0, 1.0]
+    x = torch.tensor([[0.0, 0.0]], dtype=torch.float64)
+    for f, plan in ((mccann, match(x, x + 1)), (hk_interpolate, hk_plan(x, x + 1, None, None, 1.0))):
+        for bad in (1.5, [0.0, -0.5]):
+            with pytest.raises(InputError, match=r"^t must be in \[0, 1\], got (1.5|-0.5)"):
+                f(plan, bad)
+        with pytest.raises(InputError, match="^t contains NaN"):
+            f(plan, float("nan"))

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from .._sinkhorn import ROW_CAP
+from .._geometry import diameter
 from ..errors import InputError, check_cloud, check_int, check_positive
 from ..kernels.threads import fit_threads
 from ._costs import _Costs, _has_partner
@@ -49,10 +50,6 @@ def _check(x, y, a, b, kappa) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
             raise InputError(f"{name} is zero everywhere; give at least one positive mass")
         masses.append(w.to(cloud.dtype))
     return x, y, masses[0], masses[1], kappa
-
-
-def _diameter(p: torch.Tensor) -> float:
-    return float((p.amax(0) - p.amin(0)).norm())
 
 
 def _semi_coupling(a, b, src, dst, gamma):
@@ -177,7 +174,7 @@ def hk_plan(
         info.update(residual=0.0, dropped_mass=0.0)
     else:
         xa, yb, aa, bb = x64[ia], y64[ib], a64[ia], b64[ib]
-        scale = min(_diameter(torch.cat([xa, yb])), reach)
+        scale = min(diameter(xa, yb), reach)
         blur_used = DEFAULT_BLUR * (scale or min(1.0, reach)) if blur is None else blur
         eps = max(2.0 * blur_used**2, EPS_FLOOR * rho)
         costs = _Costs(xa, yb, kappa)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import torch
 
-from ..errors import InputError, check_int
+from ..errors import InputError, check_int, check_times
 from ._plan import HKPlan, _ends
 
 
@@ -35,17 +35,6 @@ def _state(plan: HKPlan, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, t
     rate = torch.where(moving, speed / torch.where(moving, h, torch.ones_like(h)), torch.zeros_like(h))
     velocities = rate[..., None] * delta
     return points, h, velocities, source
-
-
-def _times(t, like: torch.Tensor) -> tuple[torch.Tensor, bool]:
-    """Times as a 1-D tensor, and whether a single time was given."""
-    tt = torch.as_tensor(t, dtype=like.dtype)
-    if tt.dim() > 1:
-        raise InputError(f"t must be a float or a 1-D tensor of times, got shape {tuple(tt.shape)}")
-    tt = tt.reshape(-1).to(like.device)
-    if not bool(torch.isfinite(tt).all()) or bool(((tt < 0) | (tt > 1)).any()):
-        raise InputError("t must be in [0, 1]: the travelling-Dirac path is not extrapolated")
-    return tt, torch.as_tensor(t).dim() == 0
 
 
 def hk_interpolate(plan: HKPlan, t) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -79,7 +68,8 @@ def hk_interpolate(plan: HKPlan, t) -> tuple[torch.Tensor, torch.Tensor, torch.T
     """
     if not isinstance(plan, HKPlan):
         raise InputError(f"plan must be an HKPlan (from hk_plan), got {type(plan).__name__}")
-    tt, scalar = _times(t, plan.h0)
+    tt, scalar = check_times(t, "t", hint=": the travelling-Dirac path is not extrapolated", dtype=plan.h0.dtype)
+    tt = tt.to(plan.h0.device)
     points, masses, velocities, sources = _state(plan, tt)
     if scalar:
         return points[0], masses[0], velocities[0], sources[0]
