@@ -85,6 +85,8 @@ def test_native_kernels_load():
         "lagrangian_ot.dynamic.velocity",
         "lagrangian_ot.markov._distance",
         "lagrangian_ot._cg",
+        "lagrangian_ot._geometry",
+        "lagrangian_ot.examples",
     ],
 )
 def test_docstring_examples(module):
