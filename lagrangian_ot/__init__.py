@@ -33,6 +33,7 @@ if _TYPE_CHECKING:  # what the names are, for type checkers and editors
     from .match import match
     from .physics import continuity_residual, kinetic_action, weak_continuity
     from .plan import Plan
+    from .result import Result
     from .silhouette import load_silhouette
     from .training import OTPairs, ot_pairs, w2_loss
 
@@ -50,6 +51,7 @@ _EXPORTS = {
     "match": ".match",
     "continuity_residual": ".physics", "kinetic_action": ".physics", "weak_continuity": ".physics",
     "Plan": ".plan",
+    "Result": ".result",
     "load_silhouette": ".silhouette",
     "OTPairs": ".training", "ot_pairs": ".training", "w2_loss": ".training",
 }  # fmt: skip
@@ -91,6 +93,7 @@ __all__ = [
     "InputError",
     "OTPairs",
     "Plan",
+    "Result",
     "__version__",
     "continuity_residual",
     "density",

@@ -87,6 +87,7 @@ def test_native_kernels_load():
         "lagrangian_ot._cg",
         "lagrangian_ot._geometry",
         "lagrangian_ot.examples",
+        "lagrangian_ot.result",
     ],
 )
 def test_docstring_examples(module):
@@ -130,3 +131,31 @@ def test_times_are_checked_alike():
                 f(plan, bad)
         with pytest.raises(InputError, match="^t contains NaN"):
             f(plan, float("nan"))
+
+
+def test_every_result_shares_value_converged_and_info():
+    import torch
+
+    from lagrangian_ot import Grid, Result, hk_plan, match
+    from lagrangian_ot.dynamic import benamou_brenier
+    from lagrangian_ot.markov import markov_distance
+
+    f64 = torch.float64
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=f64)
+    grid = Grid((0.0,), (1.0,), (16,))
+    bump = torch.exp(-((grid.axes[0] - 0.4) / 0.1) ** 2).to(f64)
+    two = torch.tensor([0.5, 0.5], dtype=f64)
+    results = [
+        match(x, x + 0.5),
+        match(x, x + 0.5, method="sinkhorn"),
+        hk_plan(x, x + 0.5, None, None, 1.0),
+        benamou_brenier(bump, bump.roll(2), grid, n_times=4, max_iter=20),
+        markov_distance(torch.tensor([0.8, 0.2], dtype=f64), two, torch.tensor([[0.0, 1.0], [1.0, 0.0]], dtype=f64), two),
+    ]
+    for res in results:
+        assert isinstance(res, Result), type(res).__name__
+        if not isinstance(res, results[-1].__class__):  # the Markov value is still a float
+            assert isinstance(res.value, torch.Tensor) and res.value.dim() == 0 and res.value.dtype == f64
+        assert isinstance(res.converged, bool)
+        assert isinstance(res.info["iterations"], int) and isinstance(res.info["residuals"], dict)
+    assert isinstance(results[2].gap, torch.Tensor) and results[2].gap.dim() == 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import InputError, check_int
+from ..result import scalar
 from ..grid import Grid, check_density_pair
 
 MASS_RTOL = 1e-5  # balanced problems: relative mismatch of the masses accepted
@@ -33,8 +34,10 @@ class DynamicResult:
         The dual potential ``phi`` at the mid-times: ``m = rho grad(phi) / 2`` and
         ``d_t phi + |grad phi|^2 / 4 = 0`` on the support (W2; for WFR also
         ``s = rho phi / (2 kappa^2)``).
-    value : float
-        The action of the path (``W2^2`` for the default action; ``WFR^2`` for :func:`wfr`).
+    value : Tensor
+        The action of the path (``W2^2`` for the default action; ``WFR^2`` for :func:`wfr`), a
+        scalar tensor in the dtype and on the device of ``rho`` (the shared result protocol,
+        :mod:`lagrangian_ot.result`; ``float(res.value)`` is the number).
     residuals : dict
         ``divergence``: relative continuity residual of the splitting's other iterate;
         ``fixed_point``: relative change of the last iteration;
@@ -49,11 +52,20 @@ class DynamicResult:
     momentum: torch.Tensor
     source: torch.Tensor | None
     potential: torch.Tensor
-    value: float
+    value: torch.Tensor
     residuals: dict = field(repr=False)
     iterations: int
     converged: bool
     grid: Grid = field(repr=False)
+
+    def __post_init__(self):
+        if not isinstance(self.value, torch.Tensor):
+            object.__setattr__(self, "value", scalar(self.value, self.rho))
+
+    @property
+    def info(self) -> dict:
+        """``iterations`` and ``residuals`` (the shared result protocol)."""
+        return {"iterations": self.iterations, "residuals": dict(self.residuals)}
 
     @property
     def times(self) -> torch.Tensor:

@@ -19,6 +19,7 @@ from ._solver import _lower_bound, _solve, _sparse_plan
 
 EPS_FLOOR = 1e-11  # eps is at least this fraction of 4 kappa^2 (Newton systems stay solvable)
 DEFAULT_BLUR = 1e-3  # default blur, relative to min(diameter, pi kappa)
+RESIDUAL_WARN = 1e-4  # a final marginal residual above this is not converged (and warns)
 
 
 def _check(x, y, a, b, kappa) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float]:
@@ -180,7 +181,7 @@ def hk_plan(
         costs = _Costs(xa, yb, kappa)
         f, g, solver = _solve(costs, aa, bb, rho, eps, scale**2, scaling, tol, max_iter, row_cap, progress)
         residual = solver["residual"]
-        if residual > 1e-4:
+        if residual > RESIDUAL_WARN:
             warnings.warn(
                 f"hk_plan: the solver stopped with a marginal residual of {residual:.2g} "
                 f"(blur={blur_used:.3g}); raise max_iter or blur",
@@ -197,12 +198,15 @@ def hk_plan(
     start, end = _endpoints(x64, y64, src, dst)
     value = float(_cone_cost(h0, h1, (end - start).norm(dim=-1) / (2.0 * kappa), kappa).sum())
     info.update(blur=blur_used, epsilon=eps)
+    info["iterations"] = int(info.get("sinkhorn_updates", 0) + info.get("newton_steps", 0))
+    info["residuals"] = {"marginal": float(info["residual"])}
+    info["converged"] = info["residual"] <= max(tol, RESIDUAL_WARN)
 
     def scalar(v: float) -> torch.Tensor:
         return torch.tensor(v, dtype=dtype, device=x.device)
 
     return HKPlan(
         x=x, y=y, a=a, b=b, kappa=kappa, src=src, dst=dst, gamma=gamma.to(dtype), h0=h0.to(dtype), h1=h1.to(dtype),
-        value=scalar(value), static=scalar(static), lower=scalar(lower), gap=max(0.0, value - lower),
+        value=scalar(value), static=scalar(static), lower=scalar(lower), gap=max(0.0, value - lower),  # a scalar tensor, rounded up (HKPlan)
         method="sinkhorn", info=info,
     )  # fmt: skip

@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from ..result import upper_bound
+
 
 @dataclass(frozen=True)
 class HKPlan:
@@ -42,12 +44,16 @@ class HKPlan:
         ``gamma`` (another upper bound; equal to ``value`` at the optimum).
     lower : Tensor
         Scalar: a dual lower bound of ``WFR^2``.
-    gap : float
+    gap : Tensor
         ``value - lower``: certified bound on ``value - WFR^2``.
     method : str
         ``"sinkhorn"``: the entropic plan (annealed unbalanced Sinkhorn, then Newton steps).
+    converged : bool
+        The final first-order marginal residual is at most ``max(tol, 1e-4)`` (above, ``hk_plan``
+        warns).
     info : dict
-        Solver details: ``blur``, ``epsilon``, ``residual`` (first-order marginal residual),
+        Solver details: ``iterations`` (Sinkhorn updates and Newton steps), ``residuals``
+        (``marginal``), ``blur``, ``epsilon``, ``residual`` (first-order marginal residual),
         ``sinkhorn_updates``, ``newton_steps``, ``newton_levels``, ``dropped_mass`` (plan mass
         left out by ``row_cap`` and the floor), ``active`` (points that can be paired),
         ``potentials`` (``(f, g)`` on the active points, in the units of ``4 kappa^2 ell``).
@@ -66,9 +72,18 @@ class HKPlan:
     value: torch.Tensor
     static: torch.Tensor
     lower: torch.Tensor
-    gap: float
+    gap: torch.Tensor
     method: str = "sinkhorn"
     info: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        if not isinstance(self.gap, torch.Tensor):  # a scalar tensor like ``value``, as Plan.gap
+            object.__setattr__(self, "gap", upper_bound(self.gap, self.value))
+
+    @property
+    def converged(self) -> bool:
+        """Whether the solver reached its tolerance (the shared result protocol)."""
+        return bool(self.info.get("converged", True))
 
     @property
     def n_pairs(self) -> int:

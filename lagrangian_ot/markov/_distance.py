@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 
 import torch
@@ -36,7 +36,8 @@ class MarkovGeodesic:
     distance : float
         ``W(rho0, rho1) = sqrt(value)``.
     value : float
-        ``W^2``, the minimal discrete action.
+        ``W^2``, the minimal discrete action (a Python float: the one result whose value is not
+        yet a scalar tensor, see :mod:`lagrangian_ot.result`).
     path : Tensor
         ``(T + 1, n)``: the probability vectors ``p_k`` at the times ``k / T``; ``path[0]`` and
         ``path[-1]`` are ``rho0`` and ``rho1`` (mixed with ``pi`` if they have zeros, see
@@ -51,6 +52,10 @@ class MarkovGeodesic:
         squared Newton decrement, see the docstring of :mod:`lagrangian_ot.markov`): an estimate of the relative excess
         of ``value`` over the discrete minimum; 0 when nothing was solved (equal endpoints or
         ``n_times=1``).
+    converged : bool
+        ``residual <= tol``.
+    info : dict
+        ``iterations`` and ``residuals`` (``relative_excess``: ``residual``).
     """
 
     distance: float
@@ -59,6 +64,12 @@ class MarkovGeodesic:
     flux: torch.Tensor
     iterations: int
     residual: float
+    converged: bool = True
+    info: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        self.info.setdefault("iterations", self.iterations)
+        self.info.setdefault("residuals", {"relative_excess": self.residual})
 
 
 def markov_distance(
@@ -185,4 +196,5 @@ def markov_distance(
         flux=action.flux(path).to(dtype),
         iterations=iterations,
         residual=residual,
+        converged=residual <= tol,
     )
