@@ -149,7 +149,7 @@ def test_every_result_shares_value_converged_and_info():
         match(x, x + 0.5),
         match(x, x + 0.5, method="sinkhorn"),
         hk_plan(x, x + 0.5, None, None, 1.0),
-        benamou_brenier(bump, bump.roll(2), grid, n_times=4, max_iter=20),
+        benamou_brenier(bump, bump.roll(2), grid, n_times=4, max_iter=2000),
         markov_distance(torch.tensor([0.8, 0.2], dtype=f64), two, torch.tensor([[0.0, 1.0], [1.0, 0.0]], dtype=f64), two),
     ]
     for res in results:
