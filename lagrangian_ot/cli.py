@@ -11,8 +11,8 @@ import time
 import warnings
 from pathlib import Path
 
-from ._version import __version__
 from ._io import Staging, output_folder
+from ._version import __version__
 from .errors import InputError, check_int, check_positive, check_times
 
 EXIT_USAGE = 2
@@ -249,7 +249,10 @@ def _unbalanced(args) -> int:
         plot.save(fig, stage / "unbalanced.pdf")
         if args.lagrangian or args.html:
             _lagrangian_wfr(args, kappas, times, stage, bar)
-    masses = lambda p: " ".join(f"{float(m):.4f}" for m in p.sum(1) * vol)
+
+    def masses(p):
+        return " ".join(f"{float(m):.4f}" for m in p.sum(1) * vol)
+
     print(f"lagot: barycentre paths, blur {args.blur:g}, reach {args.reach:g}; masses balanced [{masses(balanced)}], "
           f"relaxed [{masses(relaxed)}]; {time.perf_counter() - start:.1f} s, wrote {out}/")  # fmt: skip
     return 0
@@ -258,8 +261,8 @@ def _unbalanced(args) -> int:
 def _bb(args) -> int:
     from . import plot
     from .dynamic import benamou_brenier
-    from .raster import image_density
     from .examples import SEED_GRID, mixture_pair
+    from .raster import image_density
 
     start = time.perf_counter()
     if len(args.shapes) not in (0, 2):

@@ -424,7 +424,10 @@ def test_newton_cg_solves_spd_systems_and_survives_lost_curvature():
 
 
 def test_sparse_plan_blocks_keep_the_largest_entries_and_skip_empty_rows():
-    from lagrangian_ot._sinkhorn import RELATIVE_FLOOR, top_entries  # shared by the balanced and HK plans
+    from lagrangian_ot._sinkhorn import (  # shared by the balanced and HK plans
+        RELATIVE_FLOOR,
+        top_entries,
+    )
 
     logp = torch.tensor([[0.0, -1.0, -2.0, -30.0], [-math.inf] * 4, [-3.0, -math.inf, -3.0, -1.0]], dtype=D)
     src, dst, mass, dropped = top_entries(logp, 3, first_row=5)

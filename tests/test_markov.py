@@ -14,10 +14,10 @@ from lagrangian_ot import InputError
 from lagrangian_ot.markov import (
     FLOOR,
     MarkovGeodesic,
+    _newton,
     log_mean,
     markov_distance,
 )
-from lagrangian_ot.markov import _newton
 from lagrangian_ot.markov._action import _Action
 
 F64 = torch.float64

@@ -12,9 +12,9 @@ Densities are given at the cell centres of a :class:`~lagrangian_ot.Grid`;
 every solver runs on the device and in the dtype of its inputs.
 """
 
+from ..markov import MarkovGeodesic, markov_distance
 from ._problem import DynamicResult
 from .benamou_brenier import benamou_brenier
-from ..markov import MarkovGeodesic, markov_distance
 from .velocity import VelocityField, dacorogna_moser_velocity, least_action_velocity
 from .wfr import wfr
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import InputError, check_int
-from ..result import scalar
 from ..grid import Grid, check_density_pair
+from ..result import scalar
 
 MASS_RTOL = 1e-5  # balanced problems: relative mismatch of the masses accepted
 MAX_SPACE_TIME_CELLS = 1 << 26  # about 67 M cells: ~30 arrays of this size are live at once
@@ -116,7 +116,7 @@ class Units:
     """
 
     def __init__(self, grid: Grid, mass: float):
-        self.L = max(h - l for l, h in zip(grid.lo, grid.hi))
+        self.L = max(h - low for low, h in zip(grid.lo, grid.hi))
         self.M = mass
         self.d = grid.dim
         self.spacing = tuple(h / self.L for h in grid.spacing)

@@ -27,7 +27,6 @@ from ._prox import prox_mobility, prox_w2, prox_wp
 from ._solve import solve_on_grid
 
 
-
 def _action(action, p, beta):
     """Normalised ``(kind, p, beta)``; ``kind`` in ``w2``, ``wp``, ``mobility``."""
     try:

@@ -50,10 +50,10 @@ from dataclasses import dataclass
 
 import torch
 
+from .._cg import pcg
 from ..errors import InputError, check_int, check_positive
 from ..grid import Grid
 from ..kernels.dct import laplace_eigenvalues, neumann_solve
-from .._cg import pcg
 from ._staggered import _average, centre_mean, div, grad, with_walls
 
 __all__ = ["VelocityField", "dacorogna_moser_velocity", "least_action_velocity"]

@@ -15,7 +15,6 @@ cubic prox with one more component) and the balance projection solves
 
 from __future__ import annotations
 
-
 import torch
 
 from ..errors import InputError, check_positive

@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from .._sinkhorn import ROW_CAP
 from .._geometry import diameter
+from .._sinkhorn import ROW_CAP
 from ..errors import InputError, check_cloud, check_int, check_positive
 from ..kernels.threads import fit_threads
 from ._costs import _Costs, _has_partner
