@@ -48,3 +48,24 @@ def available_backends() -> dict[str, bool]:
 def row_block(n_cols: int, bytes_per_entry: int = 8, budget: int = 1 << 25) -> int:
     """Rows per block so that one block of ``n_cols`` entries stays under ``budget`` bytes."""
     return max(1, budget // max(1, n_cols * bytes_per_entry))
+
+
+def keops_probe(timeout: float = 600.0) -> str:
+    """Compile and run KeOps' own test in a child process; a one-line verdict.
+
+    A crash there (pykeops 2.3 segfaulted under CUDA 13) is reported instead of ending the caller.
+    """
+    import subprocess
+    import sys
+
+    code = "import pykeops; pykeops.test_torch_bindings()"
+    try:
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"failed: no answer within {timeout:.0f} s"
+    if r.returncode == 0:
+        return "compiles and runs"
+    if r.returncode < 0:
+        return f"crashed (signal {-r.returncode}); keep the default backend='auto', which does not use KeOps"
+    last = (r.stderr.strip().splitlines() or ["no message"])[-1]
+    return f"failed: {last}"

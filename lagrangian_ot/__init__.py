@@ -14,16 +14,6 @@ smoothing turns particles into Eulerian density and velocity fields.
 
 from __future__ import annotations
 
-import os as _os
-
-# In a source checkout the kernels live beside the package, in ../kernels; an
-# install maps them to lagrangian_ot/kernels. Make both layouts import alike.
-_here = _os.path.dirname(_os.path.abspath(__file__))
-if not _os.path.isdir(_os.path.join(_here, "kernels")):
-    _root = _os.path.dirname(_here)
-    if _os.path.isfile(_os.path.join(_root, "kernels", "__init__.py")):
-        __path__.append(_root)  # type: ignore[name-defined]
-
 import importlib as _importlib
 import sys as _sys
 import types as _types
@@ -43,6 +33,7 @@ if _TYPE_CHECKING:  # what the names are, for type checkers and editors
     from .match import match
     from .physics import continuity_residual, kinetic_action, weak_continuity
     from .plan import Plan
+    from .result import Result
     from .silhouette import load_silhouette
     from .training import OTPairs, ot_pairs, w2_loss
 
@@ -60,6 +51,7 @@ _EXPORTS = {
     "match": ".match",
     "continuity_residual": ".physics", "kinetic_action": ".physics", "weak_continuity": ".physics",
     "Plan": ".plan",
+    "Result": ".result",
     "load_silhouette": ".silhouette",
     "OTPairs": ".training", "ot_pairs": ".training", "w2_loss": ".training",
 }  # fmt: skip
@@ -101,6 +93,7 @@ __all__ = [
     "InputError",
     "OTPairs",
     "Plan",
+    "Result",
     "__version__",
     "continuity_residual",
     "density",

@@ -7,13 +7,13 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
+from ._io import Staging, output_folder
 from ._version import __version__
-from .errors import InputError, check_int, check_positive
+from .errors import InputError, check_int, check_positive, check_times
 
 EXIT_USAGE = 2
 
@@ -26,49 +26,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _out_dir(path: str) -> Path:
-    """Check (without creating anything) that ``path`` is, or can become, a writable folder."""
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"output folder {path!r} exists and is not a folder; choose another with --out")
-    probe = out
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise InputError(f"cannot create output folder {path!r}: {str(probe)!r} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise InputError(f"output folder {path!r} is not writable; choose another with --out")
-    return out
-
-
-class _Staging:
-    """Outputs are written into a hidden folder and moved into place together at the end.
-
-    A failure part-way leaves the output folder as it was (not created, or untouched).
-    """
-
-    def __init__(self, out: Path):
-        self.out = out
-        anchor = out if out.exists() else out.parent
-        while not anchor.exists():
-            anchor = anchor.parent
-        self.dir = Path(tempfile.mkdtemp(prefix=".lagot-", dir=anchor))
-
-    def __enter__(self) -> Path:
-        return self.dir
-
-    def __exit__(self, kind, exc, tb) -> None:
-        try:
-            if kind is None:
-                items = sorted(self.dir.iterdir())
-                for item in items:  # check every destination before moving anything
-                    target = self.out / item.name
-                    if target.exists() and not target.is_file():
-                        raise InputError(f"cannot write {str(target)!r}: something other than a file is there")
-                self.out.mkdir(parents=True, exist_ok=True)
-                for item in items:
-                    os.replace(item, self.out / item.name)
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
+    return output_folder(path, hint=" with --out")
 
 
 def _device(name: str):
@@ -84,7 +42,7 @@ def _device(name: str):
 def _interpolate(args) -> int:
     from . import plot
     from ._progress import Progress
-    from .geodesic import parse_times, save_npz, silhouette_geodesic
+    from .geodesic import save_npz, silhouette_geodesic
     from .images import image_geodesic, image_histogram
     from .silhouette import silhouette_mask
 
@@ -98,14 +56,14 @@ def _interpolate(args) -> int:
         check_positive(args.sigma, "--sigma")
     if args.seed < 0:
         raise InputError(f"--seed must be >= 0, got {args.seed}")
-    times = parse_times(args.times)
+    times = _times(args.times)
     _check_animation(args)
     device = _device(args.device)
     threshold = _threshold(args.threshold)
     for name in names:  # fail early, before any work or output
         image_histogram(name, args.n, mass=args.density) if args.density else silhouette_mask(name, threshold)
     out = _out_dir(args.out)
-    with Progress(7 + 2 * bool(args.animate) + bool(args.html)) as bar, _Staging(out) as stage:
+    with Progress(7 + 2 * bool(args.animate) + bool(args.html)) as bar, Staging(out) as stage:
         if args.density:  # grey levels as mass, pixels matched exactly
             for label in ("reading the pictures", "as densities", "matching pixel to pixel"):
                 bar.step(label)
@@ -125,7 +83,7 @@ def _interpolate(args) -> int:
         plot.save(fig, stage / "midpoint-velocities.png")
         plot.save(fig, stage / "midpoint-velocities.pdf")
         bar.step("figure.png")
-        _side_by_side(stage / "density-sequence.png", stage / "midpoint-velocities.png", stage / "figure.png")
+        plot.join_side_by_side(stage / "density-sequence.png", stage / "midpoint-velocities.png", stage / "figure.png")
         bar.step("geodesic.npz")
         save_npz(geo, stage / "geodesic.npz")
         if args.animate:
@@ -141,6 +99,15 @@ def _interpolate(args) -> int:
         f"{label} = {float(plan.cost):.6g}, {seconds:.1f} s, wrote {out}/"
     )
     return 0
+
+
+def _times(text: str, flag: str = "--times") -> tuple[float, ...]:
+    """``"0,0.5,1"`` -> ``(0.0, 0.5, 1.0)``; each time in [0, 1]."""
+    try:
+        times = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise InputError(f"{flag} must be comma-separated numbers, got {text!r}") from None
+    return tuple(check_times(times, flag)[0].tolist())
 
 
 def _threshold(text: str):
@@ -194,16 +161,15 @@ FIGURES = ("sequence", "arrows", "trajectories", "velocity", "plan")
 def _figure(args) -> int:
     from . import plot
     from ._progress import Progress
-    from .geodesic import load_npz, parse_times
+    from .geodesic import load_npz
 
     geo = load_npz(args.npz)
     kinds = FIGURES if "all" in args.kind else tuple(dict.fromkeys(args.kind))
-    times = parse_times(args.times) if args.times is not None else geo.times
+    times = _times(args.times) if args.times is not None else geo.times
     if args.sigma is not None:
         check_positive(args.sigma, "--sigma")
     sigma = args.sigma if args.sigma is not None else geo.sigma
-    if not 0.0 <= args.t <= 1.0:
-        raise InputError(f"--t must be in [0, 1], got {args.t}")
+    check_times(args.t, "--t")
     _check_animation(args)
     formats = args.formats.split(",")
     bad = [ext for ext in formats if ext not in ("png", "pdf", "svg")]
@@ -213,7 +179,7 @@ def _figure(args) -> int:
     plan, written = geo.plan, []
     pair = "png" in formats and {"sequence", "arrows"} <= set(kinds)  # figure.png: the two side by side
     steps = len(kinds) + pair + 2 * bool(args.animate) + bool(args.html)
-    with Progress(steps) as bar, _Staging(out) as stage:
+    with Progress(steps) as bar, Staging(out) as stage:
         draw = {
             "sequence": ("density-sequence", lambda: plot.density_sequence(plan, times, sigma)),
             "arrows": ("midpoint-velocities", lambda: plot.midpoint_arrows(plan, sigma=sigma, t=args.t)),
@@ -230,7 +196,7 @@ def _figure(args) -> int:
                 written.append(f"{name}.{ext}")
         if pair:
             bar.step("figure.png")
-            _side_by_side(stage / "density-sequence.png", stage / "midpoint-velocities.png", stage / "figure.png")
+            plot.join_side_by_side(stage / "density-sequence.png", stage / "midpoint-velocities.png", stage / "figure.png")
             written.append("figure.png")
         if args.animate:
             _animate(geo, args, stage, bar)
@@ -257,33 +223,22 @@ def _mixture(text: str, name: str):
 def _unbalanced(args) -> int:
     from . import plot
     from ._progress import Progress
-    from .geodesic import parse_times
-    from .unbalanced import (
-        SEED_ALPHA,
-        SEED_BETA,
-        SEED_GRID,
-        barycenter_path,
-        gaussian_mixture,
-    )
+    from .examples import SEED_ALPHA, SEED_BETA, SEED_GRID, mixture_pair
+    from .unbalanced import barycenter_path
 
     start = time.perf_counter()
     alpha_mix = _mixture(args.alpha, "alpha") if args.alpha is not None else SEED_ALPHA
     beta_mix = _mixture(args.beta, "beta") if args.beta is not None else SEED_BETA
     check_positive(args.blur, "--blur")
     check_positive(args.reach, "--reach")
-    times = parse_times(args.times)
+    times = _times(args.times)
     grid = SEED_GRID
     vol = grid.cell_volume
-    x = grid.axes[0]
-    alpha, beta = gaussian_mixture(x, alpha_mix), gaussian_mixture(x, beta_mix)
-    for name, rho in (("alpha", alpha), ("beta", beta)):
-        if not float(rho.sum()) > 0:
-            raise InputError(f"--{name} puts no mass on the grid [-3, 3]; move its means inside")
-    alpha, beta = alpha / (alpha.sum() * vol), beta / (beta.sum() * vol)  # unit mass on the grid
+    alpha, beta = mixture_pair(alpha_mix, beta_mix, grid)  # unit mass on the grid
     out = _out_dir(args.out)
     kappas = _floats(args.kappas, "kappas")  # checked even when unused: a typo should not pass silently
     check_int(args.n, "--n (points per shape)", 2, 5000)
-    with Progress(3 + bool(args.lagrangian) + bool(args.html)) as bar, _Staging(out) as stage:
+    with Progress(3 + bool(args.lagrangian) + bool(args.html)) as bar, Staging(out) as stage:
         bar.step("balanced barycentre path")
         balanced = barycenter_path(alpha, beta, grid, times, blur=args.blur)
         bar.step("KL-relaxed barycentre path")
@@ -294,7 +249,10 @@ def _unbalanced(args) -> int:
         plot.save(fig, stage / "unbalanced.pdf")
         if args.lagrangian or args.html:
             _lagrangian_wfr(args, kappas, times, stage, bar)
-    masses = lambda p: " ".join(f"{float(m):.4f}" for m in p.sum(1) * vol)
+
+    def masses(p):
+        return " ".join(f"{float(m):.4f}" for m in p.sum(1) * vol)
+
     print(f"lagot: barycentre paths, blur {args.blur:g}, reach {args.reach:g}; masses balanced [{masses(balanced)}], "
           f"relaxed [{masses(relaxed)}]; {time.perf_counter() - start:.1f} s, wrote {out}/")  # fmt: skip
     return 0
@@ -303,8 +261,8 @@ def _unbalanced(args) -> int:
 def _bb(args) -> int:
     from . import plot
     from .dynamic import benamou_brenier
+    from .examples import SEED_GRID, mixture_pair
     from .raster import image_density
-    from .unbalanced import SEED_ALPHA, SEED_BETA, SEED_GRID, gaussian_mixture
 
     start = time.perf_counter()
     if len(args.shapes) not in (0, 2):
@@ -324,10 +282,8 @@ def _bb(args) -> int:
     figures = {}
     lines = []
     if not args.shapes:
-        x = SEED_GRID.axes[0]
-        a, b = gaussian_mixture(x, SEED_ALPHA), gaussian_mixture(x, SEED_BETA)
-        vol = SEED_GRID.cell_volume
-        line = benamou_brenier((a / (a.sum() * vol)).to(device), (b / (b.sum() * vol)).to(device), SEED_GRID, **opts)
+        a, b = mixture_pair()
+        line = benamou_brenier(a.to(device), b.to(device), SEED_GRID, **opts)
         figures["bb-duality"] = plot.duality_figure(line)
         lines.append(f"1-D W2^2 {line.value:.5g} ({line.iterations} iterations)")
     # the pictures carry a background floor, so the coarse-to-fine warm start is safe (25% faster at 64^2)
@@ -335,7 +291,7 @@ def _bb(args) -> int:
     figures["bb-geodesic"] = plot.grid_sequence(geo)
     lines.append(f"{src} -> {dst} W2^2 {geo.value:.5g} ({geo.iterations} iterations, "
                  f"residuals {geo.residuals['divergence']:.1e}/{geo.residuals['fixed_point']:.1e})")  # fmt: skip
-    with _Staging(out) as stage:
+    with Staging(out) as stage:
         for name, fig in figures.items():
             plot.save(fig, stage / f"{name}.png")
             plot.save(fig, stage / f"{name}.pdf")
@@ -356,15 +312,11 @@ def _floats(text: str, name: str) -> tuple[float, ...]:
 
 def _lagrangian_wfr(args, kappas, times, stage: Path, bar) -> None:
     """The Lagrangian WFR path from the cat (mass 1) to the two disks (mass 1.5), per kappa."""
-    import torch
-
     from . import plot
+    from .examples import wfr_clouds
     from .hk_panel import unbalanced_frames, write_unbalanced_panel
-    from .silhouette import load_silhouette
 
-    x = load_silhouette("cat", args.n).double()  # centred at the origin
-    y = load_silhouette("disks", args.n).double() + torch.tensor([1.6, 0.0], dtype=torch.float64)
-    b = torch.full((args.n,), 1.5 / args.n, dtype=torch.float64)
+    x, y, b = wfr_clouds(args.n)
     plans = None
     if args.lagrangian:
         bar.step("Lagrangian WFR paths (hk-sequence.png)")
@@ -386,25 +338,6 @@ def _add_animation_options(p) -> None:
     p.add_argument("--html", action="store_true", help="also write panel.html, an interactive panel (one self-contained file)")
 
 
-def _side_by_side(left: Path, right: Path, target: Path) -> None:
-    """Two PNG files as one, scaled to the same height (no second rendering)."""
-    from PIL import Image
-
-    from ._io import atomic_path
-
-    with Image.open(left) as a, Image.open(right) as b:
-        a, b = a.convert("RGB"), b.convert("RGB")
-        h = min(a.height, b.height)
-        a = a.resize((round(a.width * h / a.height), h), Image.Resampling.LANCZOS)
-        b = b.resize((round(b.width * h / b.height), h), Image.Resampling.LANCZOS)
-        gap = h // 12
-        both = Image.new("RGB", (a.width + gap + b.width, h), "white")
-        both.paste(a, (0, 0))
-        both.paste(b, (a.width + gap, 0))
-    with atomic_path(target) as tmp:
-        both.save(tmp, format="PNG")
-
-
 def _shapes(args) -> int:
     from . import shapes
 
@@ -414,7 +347,7 @@ def _shapes(args) -> int:
     if not 16 <= args.size <= 8192:
         raise InputError(f"--size must be between 16 and 8192 pixels, got {args.size}")
     out = _out_dir(args.write)
-    with _Staging(out) as stage:
+    with Staging(out) as stage:
         for name in shapes.names():
             shapes.render(name, args.size).save(stage / f"{name}.png", format="PNG")
     print(f"lagot: wrote {', '.join(n + '.png' for n in shapes.names())} to {out}/")
@@ -427,7 +360,7 @@ def _doctor(args) -> int:
 
     import torch
 
-    from .kernels import available_backends
+    from .kernels.backend import available_backends, keops_probe
     from .kernels.native import _library
 
     print(f"lagrangian_ot {__version__}, Python {platform.python_version()}, torch {torch.__version__}")
@@ -446,26 +379,8 @@ def _doctor(args) -> int:
     note = "yes: " + chromium if chromium else "no (panel.html opens in any browser; the panel tests need chromium)"
     print(f"  chromium {note}")
     if args.keops:
-        print(f"  keops    {_keops_probe()}")
+        print(f"  keops    {keops_probe()}")
     return 0
-
-
-def _keops_probe() -> str:
-    """Compile and run KeOps' own test in a child process: a crash there (pykeops 2.3 segfaulted
-    under CUDA 13) is reported here instead of ending lagot."""
-    import subprocess
-
-    code = "import pykeops; pykeops.test_torch_bindings()"
-    try:
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-    except subprocess.TimeoutExpired:
-        return "failed: no answer within 10 minutes"
-    if r.returncode == 0:
-        return "compiles and runs"
-    if r.returncode < 0:
-        return f"crashed (signal {-r.returncode}); keep the default backend='auto', which does not use KeOps"
-    last = (r.stderr.strip().splitlines() or ["no message"])[-1]
-    return f"failed: {last}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -592,6 +507,15 @@ def _warning_printer():
     return show
 
 
+def _as_flags(message: str, args) -> str:
+    """A library error names its argument first (``sigma must be ...``); on the command line that
+    argument is an option of the command: name the option (``--sigma must be ...``)."""
+    name, space, rest = message.partition(" ")
+    if space and name.isidentifier() and name not in ("run", "command") and hasattr(args, name):
+        return f"--{name.replace('_', '-')} {rest}"
+    return message
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``lagot``; returns the exit status."""
     parser = build_parser()
@@ -604,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = _warning_printer()
             return args.run(args)
     except InputError as exc:
-        print(f"lagot: error: {exc}", file=sys.stderr)
+        print(f"lagot: error: {_as_flags(str(exc), args)}", file=sys.stderr)
         return EXIT_USAGE
     except MemoryError:
         print("lagot: error: out of memory; try a smaller --n", file=sys.stderr)

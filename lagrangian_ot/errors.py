@@ -81,6 +81,34 @@ def check_int(value, name: str, low: int, high: int | None = None) -> int:
     raise InputError(f"{name} must be an integer {span}, got {value!r}")
 
 
+def check_times(t, name: str = "t", *, extrapolate: bool = False, hint: str = "", dtype=None, device=None):
+    """Times as a 1-D tensor, and whether a single time was given: ``(tensor (T,), scalar)``.
+
+    ``t`` is a number, a sequence of numbers or a 0-d / 1-D tensor; at least one time, all
+    finite and, unless ``extrapolate``, in [0, 1] (``hint`` is appended to that message).
+    The tensor is in ``dtype`` (default float64) on ``device`` (default: where ``t`` is).
+    """
+    import torch
+
+    try:
+        tt = torch.as_tensor(t, dtype=dtype or torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise InputError(f"{name} must be a number or a 1-D sequence of numbers in [0, 1], got {t!r}") from None
+    if tt.dim() > 1:
+        raise InputError(f"{name} must be a float or a 1-D tensor of times, got shape {tuple(tt.shape)}")
+    scalar = tt.dim() == 0
+    tt = tt.reshape(-1)
+    if tt.numel() == 0:
+        raise InputError(f"{name} is empty: give at least one time in [0, 1]")
+    if not bool(torch.isfinite(tt).all()):
+        where = "" if extrapolate else ": times are finite numbers in [0, 1]"
+        raise InputError(f"{name} contains NaN or infinite values{where}")
+    outside = (tt < 0) | (tt > 1)
+    if not extrapolate and bool(outside.any()):
+        raise InputError(f"{name} must be in [0, 1], got {float(tt[outside][0]):g}{hint}")
+    return (tt if device is None else tt.to(device)), scalar
+
+
 def warn_user(message: str, category: type[Warning] = RuntimeWarning) -> None:
     """Issue a warning at the first caller outside this package (and its kernels), however deep
     inside the library it is raised: the user sees their own line."""

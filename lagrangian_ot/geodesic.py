@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ._geometry import default_sigma
 from ._io import atomic_path
 from .errors import InputError
 from .match import match
@@ -39,8 +40,6 @@ def silhouette_geodesic(
 
     ``threshold`` is :func:`load_silhouette`'s; ``progress`` (a ``_progress.Progress``) is told each step.
     """
-    from .plot import default_sigma
-
     step = progress.step if progress is not None else (lambda label: None)
     step(f"sampling {n:,} points in {os.fspath(source)}")
     x = load_silhouette(source, n, sampling=sampling, seed=seed, threshold=threshold, dtype=dtype).to(device)
@@ -105,14 +104,3 @@ def load_npz(path) -> Geodesic:
     times = tuple(float(t) for t in arrays["times"])
     names = (str(arrays.get("source", "")), str(arrays.get("target", "")))
     return Geodesic(plan, times, float(arrays["sigma"]), *names)
-
-
-def parse_times(text: str) -> tuple[float, ...]:
-    """``"0,0.5,1"`` -> ``(0.0, 0.5, 1.0)``; each time in [0, 1]."""
-    try:
-        times = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(f"--times must be comma-separated numbers, got {text!r}") from None
-    if not times or any(not 0.0 <= t <= 1.0 for t in times):
-        raise InputError(f"--times must be numbers in [0, 1], got {text!r}")
-    return times

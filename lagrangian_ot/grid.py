@@ -37,7 +37,7 @@ class Grid:
         shape = tuple(int(v) for v in self.shape)
         if not (len(lo) == len(hi) == len(shape)) or not shape:
             raise InputError(f"lo, hi and shape must have the same length >= 1, got {lo}, {hi}, {shape}")
-        if any(not (h > l) for l, h in zip(lo, hi)) or not all(map(math.isfinite, lo + hi)):
+        if any(not (h > low) for low, h in zip(lo, hi)) or not all(map(math.isfinite, lo + hi)):
             raise InputError(f"grid needs finite lo < hi on every axis, got lo={lo}, hi={hi}")
         if any(s < 1 for s in shape):
             raise InputError(f"grid shape must be positive, got {shape}")
@@ -55,7 +55,7 @@ class Grid:
     @property
     def spacing(self) -> tuple[float, ...]:
         """Cell size along each axis."""
-        return tuple((h - l) / s for l, h, s in zip(self.lo, self.hi, self.shape))
+        return tuple((h - low) / s for low, h, s in zip(self.lo, self.hi, self.shape))
 
     @property
     def cell_volume(self) -> float:
@@ -66,8 +66,8 @@ class Grid:
     def axes(self) -> list[torch.Tensor]:
         """Cell-centre coordinates along each axis (float64 tensors)."""
         return [
-            l + (torch.arange(s, dtype=torch.float64) + 0.5) * h
-            for l, s, h in zip(self.lo, self.shape, self.spacing)
+            low + (torch.arange(s, dtype=torch.float64) + 0.5) * h
+            for low, s, h in zip(self.lo, self.shape, self.spacing)
         ]
 
     @property

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ._geometry import default_sigma
 from .errors import InputError, check_int
 from .geodesic import SEPARATION, Geodesic
 from .grid import Grid, check_density
@@ -136,8 +137,6 @@ def image_geodesic(
     mass): the same layout and :class:`~lagrangian_ot.geodesic.Geodesic` as the
     silhouette path, each picture's longest side 2 (the silhouettes' diameter).
     """
-    from .plot import default_sigma
-
     half = SEPARATION / 2
     rho0, grid0 = image_histogram(source, pixels, mass=mass, centre=(-half, 0.0), size=2.0, dtype=dtype)
     rho1, grid1 = image_histogram(target, pixels, mass=mass, centre=(half, 0.0), size=2.0, dtype=dtype)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from .errors import InputError
+from .errors import check_times
 from .plan import Plan, take
 
 
@@ -43,21 +41,10 @@ def mccann(plan: Plan, t, *, extrapolate: bool = False) -> torch.Tensor:
     """
     x0 = take(plan.x, plan.src)  # (..., K, d)
     x1 = take(plan.y, plan.dst)  # (..., K, d)
-    if isinstance(t, (int, float)):
-        if not math.isfinite(t):
-            raise InputError(f"t must be finite, got {t}")
-        if not extrapolate and not 0.0 <= t <= 1.0:
-            raise InputError(f"t must be in [0, 1], got {t}; pass extrapolate=True to continue the lines beyond")
-        return torch.lerp(x0, x1, float(t))
-    t = torch.as_tensor(t, dtype=x0.dtype, device=x0.device)
-    if t.dim() == 0:
-        return mccann(plan, float(t), extrapolate=extrapolate)
-    if t.dim() != 1:
-        raise InputError(f"t must be a float or a 1-D tensor of times, got shape {tuple(t.shape)}")
-    if not bool(torch.isfinite(t).all()):
-        raise InputError("t contains NaN or infinite values")
-    if not extrapolate and bool(((t < 0) | (t > 1)).any()):
-        bad = float(t[(t < 0) | (t > 1)][0])
-        raise InputError(f"times must be in [0, 1], got {bad}; pass extrapolate=True to continue the lines beyond")
-    tt = t.reshape(-1, *([1] * x0.dim()))  # (T, 1, ..., 1)
+    hint = "; pass extrapolate=True to continue the lines beyond"
+    single = isinstance(t, (int, float)) or (isinstance(t, torch.Tensor) and t.dim() == 0)  # in float64
+    t, scalar = check_times(t, "t", extrapolate=extrapolate, hint=hint, dtype=None if single else x0.dtype)
+    if scalar:
+        return torch.lerp(x0, x1, float(t[0]))
+    tt = t.to(x0.device).reshape(-1, *([1] * x0.dim()))  # (T, 1, ..., 1)
     return x0 + tt * (x1 - x0)  # (T, ..., K, d)

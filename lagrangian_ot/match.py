@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
 import torch
 
 from . import _assignment, _entropic, _exact
+from ._progress import Progress
 from .errors import InputError, check_cloud, check_int, check_positive, check_weights
 from .kernels.threads import fit_threads
-from ._progress import Progress
 from .plan import Plan
 
 METHODS = ("auto", "exact", "sinkhorn")

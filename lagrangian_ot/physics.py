@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .errors import InputError, check_int, check_positive
+from .errors import check_int, check_positive, check_times
 from .fields import density, density_and_momentum
 from .grid import Grid
 from .interpolate import mccann
@@ -23,10 +23,7 @@ from .plan import Plan
 
 
 def _times(times) -> torch.Tensor:
-    t = torch.as_tensor(times, dtype=torch.float64).reshape(-1)
-    if t.numel() == 0 or not bool(torch.isfinite(t).all()):
-        raise InputError("times must be a non-empty list of finite numbers")
-    return t
+    return check_times(times, "times", extrapolate=True)[0]  # finite; the fields exist at any time
 
 
 def continuity_residual(plan: Plan, grid: Grid, times, sigma, *, dt: float = 1e-3, backend: str = "auto"):

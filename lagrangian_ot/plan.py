@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .errors import InputError
+from .result import upper_bound
 
 _DENSE_LIMIT = 10**8
 
@@ -47,7 +48,10 @@ class Plan:
         Dual potentials ``(f, g)`` with ``f_i + g_j <= |x_i - y_j|^2`` (exact), or
         the entropic potentials (Sinkhorn), in the cost ``|x - y|^2``.
     info : dict
-        Solver details (iterations, blur, dropped mass, ...).
+        Solver details (blur, dropped mass, ...), with ``iterations`` (augmentations of the
+        exact solver, Sinkhorn iterations) and ``residuals`` (``marginal``, ``gap``).
+    value : Tensor
+        ``cost`` under the name every result shares (:mod:`lagrangian_ot.result`).
     """
 
     x: torch.Tensor
@@ -67,11 +71,22 @@ class Plan:
             object.__setattr__(self, "cost", torch.as_tensor(self.cost, dtype=like.dtype, device=like.device))
         if self.gap is not None and not isinstance(self.gap, torch.Tensor):
             ref = self.cost if isinstance(self.cost, torch.Tensor) else like
-            value = float(self.gap)
-            gap = torch.as_tensor(value, dtype=ref.dtype if ref is not None else torch.float64)
-            if float(gap) < value:  # rounded to a lower float32: still a bound
-                gap = torch.nextafter(gap, torch.tensor(float("inf"), dtype=gap.dtype))
-            object.__setattr__(self, "gap", gap.to(ref.device) if ref is not None else gap)
+            object.__setattr__(self, "gap", upper_bound(self.gap, ref))  # rounded up: still a bound
+
+        if "iterations" not in self.info:  # the shared result protocol (lagrangian_ot.result)
+            self.info["iterations"] = int(self.info.get("augmentations", 0))
+        if "residuals" not in self.info:
+            residuals = {}
+            if "marginal_error" in self.info:
+                residuals["marginal"] = float(self.info["marginal_error"])
+            if self.gap is not None and self.gap.dim() == 0:
+                residuals["gap"] = float(self.gap)
+            self.info["residuals"] = residuals
+
+    @property
+    def value(self) -> torch.Tensor:
+        """The plan's value ``cost`` (the shared result protocol, :mod:`lagrangian_ot.result`)."""
+        return self.cost
 
     def __getitem__(self, i: int) -> Plan:
         """Problem ``i`` of a batched plan, as an unbatched plan (padding dropped)."""

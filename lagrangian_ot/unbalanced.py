@@ -26,7 +26,7 @@ import torch
 
 from . import _sinkhorn
 from ._progress import Progress
-from .errors import InputError, check_int, check_positive, warn_user
+from .errors import InputError, check_int, check_positive, check_times, warn_user
 from .grid import Grid, check_density_pair
 from .kernels.softmin import GridKernel
 from .kernels.threads import fit_threads
@@ -92,9 +92,7 @@ def barycenter_path(
     alpha, beta = check_density_pair(alpha, beta, grid, ("alpha", "beta"))
     blur = check_positive(blur, "blur")
     eps = 2.0 * blur**2
-    ts = torch.as_tensor(times, dtype=torch.float64).reshape(-1)
-    if ts.numel() == 0 or bool(((ts < 0) | (ts > 1) | ~torch.isfinite(ts)).any()):
-        raise InputError("times must be a nonempty list of numbers in [0, 1]")
+    ts, _ = check_times(times, "times")
     vol = grid.cell_volume
     mass_a, mass_b = float(alpha.sum()) * vol, float(beta.sum()) * vol
     if reach is None and abs(mass_a - mass_b) > 1e-6 * max(mass_a, mass_b):

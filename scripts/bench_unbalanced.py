@@ -79,8 +79,11 @@ def barycentres(args) -> None:
 
 def wfr_table() -> None:
     import torch
-
-    from bench_bb import gaussian, iterations_to, per_iteration_ms  # scripts/ is on the path when run as a script
+    from bench_bb import (  # scripts/ is on the path when run as a script
+        gaussian,
+        iterations_to,
+        per_iteration_ms,
+    )
 
     from lagrangian_ot import Grid
     from lagrangian_ot.dynamic import wfr

@@ -37,7 +37,10 @@ def test_gif_frames_move_from_red_source_to_blue_target(plan, tmp_path):
     assert len(frames) == 12 and frames[0].shape[1] == 320
     assert info.get("loop") == 0 and info.get("duration") == 200
     first, last = frames[0], frames[-1]
-    inked = lambda f: f.sum(-1) < 2.7
+
+    def inked(f):
+        return f.sum(-1) < 2.7
+
     # t = 0 is red and on the left (source), t = 1 blue and on the right (target)
     for f, left in ((first, True), (last, False)):
         cols = np.nonzero(inked(f).any(0))[0]

@@ -265,15 +265,27 @@ def test_bad_figure_and_animation_input(tmp_path, args):
 def test_keops_probe_reports_a_crash_instead_of_crashing(monkeypatch):
     import signal
 
-    from lagrangian_ot import cli
+    from lagrangian_ot.kernels.backend import keops_probe
 
     class Done:
         def __init__(self, rc, err=""):
             self.returncode, self.stderr, self.stdout = rc, err, ""
 
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: Done(-signal.SIGSEGV))
-    assert "crashed (signal 11)" in cli._keops_probe()
+    assert "crashed (signal 11)" in keops_probe()
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: Done(1, "Traceback\nImportError: no pykeops"))
-    assert cli._keops_probe() == "failed: ImportError: no pykeops"
+    assert keops_probe() == "failed: ImportError: no pykeops"
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: Done(0))
-    assert cli._keops_probe() == "compiles and runs"
+    assert keops_probe() == "compiles and runs"
+
+
+def test_library_errors_name_the_option_on_the_command_line():
+    import argparse
+
+    from lagrangian_ot.cli import _as_flags
+
+    args = argparse.Namespace(sigma=None, max_iter=5, command="figure", run=None)
+    assert _as_flags("sigma must be a finite number > 0, got -1", args) == "--sigma must be a finite number > 0, got -1"
+    assert _as_flags("max_iter must be an integer >= 1", args) == "--max-iter must be an integer >= 1"
+    assert _as_flags("the plan is empty", args) == "the plan is empty"  # not an option: as it is
+    assert _as_flags("run must be", args) == "run must be"

@@ -314,8 +314,8 @@ def test_continuity_equation_on_grid(mccann_plan):
     for a in range(2):
         shift = [0.0, 0.0]
         shift[a] = h
-        gp = Grid(tuple(l + s for l, s in zip(lo, shift)), tuple(u + s for u, s in zip(hi, shift)), shape)
-        gm = Grid(tuple(l - s for l, s in zip(lo, shift)), tuple(u - s for u, s in zip(hi, shift)), shape)
+        gp = Grid(tuple(low + s for low, s in zip(lo, shift)), tuple(u + s for u, s in zip(hi, shift)), shape)
+        gm = Grid(tuple(low - s for low, s in zip(lo, shift)), tuple(u - s for u, s in zip(hi, shift)), shape)
         div += (momentum(z, plan.mass, plan.velocity, gp, sigma)[..., a]
                 - momentum(z, plan.mass, plan.velocity, gm, sigma)[..., a]) / (2 * h)  # fmt: skip
     scale = float(dt_rho.abs().max())
@@ -422,7 +422,7 @@ def test_float32_in_float32_out(d):
     grid = GRIDS[d]
     q = _queries(15, d, seed=310 + d).float()
     sigma = SIGMAS[d]
-    for where, nsp in ((grid, d), (q, 1)):
+    for where, _nsp in ((grid, d), (q, 1)):
         rho = density(z, mass, where, sigma)
         m = momentum(z, mass, vel, where, sigma)
         rho2, m2 = density_and_momentum(z, mass, vel, where, sigma)

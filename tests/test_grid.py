@@ -56,7 +56,7 @@ def test_axes_are_cell_centres(lo, hi, shape):
         assert hi[a] - float(ax[-1]) == pytest.approx(h / 2, rel=1e-12)
     assert g.cell_volume == pytest.approx(vol, rel=1e-14)
     # the cells tile the box
-    assert g.cell_volume * math.prod(shape) == pytest.approx(math.prod(h - l for l, h in zip(lo, hi)), rel=1e-14)
+    assert g.cell_volume * math.prod(shape) == pytest.approx(math.prod(h - low for low, h in zip(lo, hi)), rel=1e-14)
     assert g.extent == tuple(v for pair in zip(lo, hi) for v in pair)
 
 
@@ -151,7 +151,7 @@ def test_around_batched_points_uses_all():
 
 def test_around_single_point_gives_valid_grid():
     g = Grid.around(torch.tensor([[1.0, 2.0]]), resolution=4)
-    assert all(l < h for l, h in zip(g.lo, g.hi))
+    assert all(low < h for low, h in zip(g.lo, g.hi))
     assert g.lo[0] <= 1.0 <= g.hi[0] and g.lo[1] <= 2.0 <= g.hi[1]
 
 

@@ -235,9 +235,11 @@ def test_value_converges_as_blur_shrinks():
 
 def test_blocked_and_conjugate_gradient_paths_agree(monkeypatch, random_plan):
     plan = random_plan
-    monkeypatch.setattr(hk, "CACHE_PAIRS", 0)  # cost recomputed in row blocks
-    monkeypatch.setattr(hk, "DENSE_NEWTON", 0)  # Newton systems by conjugate gradients
-    monkeypatch.setattr(hk, "BLOCK_BYTES", 8 * 3 * 13)  # several blocks of 3 rows
+    from lagrangian_ot.hk import _costs, _solver
+
+    monkeypatch.setattr(_costs, "CACHE_PAIRS", 0)  # cost recomputed in row blocks
+    monkeypatch.setattr(_solver, "DENSE_NEWTON", 0)  # Newton systems by conjugate gradients
+    monkeypatch.setattr(_costs, "BLOCK_BYTES", 8 * 3 * 13)  # several blocks of 3 rows
     other = hk_plan(plan.x, plan.y, plan.a, plan.b, plan.kappa)
     assert float(other.value) == pytest.approx(float(plan.value), rel=1e-9)
     assert float(other.lower) == pytest.approx(float(plan.lower), rel=1e-6)
@@ -401,21 +403,31 @@ def test_bad_times_and_options():
     assert isinstance(plan, HKPlan)
 
 
+def _pcg(matvec, rhs, diag, rtol, max_iter):
+    """The shared conjugate gradients on one system with a Jacobi preconditioner, as hk_plan's Newton steps use them."""
+    from lagrangian_ot._cg import pcg
+
+    return pcg(lambda p: matvec(p[0])[None], lambda r: r / diag, rhs[None], rtol, max_iter)[0][0]
+
+
 def test_newton_cg_solves_spd_systems_and_survives_lost_curvature():
     g = torch.Generator().manual_seed(3)
     A = torch.rand(30, 30, generator=g, dtype=D)
     A = A @ A.T + 0.5 * torch.eye(30, dtype=D)
     rhs = torch.rand(30, generator=g, dtype=D)
-    u = hk._pcg(lambda p: A @ p, rhs, A.diagonal().clone(), 1e-12, 200)
+    u = _pcg(lambda p: A @ p, rhs, A.diagonal().clone(), 1e-12, 200)
     assert torch.allclose(u, torch.linalg.solve(A, rhs), rtol=1e-9, atol=1e-12)
     # no positive curvature (round-off on a singular direction): an ascent direction, never inf or NaN
     diag = torch.full((30,), 2.0, dtype=D)
-    v = hk._pcg(lambda p: -p, rhs, diag, 1e-12, 200)
+    v = _pcg(lambda p: -p, rhs, diag, 1e-12, 200)
     assert torch.equal(v, rhs / diag)
 
 
 def test_sparse_plan_blocks_keep_the_largest_entries_and_skip_empty_rows():
-    from lagrangian_ot._sinkhorn import RELATIVE_FLOOR, top_entries  # shared by the balanced and HK plans
+    from lagrangian_ot._sinkhorn import (  # shared by the balanced and HK plans
+        RELATIVE_FLOOR,
+        top_entries,
+    )
 
     logp = torch.tensor([[0.0, -1.0, -2.0, -30.0], [-math.inf] * 4, [-3.0, -math.inf, -3.0, -1.0]], dtype=D)
     src, dst, mass, dropped = top_entries(logp, 3, first_row=5)

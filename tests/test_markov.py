@@ -11,13 +11,14 @@ import pytest
 import torch
 
 from lagrangian_ot import InputError
-from lagrangian_ot.dynamic import markov
-from lagrangian_ot.dynamic.markov import (
+from lagrangian_ot.markov import (
     FLOOR,
     MarkovGeodesic,
+    _newton,
     log_mean,
     markov_distance,
 )
+from lagrangian_ot.markov._action import _Action
 
 F64 = torch.float64
 TWO_PI = torch.tensor([0.5, 0.5], dtype=F64)
@@ -214,7 +215,7 @@ def test_block_solver_matches_dense(monkeypatch):
     pi, rates = _chain(5, seed=23, complete=False)
     p, q = _random_probability(5, 24), torch.tensor([0.0, 0.1, 0.0, 0.6, 0.3], dtype=F64)
     dense = markov_distance(p, q, rates, pi, n_times=12)
-    monkeypatch.setattr(markov, "_DENSE_LIMIT", 0)  # Newton systems by block Cholesky
+    monkeypatch.setattr(_newton, "_DENSE_LIMIT", 0)  # Newton systems by block Cholesky
     block = markov_distance(p, q, rates, pi, n_times=12)
     assert block.value == pytest.approx(dense.value, rel=1e-10)
     assert torch.allclose(block.path, dense.path, atol=1e-9)
@@ -278,7 +279,7 @@ def test_newton_derivatives_match_autograd(spread):
         return steps * torch.einsum("ki,kij,kj->", delta, torch.linalg.pinv(lap), delta)
 
     proj = torch.full((n, n), 1.0 / n, dtype=F64)
-    gradient, diag, sub = markov._Action(w, pi, proj, 1.0 / steps).derivatives(path)
+    gradient, diag, sub = _Action(w, pi, proj, 1.0 / steps).derivatives(path)
     inner = path[1:-1].reshape(-1)
     g_ref = torch.autograd.functional.jacobian(action, inner).reshape(steps - 1, n)
     h_ref = torch.autograd.functional.hessian(action, inner).reshape(steps - 1, n, steps - 1, n)
@@ -359,3 +360,16 @@ def test_warns_when_out_of_iterations():
     with pytest.warns(RuntimeWarning, match="stopped after 2 Newton steps"):
         geo = markov_distance(p, p.roll(2), rates, pi, n_times=8, max_iter=2)
     assert geo.iterations == 2 and geo.residual > 1e-10
+
+
+def test_old_module_path_warns_and_keeps_working():
+    import importlib
+    import sys
+
+    sys.modules.pop("lagrangian_ot.dynamic.markov", None)
+    with pytest.warns(DeprecationWarning, match="lagrangian_ot.markov"):
+        old = importlib.import_module("lagrangian_ot.dynamic.markov")
+    assert old.markov_distance is markov_distance and old.MarkovGeodesic is MarkovGeodesic
+    from lagrangian_ot.dynamic import markov_distance as via_dynamic
+
+    assert via_dynamic is markov_distance

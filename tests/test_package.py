@@ -34,6 +34,28 @@ def test_import_is_light_and_kernels_are_not_top_level(tmp_path):
     assert r.stdout.strip() == "[] True"
 
 
+@pytest.mark.slow
+def test_kernels_install_inside_the_package_and_nothing_else_leaks(tmp_path):
+    """``kernels/`` (top level in the repository) imports as ``lagrangian_ot.kernels`` from an
+    install, editable or not; the checkout's other folders do not become subpackages."""
+    code = (
+        "import importlib.util as u, lagrangian_ot, lagrangian_ot.kernels as k\n"
+        "print(k.__name__, [u.find_spec(f'lagrangian_ot.{m}') is None for m in ('tests', 'scripts', 'docs')])\n"
+        "print(len(lagrangian_ot.__path__))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    if "No module named 'lagrangian_ot'" in r.stderr:
+        pytest.skip("lagrangian_ot is not installed (running from the source tree)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:2] == ["lagrangian_ot.kernels [True, True, True]", "1"]
+
+
+def test_the_package_path_is_not_extended():
+    assert len(lagrangian_ot.__path__) == 1
+    assert "__path__.append" not in (ROOT / "lagrangian_ot" / "__init__.py").read_text()
+
+
 def test_public_names_are_exported():
     for name in ("match", "Plan", "mccann", "Grid", "density", "momentum", "velocity", "load_silhouette"):
         assert hasattr(lagrangian_ot, name), name
@@ -61,7 +83,11 @@ def test_native_kernels_load():
         "lagrangian_ot.dynamic.benamou_brenier",
         "lagrangian_ot.dynamic.wfr",
         "lagrangian_ot.dynamic.velocity",
-        "lagrangian_ot.dynamic.markov",
+        "lagrangian_ot.markov._distance",
+        "lagrangian_ot._cg",
+        "lagrangian_ot._geometry",
+        "lagrangian_ot.examples",
+        "lagrangian_ot.result",
     ],
 )
 def test_docstring_examples(module):
@@ -87,3 +113,49 @@ def test_integer_settings_are_checked_alike():
             check_int(bad, "n", 1)
     with pytest.raises(InputError, match="frames must be an integer from 2 to 5, got 6"):
         check_int(6, "frames", 2, 5)
+
+
+def test_times_are_checked_alike():
+    import torch
+
+    from lagrangian_ot import InputError, hk_interpolate, hk_plan, match, mccann
+    from lagrangian_ot.errors import check_times
+
+    t, scalar = check_times(0.5)
+    assert scalar and t.dtype == torch.float64 and t.tolist() == [0.5]
+    assert check_times([0, 1], "times")[0].tolist() == [0.0, 1.0]
+    x = torch.tensor([[0.0, 0.0]], dtype=torch.float64)
+    for f, plan in ((mccann, match(x, x + 1)), (hk_interpolate, hk_plan(x, x + 1, None, None, 1.0))):
+        for bad in (1.5, [0.0, -0.5]):
+            with pytest.raises(InputError, match=r"^t must be in \[0, 1\], got (1.5|-0.5)"):
+                f(plan, bad)
+        with pytest.raises(InputError, match="^t contains NaN"):
+            f(plan, float("nan"))
+
+
+def test_every_result_shares_value_converged_and_info():
+    import torch
+
+    from lagrangian_ot import Grid, Result, hk_plan, match
+    from lagrangian_ot.dynamic import benamou_brenier
+    from lagrangian_ot.markov import markov_distance
+
+    f64 = torch.float64
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=f64)
+    grid = Grid((0.0,), (1.0,), (16,))
+    bump = torch.exp(-((grid.axes[0] - 0.4) / 0.1) ** 2).to(f64)
+    two = torch.tensor([0.5, 0.5], dtype=f64)
+    results = [
+        match(x, x + 0.5),
+        match(x, x + 0.5, method="sinkhorn"),
+        hk_plan(x, x + 0.5, None, None, 1.0),
+        benamou_brenier(bump, bump.roll(2), grid, n_times=4, max_iter=2000),
+        markov_distance(torch.tensor([0.8, 0.2], dtype=f64), two, torch.tensor([[0.0, 1.0], [1.0, 0.0]], dtype=f64), two),
+    ]
+    for res in results:
+        assert isinstance(res, Result), type(res).__name__
+        if not isinstance(res, results[-1].__class__):  # the Markov value is still a float
+            assert isinstance(res.value, torch.Tensor) and res.value.dim() == 0 and res.value.dtype == f64
+        assert isinstance(res.converged, bool)
+        assert isinstance(res.info["iterations"], int) and isinstance(res.info["residuals"], dict)
+    assert isinstance(results[2].gap, torch.Tensor) and results[2].gap.dim() == 0

@@ -420,7 +420,7 @@ def test_merged_entries_and_their_cost(gen):
     from lagrangian_ot.kernels.entries import entries_cost, merge_entries
 
     n, m = 40, 30
-    for trial in range(30):
+    for _ in range(30):
         parts = []
         for size in (int(torch.randint(0, 600, (1,), generator=gen)), int(torch.randint(0, 50, (1,), generator=gen))):
             key = torch.unique(torch.randint(0, n * m, (size,), generator=gen))

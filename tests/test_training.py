@@ -164,7 +164,7 @@ def test_pairs_under_torch_distributed_with_gloo(tmp_path):
         for r in (0, 1)
     ]
     outs = [p.communicate(timeout=120) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_out, err) in zip(procs, outs):
         assert p.returncode == 0, err[-2000:]
     lines = sorted(o[0].strip() for o in outs)
     gathered = [lines[0].split()[1:], lines[1].split()[1:]]

@@ -63,7 +63,10 @@ def test_symmetry_and_endpoints():
     path = barycenter_path(a, b, GRID, (0.0, 0.25, 0.5, 0.75, 1.0), blur=0.15)
     torch.testing.assert_close(path[2], torch.flip(path[2], [0]), rtol=0, atol=1e-8)
     torch.testing.assert_close(path[1], torch.flip(path[3], [0]), rtol=0, atol=1e-8)
-    mean = lambda p: float((p * x).sum() / p.sum())
+
+    def mean(p):
+        return float((p * x).sum() / p.sum())
+
     # the balanced path moves the bump: its mean goes linearly from -1 to 1
     np.testing.assert_allclose([mean(p) for p in path], [-1.0, -0.5, 0.0, 0.5, 1.0], atol=2e-3)
 

@@ -9,6 +9,7 @@ import torch
 
 from ..errors import InputError, check_int
 from ..grid import Grid, check_density_pair
+from ..result import scalar
 
 MASS_RTOL = 1e-5  # balanced problems: relative mismatch of the masses accepted
 MAX_SPACE_TIME_CELLS = 1 << 26  # about 67 M cells: ~30 arrays of this size are live at once
@@ -33,8 +34,10 @@ class DynamicResult:
         The dual potential ``phi`` at the mid-times: ``m = rho grad(phi) / 2`` and
         ``d_t phi + |grad phi|^2 / 4 = 0`` on the support (W2; for WFR also
         ``s = rho phi / (2 kappa^2)``).
-    value : float
-        The action of the path (``W2^2`` for the default action; ``WFR^2`` for :func:`wfr`).
+    value : Tensor
+        The action of the path (``W2^2`` for the default action; ``WFR^2`` for :func:`wfr`), a
+        scalar tensor in the dtype and on the device of ``rho`` (the shared result protocol,
+        :mod:`lagrangian_ot.result`; ``float(res.value)`` is the number).
     residuals : dict
         ``divergence``: relative continuity residual of the splitting's other iterate;
         ``fixed_point``: relative change of the last iteration;
@@ -49,11 +52,20 @@ class DynamicResult:
     momentum: torch.Tensor
     source: torch.Tensor | None
     potential: torch.Tensor
-    value: float
+    value: torch.Tensor
     residuals: dict = field(repr=False)
     iterations: int
     converged: bool
     grid: Grid = field(repr=False)
+
+    def __post_init__(self):
+        if not isinstance(self.value, torch.Tensor):
+            object.__setattr__(self, "value", scalar(self.value, self.rho))
+
+    @property
+    def info(self) -> dict:
+        """``iterations`` and ``residuals`` (the shared result protocol)."""
+        return {"iterations": self.iterations, "residuals": dict(self.residuals)}
 
     @property
     def times(self) -> torch.Tensor:
@@ -104,7 +116,7 @@ class Units:
     """
 
     def __init__(self, grid: Grid, mass: float):
-        self.L = max(h - l for l, h in zip(grid.lo, grid.hi))
+        self.L = max(h - low for low, h in zip(grid.lo, grid.hi))
         self.M = mass
         self.d = grid.dim
         self.spacing = tuple(h / self.L for h in grid.spacing)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import torch
 
-from ..errors import check_positive, warn_user
 from .._progress import Progress
+from ..errors import check_positive, warn_user
 from ..grid import Grid
 from ..kernels.threads import fit_threads
 from ._problem import DynamicResult, Units

@@ -10,8 +10,8 @@ round-off, and its action is evaluated on the centred variables.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

@@ -37,6 +37,35 @@ def _average(x: torch.Tensor, axis: int) -> torch.Tensor:
     return 0.5 * (x.narrow(axis, 0, n - 1) + x.narrow(axis, 1, n - 1))
 
 
+# Cell-centred values and face values on a batch ``(B, *shape)``: axis ``a`` of the grid is
+# tensor dim ``1 + a``; a face array along axis ``a`` has ``n_a + 1`` entries with the two
+# wall faces, ``n_a - 1`` without them.
+
+
+def grad(u: torch.Tensor, spacing) -> list[torch.Tensor]:
+    """Differences of cell values ``u (B, *shape)`` on the interior faces, one array per axis."""
+    return [torch.diff(u, dim=1 + a) / h for a, h in enumerate(spacing)]
+
+
+def with_walls(f: torch.Tensor, axis: int) -> torch.Tensor:
+    """Pad interior face values with the two zero wall faces along ``axis``."""
+    pad = [0, 0] * (f.dim() - 1 - axis) + [1, 1]
+    return torch.nn.functional.pad(f, pad)
+
+
+def div(flux: list[torch.Tensor], spacing, *, walls: bool = True) -> torch.Tensor:
+    """``div m`` at the cell centres from face fluxes that include the walls (``walls=False``:
+    interior faces only, the walls carrying no flux). It is the adjoint of ``-grad``."""
+    if not walls:
+        flux = [with_walls(f, 1 + a) for a, f in enumerate(flux)]
+    return sum(torch.diff(f, dim=1 + a) / h for a, (f, h) in enumerate(zip(flux, spacing)))
+
+
+def centre_mean(f: torch.Tensor, axis: int) -> torch.Tensor:
+    """Mean of the two faces of every cell from interior face values (walls count as zero)."""
+    return _average(with_walls(f, axis), axis)
+
+
 def _average_adjoint(v: torch.Tensor, axis: int) -> torch.Tensor:
     shape = list(v.shape)
     shape[axis] += 1
@@ -164,9 +193,7 @@ class SpaceTime:
 
     def divergence(self, u: list[torch.Tensor]) -> torch.Tensor:
         """``d_t rho + div m - sqrt(c) s~`` at the space-time cell centres."""
-        r = torch.diff(u[0], dim=0) / self.dt
-        for a in range(self.d):
-            r = r + torch.diff(u[1 + a], dim=1 + a) / self.spacing[a]
+        r = torch.diff(u[0], dim=0) / self.dt + div(u[1 : 1 + self.d], self.spacing)
         if self.c is not None:
             r = r - math.sqrt(self.c) * u[-1]
         return r
@@ -186,10 +213,8 @@ class SpaceTime:
         p = neumann_solve(self.divergence(u), self.lam, 0.0 if self.c is None else self.c)
         dp = torch.diff(p, dim=0) / self.dt  # p[k+1] - p[k] at interior time nodes
         u[0][1:-1] += dp
-        for a in range(self.d):
-            ax = 1 + a
-            n = self.shape[a]
-            u[ax].narrow(ax, 1, n - 1).add_(torch.diff(p, dim=ax) / self.spacing[a])
+        for a, dp_a in enumerate(grad(p, self.spacing)):
+            u[1 + a].narrow(1 + a, 1, self.shape[a] - 1).add_(dp_a)
         if self.c is not None:
             u[-1] += math.sqrt(self.c) * p
         return u, p

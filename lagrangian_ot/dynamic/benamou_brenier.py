@@ -27,7 +27,6 @@ from ._prox import prox_mobility, prox_w2, prox_wp
 from ._solve import solve_on_grid
 
 
-
 def _action(action, p, beta):
     """Normalised ``(kind, p, beta)``; ``kind`` in ``w2``, ``wp``, ``mobility``."""
     try:
@@ -147,7 +146,7 @@ def benamou_brenier(
     >>> r0, r1 = bump(0.35), bump(0.65)
     >>> r0, r1 = r0 / (r0.sum() * g.cell_volume), r1 / (r1.sum() * g.cell_volume)  # mass 1
     >>> res = benamou_brenier(r0, r1, g, n_times=16)
-    >>> round(res.value, 3)  # a translation by 0.3: W2^2 = 0.3^2
+    >>> round(float(res.value), 3)  # a translation by 0.3: W2^2 = 0.3^2
     0.09
     """
     kind, p, beta = _action(action, p, beta)

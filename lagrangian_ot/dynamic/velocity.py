@@ -50,10 +50,11 @@ from dataclasses import dataclass
 
 import torch
 
+from .._cg import pcg
 from ..errors import InputError, check_int, check_positive
 from ..grid import Grid
 from ..kernels.dct import laplace_eigenvalues, neumann_solve
-from ._staggered import _average
+from ._staggered import _average, centre_mean, div, grad, with_walls
 
 __all__ = ["VelocityField", "dacorogna_moser_velocity", "least_action_velocity"]
 
@@ -153,71 +154,7 @@ def _check_mass(rho: torch.Tensor) -> None:
 
 
 # ---------------------------------------------------------------------------
-# staggered operators on a batch (T, *shape): axis a of the grid is tensor dim 1 + a
-
-
-def _grad(u: torch.Tensor, spacing) -> list[torch.Tensor]:
-    """Differences on the interior faces: axis ``a`` has ``n_a - 1`` faces."""
-    return [torch.diff(u, dim=1 + a) / h for a, h in enumerate(spacing)]
-
-
-def _with_walls(f: torch.Tensor, axis: int) -> torch.Tensor:
-    """Pad interior face values with the two zero wall faces along ``axis``."""
-    pad = [0, 0] * (f.dim() - 1 - axis) + [1, 1]
-    return torch.nn.functional.pad(f, pad)
-
-
-def _div(flux: list[torch.Tensor], spacing) -> torch.Tensor:
-    """``div m`` at the cell centres from interior face fluxes (zero flux through the walls)."""
-    terms = [
-        torch.diff(_with_walls(f, 1 + a), dim=1 + a) / h
-        for a, (f, h) in enumerate(zip(flux, spacing))
-    ]
-    return sum(terms)
-
-
-def _centre_mean(f: torch.Tensor, axis: int) -> torch.Tensor:
-    """Mean of the two faces of every cell (walls count as zero)."""
-    return _average(_with_walls(f, axis), axis)
-
-
-def _inner(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-step inner products ``(T, 1, ..., 1)``."""
-    return (x * y).flatten(1).sum(1).reshape((-1,) + (1,) * (x.dim() - 1))
-
-
-# ---------------------------------------------------------------------------
 # solvers
-
-
-def _pcg(apply, precondition, b: torch.Tensor, tol: float, max_iter: int):
-    """Conjugate gradients on every step of ``b (T, *shape)`` together.
-
-    Steps that have converged (``|r| <= tol |b|``) are frozen. Returns ``(x, iterations,
-    converged)``.
-    """
-    x = torch.zeros_like(b)
-    r = b.clone()
-    target = tol * _inner(b, b).sqrt()
-    z = precondition(r)
-    p = z
-    rz = _inner(r, z)
-    it = 0
-    active = _inner(r, r).sqrt() > target
-    while bool(active.any()) and it < max_iter:
-        ap = apply(p)
-        pap = _inner(p, ap)
-        alpha = torch.where(active & (pap > 0), rz / torch.where(pap > 0, pap, 1.0), 0.0)
-        x = x + alpha * p
-        r = r - alpha * ap
-        z = precondition(r)
-        rz_new = _inner(r, z)
-        beta = torch.where(active & (rz != 0), rz_new / torch.where(rz != 0, rz, 1.0), 0.0)
-        p = z + beta * p
-        rz = rz_new
-        it += 1
-        active = active & (_inner(r, r).sqrt() > target)
-    return x, it, not bool(active.any())
 
 
 def _weights(rho_mid: torch.Tensor, floor: float) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -234,8 +171,8 @@ def _jacobi_scale(faces: list[torch.Tensor], cells: torch.Tensor, spacing) -> to
     The ratio is the mean face weight around each cell (``cells`` on a one-cell grid).
     """
     ones = [torch.ones_like(w) for w in faces]
-    weighted = sum(_centre_mean(w, 1 + a) / h**2 for a, (w, h) in enumerate(zip(faces, spacing)))
-    plain = sum(_centre_mean(w, 1 + a) / h**2 for a, (w, h) in enumerate(zip(ones, spacing)))
+    weighted = sum(centre_mean(w, 1 + a) / h**2 for a, (w, h) in enumerate(zip(faces, spacing)))
+    plain = sum(centre_mean(w, 1 + a) / h**2 for a, (w, h) in enumerate(zip(ones, spacing)))
     return torch.where(plain > 0, weighted / torch.where(plain > 0, plain, 1.0), cells).rsqrt()
 
 
@@ -249,11 +186,11 @@ def _result(flux, faces, rho_mid, dtrho, potential, growth, kappa, grid, dt, ite
     """Assemble a :class:`VelocityField` from interior face fluxes."""
     spacing = grid.spacing
     vel_faces = [f / w for f, w in zip(flux, faces)]
-    velocity = torch.stack([_centre_mean(v, 1 + a) for a, v in enumerate(vel_faces)], dim=-1)
-    momentum = torch.stack([_centre_mean(f, 1 + a) for a, f in enumerate(flux)], dim=-1)
+    velocity = torch.stack([centre_mean(v, 1 + a) for a, v in enumerate(vel_faces)], dim=-1)
+    momentum = torch.stack([centre_mean(f, 1 + a) for a, f in enumerate(flux)], dim=-1)
     rate = sum((f * v).flatten(1).sum(1) for f, v in zip(flux, vel_faces))
     source = None
-    residual = dtrho + _div(flux, spacing)
+    residual = dtrho + div(flux, spacing, walls=False)
     if growth is not None:
         source = rho_mid * growth
         rate = rate + kappa**2 * (source * growth).flatten(1).sum(1)
@@ -267,7 +204,7 @@ def _result(flux, faces, rho_mid, dtrho, potential, growth, kappa, grid, dt, ite
         potential=potential,
         growth=growth,
         momentum=momentum,
-        flux=tuple(_with_walls(f, 1 + a) for a, f in enumerate(flux)),
+        flux=tuple(with_walls(f, 1 + a) for a, f in enumerate(flux)),
         source=source,
         action=float(rate.sum()) * dt,
         action_rate=rate,
@@ -360,7 +297,7 @@ def least_action_velocity(
     scale = _jacobi_scale(faces, cells, spacing)
 
     def apply(u):
-        out = -_div([w * g for w, g in zip(faces, _grad(u, spacing))], spacing)
+        out = -div([w * g for w, g in zip(faces, grad(u, spacing))], spacing, walls=False)
         return out if reaction is None else out + reaction * u
 
     def precondition(r):
@@ -369,7 +306,7 @@ def least_action_velocity(
     b = dtrho
     if kappa is None:  # compatible right-hand side: zero mean per step
         b = dtrho - dtrho.flatten(1).mean(1).reshape((-1,) + (1,) * grid.dim)
-    phi, iterations, converged = _pcg(apply, precondition, b, tol, max_iter)
+    phi, iterations, converged = pcg(apply, precondition, b, tol, max_iter)
     if not converged:
         warnings.warn(
             f"least_action_velocity: conjugate gradients did not reach tol={tol:.1e} in "
@@ -382,7 +319,7 @@ def least_action_velocity(
         phi = phi - phi.flatten(1).mean(1).reshape((-1,) + (1,) * grid.dim)
     else:
         growth = phi * shift
-    flux = [w * g for w, g in zip(faces, _grad(phi, spacing))]
+    flux = [w * g for w, g in zip(faces, grad(phi, spacing))]
     return _result(flux, faces, rho_mid, dtrho, phi, growth, kappa, grid, dt, iterations)
 
 
@@ -434,5 +371,5 @@ def dacorogna_moser_velocity(
     lam = laplace_eigenvalues(grid.shape, grid.spacing, dtype=rho.dtype, device=rho.device)
     b = dtrho - dtrho.flatten(1).mean(1).reshape((-1,) + (1,) * grid.dim)
     psi = neumann_solve(b, lam, 0.0, batch=1)
-    flux = _grad(psi, grid.spacing)
+    flux = grad(psi, grid.spacing)
     return _result(flux, faces, rho_mid, dtrho, psi, None, None, grid, dt, 1)

@@ -15,7 +15,6 @@ cubic prox with one more component) and the balance projection solves
 
 from __future__ import annotations
 
-
 import torch
 
 from ..errors import InputError, check_positive
@@ -87,7 +86,7 @@ def wfr(
     >>> g = Grid((0.0,), (1.0,), (32,))
     >>> rho0 = torch.ones(32, dtype=torch.float64)
     >>> res = wfr(rho0, 4 * rho0, g, kappa=0.5, n_times=8)
-    >>> round(res.value, 2)  # 4 kappa^2 (sqrt(4) - 1)^2 * mass 1
+    >>> round(float(res.value), 2)  # 4 kappa^2 (sqrt(4) - 1)^2 * mass 1
     1.0
     """
     rho0, rho1, m0, _ = check_densities(rho0, rho1, grid, balanced=False)

@@ -13,7 +13,7 @@ from ._geodesic import (
     midpoint_arrows,
 )
 from ._paths import plan_lines, trajectories, velocity_field
-from ._save import save
+from ._save import join_side_by_side, save
 from ._style import default_sigma, time_color
 from ._unbalanced import barycenter_rows, fading_rows
 
@@ -26,6 +26,7 @@ __all__ = [
     "fading_rows",
     "geodesic_figure",
     "grid_sequence",
+    "join_side_by_side",
     "midpoint_arrows",
     "plan_lines",
     "save",

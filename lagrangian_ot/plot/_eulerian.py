@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, check_times
 from . import _style
 
 
@@ -59,12 +59,7 @@ def grid_sequence(result, times: Sequence[float] = (0, 0.25, 0.5, 0.75, 1)):
     if grid.dim != 2:
         raise InputError("grid_sequence draws 2-D geodesics")
     steps = result.rho.shape[0] - 1
-    try:
-        times = [float(t) for t in times]
-    except (TypeError, ValueError):
-        raise InputError(f"times must be numbers in [0, 1], got {times!r}") from None
-    if not times or not all(0.0 <= t <= 1.0 for t in times):  # NaN fails too
-        raise InputError(f"times must be numbers in [0, 1], got {times!r}")
+    times = check_times(times, "times")[0].tolist()
     fig = Figure(figsize=(2.2 * len(times), 2.45), layout="constrained")
     axes = fig.subplots(1, len(times), squeeze=False)[0]
     rho_all = result.rho.double().cpu().numpy()

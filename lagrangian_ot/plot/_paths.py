@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import InputError, check_int
+from ..errors import InputError, check_int, check_times
 from ..fields import density_and_momentum
 from ..grid import Grid
 from ..interpolate import mccann
@@ -103,8 +103,7 @@ def velocity_field(
     _check_plan(plan)
     if kind not in ("arrows", "streamlines"):
         raise InputError(f"kind must be 'arrows' or 'streamlines', got {kind!r}")
-    if not 0.0 <= float(t) <= 1.0:
-        raise InputError(f"t must be in [0, 1], got {t}")
+    t = float(check_times(t, "t")[0][0])
     if not 0.0 < float(floor) < 1.0:
         raise InputError(f"floor must be in (0, 1), got {floor}")
     sig = _sigma(plan, sigma)

@@ -23,3 +23,20 @@ def save(fig, path: str | os.PathLike) -> None:
         raise InputError(f"cannot save {os.fspath(path)!r}: the folder {folder!r} does not exist")
     with matplotlib.rc_context(STYLE), atomic_path(path) as tmp:
         fig.savefig(tmp, format=suffix[1:])
+
+
+def join_side_by_side(left: str | os.PathLike, right: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Two PNG files as one, scaled to the same height (no second rendering)."""
+    from PIL import Image
+
+    with Image.open(left) as a, Image.open(right) as b:
+        a, b = a.convert("RGB"), b.convert("RGB")
+        h = min(a.height, b.height)
+        a = a.resize((round(a.width * h / a.height), h), Image.Resampling.LANCZOS)
+        b = b.resize((round(b.width * h / b.height), h), Image.Resampling.LANCZOS)
+        gap = h // 12
+        both = Image.new("RGB", (a.width + gap + b.width, h), "white")
+        both.paste(a, (0, 0))
+        both.paste(b, (a.width + gap, 0))
+    with atomic_path(target) as tmp:
+        both.save(tmp, format="PNG")

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import torch
 
+from .._geometry import default_sigma  # noqa: F401  (the figures' default, re-exported)
 from ..grid import Grid
 
 SOURCE_RGB = np.array([0.80, 0.13, 0.15])  # t = 0: red
@@ -36,18 +37,6 @@ def arrow_rgb() -> np.ndarray:
     from PIL import ImageColor
 
     return np.array(ImageColor.getrgb(ARROW_COLOR)) / 255
-
-
-def default_sigma(points: torch.Tensor) -> float:
-    """Bandwidth for figures: about the spacing of the particles, never below 1/80 of their extent.
-
-    ``points (K, d)``; spacing estimated as ``(area / K)^(1/d)`` of the bounding box.
-    """
-    p = points.detach().double().cpu().reshape(-1, points.shape[-1])
-    span = (p.max(0).values - p.min(0).values).clamp_min(1e-12)
-    extent = float(span.max())
-    spacing = float(torch.prod(span)) ** (1 / p.shape[1]) / max(p.shape[0], 1) ** (1 / p.shape[1])
-    return max(1.1 * spacing, extent / 80)
 
 
 def default_resolution(extent: float, sigma: float) -> int:
