@@ -70,6 +70,17 @@ def _single_symbol():
 
 
 @functools.lru_cache(maxsize=1)
+def _lse32_symbol():
+    """``lagot_lse_rows32``, or None where the processor lacks what it needs."""
+    from .native import _library
+
+    fn = _library().lagot_lse_rows32
+    fn.restype = _I64
+    fn.argtypes = [_I64, _I64, _P, ctypes.c_double, _P]
+    return fn if fn(0, 0, None, 1.0, None) == 0 else None
+
+
+@functools.lru_cache(maxsize=1)
 def _csr_symbols():
     from .native import _library
 
@@ -154,6 +165,13 @@ class PointKernel:
     def cols(self, h: torch.Tensor, eps: float) -> torch.Tensor:
         return _softmin_points(self.y, self.x, h, eps)
 
+    def single(self):
+        """The same kernel in single precision (products and exponentials; each exponent good
+        to about ``1e-7 |C| / eps``), for the annealing; None off the CPU or without AVX2."""
+        if not _native_ok(self.x) or _lse32_symbol() is None:
+            return None
+        return _SinglePoints(self)
+
     def pairs(self, chunk: int = 1 << 22):
         step = max(1, chunk // max(1, self.m))
         cols = torch.arange(self.m, device=self.x.device)
@@ -167,19 +185,20 @@ class PointKernel:
         as a :class:`SparseKernel`; None when there are more than ``limit``. Costs come
         from one matrix product per block (centred clouds: round-off about
         ``1e-16 (|x|^2 + |y|^2)``)."""
-        X, Y = _lifted(self.x, self.y, None)  # X_i . Y_j = C_ij
+        X, Y = _lifted(self.x, self.y, g)  # X_i . Y_j = C_ij - g_j
+        X[:, -2] -= f  # ... - f_i: one product gives the reduced costs
         Yt = Y.t().contiguous()
         rows, cols, costs = [], [], []
         step, count = row_block(self.m), 0
         for s in range(0, self.n, step):
-            C = (X[s : s + step] @ Yt).clamp_min_(0.0)  # (r, m)
-            i, j = torch.nonzero(C - f[s : s + step, None] - g <= bound, as_tuple=True)  # row-major
+            R = X[s : s + step] @ Yt  # (r, m)
+            i, j = torch.nonzero(R <= bound, as_tuple=True)  # row-major
             count += i.shape[0]
             if limit is not None and count > limit:
                 return None
             rows.append(i + s)
             cols.append(j)
-            costs.append(C[i, j])
+            costs.append((R[i, j] + f[i + s] + g[j]).clamp_min_(0.0))
         if not rows:  # no rows
             empty = torch.zeros(0, dtype=torch.int64, device=self.x.device)
             return SparseKernel(self.n, self.m, empty, empty, torch.zeros(0, dtype=self.x.dtype, device=self.x.device))
@@ -187,12 +206,44 @@ class PointKernel:
         return SparseKernel(self.n, self.m, None, torch.cat(cols), torch.cat(costs), ptr=ptr)
 
 
-def _softmin_points(x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, eps: float) -> torch.Tensor:
-    """``-eps log sum_j exp((h_j - |x_i - y_j|^2) / eps)`` in row blocks of one product each."""
+class _SinglePoints:
+    """:meth:`PointKernel.single`: its soft-minima from single-precision products."""
+
+    floor = 1e-3  # marginal errors below this are left to the exact kernel
+
+    def __init__(self, kernel: PointKernel):
+        self.kernel = kernel
+
+    def rows(self, h: torch.Tensor, eps: float) -> torch.Tensor:
+        return _softmin_points(self.kernel.x, self.kernel.y, h, eps, single=True)
+
+    def cols(self, h: torch.Tensor, eps: float) -> torch.Tensor:
+        return _softmin_points(self.kernel.y, self.kernel.x, h, eps, single=True)
+
+
+def _softmin_points(x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, eps: float, single: bool = False):
+    """``-eps log sum_j exp((h_j - |x_i - y_j|^2) / eps)`` in row blocks of one product each
+    (``single``: the products and exponentials in single precision, native)."""
     X, Y = _lifted(x, y, h)  # X_i . Y_j = |x_i - y_j|^2 - h_j
     Yt = Y.t().contiguous()  # (d + 2, m)
     n, m = x.shape[0], y.shape[0]
     out = torch.empty(n, dtype=x.dtype, device=x.device)
+    if single:
+        X, Yt = X.float(), Yt.float()
+        lse32 = _lse32_symbol()
+        step = max(1, min(row_block(m, budget=1 << 22), -(-n // (CHUNKS * _threads()))))
+
+        def run32(s):
+            S = X[s : s + step] @ Yt  # (b, m) in cache
+            lse32(S.shape[0], m, S.data_ptr(), -1.0 / eps, out[s:].data_ptr())
+
+        starts = range(0, n, step)
+        if _threads() > 1 and len(starts) > 1:
+            list(_pool().map(run32, starts))
+        else:
+            for s in starts:
+                run32(s)
+        return out.mul_(-eps)
     if _native_ok(x):
         _, lse_rows, _ = _symbols()
         zero = torch.zeros(m, dtype=x.dtype)
@@ -455,6 +506,8 @@ def _csr(a: torch.Tensor, b: torch.Tensor, size: int):
 
 class _SingleBlocks:
     """:meth:`BlockSparseKernel.single`: its row and column soft-minima in single precision."""
+
+    floor = 1e-5  # marginal errors below this are left to the exact kernel
 
     def __init__(self, native):
         self._native = native

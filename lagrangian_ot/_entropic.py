@@ -27,6 +27,7 @@ import math
 import torch
 
 from . import _sinkhorn
+from ._geometry import diameter
 from ._multiscale import TRUNCATION, Multiscale
 from ._progress import Progress
 from .errors import InputError, warn_user
@@ -53,7 +54,7 @@ def default_blur(x: torch.Tensor, y: torch.Tensor) -> float:
     would grow like ``n^2``; at ``SPACINGS`` spacings in 2-D (the same number of partners in
     other dimensions) the plan keeps about 500 entries per point.
     """
-    blur = 0.01 * _diameter(x, y)
+    blur = 0.01 * diameter(x, y)
     spacings = SPACINGS ** (2.0 / max(x.shape[-1], 1))  # as many partners per point in any dimension
     for p in (x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])):
         if p.shape[0] > 1:
@@ -70,11 +71,6 @@ def _spacing(p: torch.Tensor, sample: int = 256) -> float:
     nearest = d.min(1).values
     nearest = nearest[torch.isfinite(nearest) & (nearest > 0)]
     return float(nearest.mean()) if nearest.numel() else float("inf")
-
-
-def _diameter(x: torch.Tensor, y: torch.Tensor) -> float:
-    pts = torch.cat([x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])])
-    return float((pts.max(0).values - pts.min(0).values).norm())
 
 
 def _schedule(diameter: float, blur: float) -> list[float]:
@@ -111,7 +107,7 @@ def _potentials(x, y, a, b, blur, rho, tol, max_iter, kernel, progress):
         return _multiscale(x, y, a, b, blur, rho, tol, max_iter, progress)
     K = DenseKernel(_sqdist(x, y)) if kernel == "dense" else PointKernel(x, y)
     f, g = torch.zeros_like(a), torch.zeros_like(b)
-    f, g, annealing = _sinkhorn.anneal(K, log_a, log_b, f, g, _schedule(_diameter(x, y), blur), rho)
+    f, g, annealing = _sinkhorn.anneal(K, log_a, log_b, f, g, _schedule(diameter(x, y), blur), rho)
     info = {"kernel": kernel, "annealing_iterations": annealing}
     if kernel == "points":
         K, res, rounds = _truncated(K, log_a, log_b, f, g, eps, rho, tol, max_iter, progress)
@@ -129,13 +125,21 @@ def _truncated(K: PointKernel, log_a, log_b, f, g, eps, rho, tol, max_iter, prog
     one pass over all pairs checks that every pair within ``TRUNCATION eps`` of the new
     potentials is stored (else the pairs are chosen again). The plan entries left out
     are below ``e^-TRUNCATION a_i b_j``, as on the multiscale patterns. A truncation
-    holding more than ``SPARSE`` of all pairs is not used. Returns the kernel the potentials
-    converged on, the loop's result and the number of patterns.
+    holding more than ``SPARSE`` of all pairs is not used; when one iteration on all pairs
+    reaches ``tol``, the truncation only carries the plan. Returns the kernel the potentials
+    converged on (or the plan's pairs), the loop's result and the number of patterns.
     """
+    res = _sinkhorn.converge(K, log_a, log_b, f, g, eps, rho, tol, 1, progress=progress, single=False)
+    if res.converged or max_iter <= 1:  # one iteration on all pairs was enough: no rounds
+        S = K.truncate(res.f, res.g, (TRUNCATION + MARGIN) * eps, SPARSE * K.n_pairs)  # the plan's pairs
+        return (K if S is None else S), res, 0
+    f, g = res.f, res.g
     S = K.truncate(f, g, (TRUNCATION + MARGIN) * eps, SPARSE * K.n_pairs)
     if S is None:
-        return K, _sinkhorn.converge(K, log_a, log_b, f, g, eps, rho, tol, max_iter, progress=progress), 0
-    iterations, rounds = 0, 1
+        res = _sinkhorn.converge(K, log_a, log_b, f, g, eps, rho, tol, max_iter - 1, progress=progress)
+        res.iterations += 1
+        return K, res, 0
+    iterations, rounds = 1, 1
     while True:
         res = _sinkhorn.converge(S, log_a, log_b, f, g, eps, rho, tol, min(ROUND_ITER, max_iter - iterations),
                                  progress=progress)  # fmt: skip

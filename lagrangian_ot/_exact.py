@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ._geometry import diameter
 from .kernels import ssp_transport
 from .kernels.native import InfeasibleGraph, make_basic
 from .kernels.reductions import Reductions
@@ -163,12 +164,6 @@ def _coarse_potential(x, y, a, b, backend, depth):
     return g, coarse.info
 
 
-def _squared_diameter(x: torch.Tensor, y: torch.Tensor) -> float:
-    """Squared diagonal of the bounding box of both clouds: the scale of every cost and dual."""
-    pts = torch.cat([x, y])
-    return float(((pts.amax(0) - pts.amin(0)) ** 2).sum())
-
-
 def _fsum(t: torch.Tensor) -> float:
     """Correctly rounded sum (the certificate subtracts large, nearly equal sums)."""
     return math.fsum(t.detach().double().cpu().numpy().tolist())
@@ -225,7 +220,7 @@ def solve(
     a_moved = torch.from_numpy(supply * unit).to(x.device)  # the masses the flow carries
     b_moved = torch.from_numpy(demand * unit).to(x.device)
     total = float(a.sum())
-    diam2 = _squared_diameter(x, y)
+    diam2 = diameter(x, y) ** 2  # the scale of every cost and dual
     rows = Reductions(x, y, backend)
     cols = Reductions(y, x, backend)
     info: dict = {"rounds": 0, "edges": 0, "augmentations": 0}

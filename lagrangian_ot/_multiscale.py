@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ._geometry import diameter
 from .kernels.softmin import BlockSparseKernel
 
 TRUNCATION = 14.0  # pairs whose reduced cost exceeds TRUNCATION * eps are left out (e^-14 = 8e-7)
@@ -193,9 +194,8 @@ class Multiscale:
 
     def __init__(self, x, y, a, b, blur: float):
         self.x, self.y, self.a, self.b = x, y, a, b
-        pts = torch.cat([x, y])
-        origin = pts.min(0).values
-        self.diameter = float((pts.max(0).values - origin).norm()) or 1.0
+        origin = torch.cat([x, y]).min(0).values
+        self.diameter = diameter(x, y) or 1.0
         D = self.diameter
         self.n_levels = max(1, math.ceil(math.log2(D / blur)))  # L
         self.blurs = [D / 2**k for k in range(self.n_levels)] + [blur]

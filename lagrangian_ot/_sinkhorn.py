@@ -42,7 +42,7 @@ SLOW = 0.3  # error ratio over ADAPT_EVERY iterations above which w grows
 MIXING = 1.3  # Anderson: the base step g + MIXING (G - g)
 REGULARISE = 1e-10  # Anderson: Tikhonov term, relative to the largest diagonal entry
 ANNEAL_TOL = 1e-2  # marginal error reached at each eps of the annealing
-SINGLE_FLOOR = 1e-5  # single-precision soft-minima serve while the marginal error is above this
+STALL = 5  # single-precision iterations without a new best error before the exact kernel takes over
 ANNEAL_ITER = 50
 
 
@@ -93,7 +93,7 @@ def anneal(kernel, log_a, log_b, f, g, schedule, rho: float | None = None, max_i
 
 def converge(
     kernel, log_a, log_b, f, g, eps: float, rho: float | None, tol: float, max_iter: int, *, target=None,
-    translation: bool = True, progress=None, exact: bool = True,
+    translation: bool = True, progress=None, exact: bool = True, single: bool = True,
 ) -> LoopResult:
     """Iterate at ``eps`` until the column error is at most ``tol`` (see the module docstring).
 
@@ -102,9 +102,10 @@ def converge(
     Bregman projection onto equal column marginals). ``translation``: the translation
     step of KL-relaxed problems (potentials of one problem, not batches). ``progress``: a
     ``_progress.Progress`` told each iteration and its error. A kernel with a ``single()``
-    view (single-precision exponentials, about 1e-5 relative) iterates on it while the error
-    is above ``max(tol, SINGLE_FLOOR)``; the iterations that decide the stop are exact
-    unless ``exact`` is False (the annealing, whose tolerance is far above that precision).
+    view (single precision) iterates on it while the error is above ``max(tol, view.floor)``
+    and still falls (a new best within ``STALL`` iterations); the iterations that decide the
+    stop are exact unless ``exact`` is False (the annealing, whose tolerance is far above
+    that precision); ``single=False`` keeps to the exact kernel.
 
     Each iteration is a plain row update (so the rows are exact whenever it stops) and a
     column update extrapolated by :class:`Anderson` from the last iterates (plain when
@@ -113,8 +114,8 @@ def converge(
     damp = _damp(rho, eps)
     total = float(log_a.exp().sum())
     accel = Anderson() if target is None else OverRelaxation()
-    single = getattr(kernel, "single", None)
-    K = (single() if single is not None else None) or kernel
+    view = getattr(kernel, "single", None) if single else None
+    K = (view() if view is not None else None) or kernel
     history, error = [], math.inf
     b = log_b.exp()
     weight = torch.nan_to_num(b / (total * eps))  # residuals in units of the columns' error
@@ -137,7 +138,7 @@ def converge(
             progress.update(it, f"marginal error {error:.1e}")
         if w == 1.0 and error <= tol and (K is kernel or not exact):
             return LoopResult(f, g, it, error, True, history)
-        if K is not kernel and error <= max(tol, SINGLE_FLOOR):
+        if K is not kernel and (error <= max(tol, K.floor) or min(history[-STALL:]) > min(history)):
             K = kernel  # the last iterations exact
         if target is not None:
             log_b = target(g_raw)

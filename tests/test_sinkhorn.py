@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from lagrangian_ot import _entropic, _sinkhorn, match
+from lagrangian_ot._geometry import diameter
 from lagrangian_ot.kernels.softmin import BlockSparseKernel, DenseKernel, GridKernel, PointKernel, SparseKernel
 
 ot = pytest.importorskip("ot")
@@ -184,7 +185,7 @@ def test_converged_and_feasible_across_blurs(gen, rel_blur):
     """Blurs from 10% to 0.1% of the diameter: marginals within tol, cost above the optimum."""
     x, y = cloud(400, 2, gen), cloud(300, 2, gen, 1.5, 0.7)
     a, b = weights(400, gen), weights(300, gen)
-    blur = rel_blur * _entropic._diameter(x, y)
+    blur = rel_blur * diameter(x, y)
     plan = match(x, y, a, b, method="sinkhorn", blur=blur)
     assert plan.converged and plan.info["marginal_error"] <= 1e-4
     ea, eb = marginal_errors(plan, a, b)

@@ -528,6 +528,58 @@ int64_t lagot_block_softmin32(int64_t b0, int64_t b1, int64_t d, int64_t n, int6
     return block32_d(b0, b1, d, n, m, x, xoff, y, yoff, h, pptr, pblk, eps, out, bary);
 }
 
+/* out_i = log sum_j exp(alpha S_ij) for rows 0 .. r of a row-major single-precision S
+ * (r x m): the row's largest term, then the sum shifted by it, eight terms at a time
+ * (single precision within 64 terms, double across). Returns -1 without AVX2 and FMA. */
+__attribute__((target("avx2,fma"))) static void lse_rows32(int64_t r, int64_t m, const float *S, float alpha,
+                                                           double *out) {
+    const __m256 va = _mm256_set1_ps(alpha);
+    for (int64_t i = 0; i < r; i++) {
+        const float *row = S + i * m;
+        __m256 t0 = _mm256_set1_ps(-INFINITY), t1 = t0;
+        int64_t k = 0;
+        for (; k + 16 <= m; k += 16) {
+            t0 = _mm256_max_ps(t0, _mm256_mul_ps(va, _mm256_loadu_ps(row + k)));
+            t1 = _mm256_max_ps(t1, _mm256_mul_ps(va, _mm256_loadu_ps(row + k + 8)));
+        }
+        float lanes[8], top = -INFINITY;
+        int nan = 0;
+        _mm256_storeu_ps(lanes, _mm256_max_ps(t0, t1));
+        for (int l = 0; l < 8; l++) {
+            top = lanes[l] > top ? lanes[l] : top;
+            nan |= lanes[l] != lanes[l];
+        }
+        for (int64_t q = k; q < m; q++) {
+            const float v = alpha * row[q];
+            top = v > top ? v : top;
+            nan |= v != v;
+        }
+        if (nan || !(top > -INFINITY) || top == INFINITY) {
+            out[i] = nan ? NAN : top;
+            continue;
+        }
+        const __m256 shift = _mm256_set1_ps(top);
+        __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+        for (k = 0; k + 64 <= m; k += 64) {
+            __m256 e = _mm256_setzero_ps();
+            for (int u = 0; u < 64; u += 8) e = _mm256_add_ps(e, exp8(_mm256_fmsub_ps(va, _mm256_loadu_ps(row + k + u), shift)));
+            s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+            s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+        }
+        double sums[4];
+        _mm256_storeu_pd(sums, _mm256_add_pd(s0, s1));
+        double total = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+        for (; k < m; k++) total += exp((double)(alpha * row[k] - top));
+        out[i] = (double)top + log(total);
+    }
+}
+
+int64_t lagot_lse_rows32(int64_t r, int64_t m, const float *S, double alpha, double *out) {
+    if (!have_avx2()) return -1;
+    lse_rows32(r, m, S, (float)alpha, out);
+    return 0;
+}
+
 /* out_i = log sum_j exp(alpha S_ij + h_j) for rows 0 .. r of a row-major S (r x m);
  * work: m doubles. */
 void lagot_lse_rows(int64_t r, int64_t m, const double *S, double alpha, const double *h, double *out,
