@@ -25,7 +25,6 @@ import time
 import warnings
 
 import torch
-from lagrangian_ot.kernels.prox import prox_w2
 
 from lagrangian_ot import Grid
 from lagrangian_ot.dynamic import _multilevel as ml
@@ -35,6 +34,7 @@ from lagrangian_ot.dynamic._solve import GAMMA
 from lagrangian_ot.dynamic._splitting import douglas_rachford, solve
 from lagrangian_ot.dynamic._staggered import SpaceTime
 from lagrangian_ot.dynamic.benamou_brenier import _density_of
+from lagrangian_ot.kernels.prox import prox_w2
 
 ANCHOR_MS = 129.0  # public NumPy port, 50 x 50 x 100, 2 vCPUs
 M0, S0, M1, S1 = (0.36, 0.42), 0.07, (0.62, 0.58), 0.09

@@ -4,11 +4,11 @@ import numpy as np
 import ot
 import pytest
 import torch
-from lagrangian_ot.kernels.native import NonFiniteCost, assign_costs
 from scipy.optimize import linear_sum_assignment
 
 from lagrangian_ot import InputError, ot_pairs
 from lagrangian_ot._assignment import batch_permutations, solve_batch_assignment
+from lagrangian_ot.kernels.native import NonFiniteCost, assign_costs
 
 
 def cost_matrices():

@@ -4,10 +4,10 @@ import math
 
 import pytest
 import torch
-from lagrangian_ot.kernels import gaussian
-from lagrangian_ot.kernels.fft import gaussian_sum_fft
 
 from lagrangian_ot import Grid, InputError, density, density_and_momentum
+from lagrangian_ot.kernels import gaussian
+from lagrangian_ot.kernels.fft import gaussian_sum_fft
 
 F64 = torch.float64
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import scipy.fft
 import torch
-from lagrangian_ot.kernels import dct
-from lagrangian_ot.kernels.prox import prox_w2, prox_w2_torch
 from scipy.optimize import minimize
 
 from lagrangian_ot.dynamic._prox import prox_mobility, prox_wp
+from lagrangian_ot.kernels import dct
+from lagrangian_ot.kernels.prox import prox_w2, prox_w2_torch
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 8, 300])  # 300 > MATMUL_MAX: the FFT path in dctn

@@ -64,6 +64,7 @@ def test_public_names_are_exported():
 
 def test_native_kernels_load():
     import numpy as np
+
     from lagrangian_ot.kernels import farthest_points
 
     pts = np.array([[0.0, 0.0], [1.0, 0.0], [0.1, 0.0], [5.0, 0.0]])

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from lagrangian_ot.kernels import threads
-from lagrangian_ot.kernels.threads import fit_threads, limit_threads, threads_for
 
 from lagrangian_ot import match
+from lagrangian_ot.kernels import threads
+from lagrangian_ot.kernels.threads import fit_threads, limit_threads, threads_for
 
 
 @pytest.fixture
