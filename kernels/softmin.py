@@ -329,14 +329,15 @@ class BlockSparseKernel:
         )  # (nb,)
         return torch.repeat_interleave(width, (self.xoff[1:] - self.xoff[:-1]).cpu()).to(self.x.device)
 
-    def plan_entries(self, s_row, h_col, eps: float, lthr, labels=None):
+    def plan_entries(self, s_row, h_col, eps: float, lthr, labels=None, room: int = 0):
         """Entries ``pi_ij = exp(s_i + h_j - C_ij / eps)`` of the pattern at least ``exp(lthr_i)``:
         ``rows, cols, mass`` and ``(left out, sum pi C, sum pi log pi)``; None off the native path.
         ``labels (xlab, ylab)``: permutations giving the rows' and columns' indices in the
-        entries, which then come sorted by row label, then column label."""
+        entries, which then come sorted by row label, then column label. ``room``: spare
+        elements behind the three arrays, for an in-place merge (``kernels.entries``)."""
         if self._native is None:
             return None
-        return _native_entries(self._native[0], s_row, h_col, eps, lthr, labels)
+        return _native_entries(self._native[0], s_row, h_col, eps, lthr, labels, room)
 
     def _all_entries(self):
         if self._entries is None:
@@ -571,7 +572,7 @@ class _NativeSide:
         return out if bary is None else (out, bary.t())
 
 
-def _native_entries(side: _NativeSide, s_row, h_col, eps: float, lthr, labels=None):
+def _native_entries(side: _NativeSide, s_row, h_col, eps: float, lthr, labels=None, room: int = 0):
     """Plan entries ``exp(s_i + h_j - C_ij / eps) >= exp(lthr_i)`` on the pattern (native, two passes).
 
     Returns ``rows, cols, mass`` (sorted by row) and ``(left out, sum pi C, sum pi log pi)``.
@@ -603,8 +604,7 @@ def _native_entries(side: _NativeSide, s_row, h_col, eps: float, lthr, labels=No
     if xlab is not None:
         off = off[xlab]  # where each row's entries start
     total = int(count.sum())
-    rows, cols = torch.empty(total, dtype=torch.int64), torch.empty(total, dtype=torch.int64)
-    mass = torch.empty(total, dtype=torch.float64)
+    rows, cols, mass = (torch.empty(total + room, dtype=t)[:total] for t in (torch.int64, torch.int64, torch.float64))
     sums = [torch.zeros(3, dtype=torch.float64) for _ in side.spans]
     list(_pool().map(lambda k: call(side.spans[k], off, rows, cols, mass, sums[k]), range(len(side.spans))))
     out = [float(v) for v in sum(sums)] if sums else [0.0, 0.0, 0.0]

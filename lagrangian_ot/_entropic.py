@@ -31,7 +31,7 @@ from ._geometry import diameter
 from ._multiscale import TRUNCATION, Multiscale
 from ._progress import Progress
 from .errors import InputError, warn_user
-from .kernels.entries import entries_cost, merge_entries
+from .kernels.entries import entries_cost, merge_entries, scale_entries
 from .kernels.softmin import DenseKernel, PointKernel
 from .kernels.threads import limit_threads, threads_for
 
@@ -204,16 +204,18 @@ def _multiscale(x, y, a, b, blur, rho, tol, max_iter, progress=None):
     return lev.kernel, res, lev.order_x, lev.order_y, info
 
 
-def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float, labels=None):
+def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float, labels=None, room: int = 0):
     """Entries of the entropic plan holding ``1 - keep`` of each row's mass, and the plan's values.
 
     Returns ``src, dst, mass`` sorted by ``src`` then ``dst``, the mass left out, ``<C, pi>``
     and ``sum pi log(pi / (a b))`` over all the kernel's pairs. ``labels (xlab, ylab)``: the
     indices the kernel's rows and columns stand for (the multiscale kernel's point orders).
+    ``room``: entries to leave room for behind the plan's arrays (where the native path
+    writes them), for an in-place merge.
     """
     native = getattr(kernel, "plan_entries", None)
     if native is not None and _native_plan(kernel):
-        return _sparse_plan_native(kernel, f, g, log_a, log_b, eps, keep, labels)
+        return _sparse_plan_native(kernel, f, g, log_a, log_b, eps, keep, labels, room)
     src, dst, mass = [], [], []
     dropped = cost = entropy = 0.0
     size = 0
@@ -253,14 +255,14 @@ def _native_plan(kernel) -> bool:
     return getattr(kernel, "_native", None) is not None
 
 
-def _sparse_plan_native(kernel, f, g, log_a, log_b, eps: float, keep: float, labels=None):
+def _sparse_plan_native(kernel, f, g, log_a, log_b, eps: float, keep: float, labels=None, room: int = 0):
     """:func:`sparse_plan` in native code: each row's threshold is ``keep`` times its mass (one
     soft-minimum) over its number of candidate pairs."""
     s_row, h_col = log_a + f / eps, log_b + g / eps
     log_rows = log_a + (f - kernel.rows(g + eps * log_b, eps)) / eps  # log of each row's mass
     log_cols = log_b + (g - kernel.cols(f + eps * log_a, eps)) / eps
     lthr = log_rows + math.log(keep) - kernel.row_widths().double().clamp_min(1.0).log()
-    src, dst, mass, (dropped, cost, plogp) = kernel.plan_entries(s_row, h_col, eps, lthr, labels)
+    src, dst, mass, (dropped, cost, plogp) = kernel.plan_entries(s_row, h_col, eps, lthr, labels, room)
     _check_size(src.shape[0], eps)
     rows, cols = log_rows.exp(), log_cols.exp()
     ok_a, ok_b = torch.isfinite(log_a), torch.isfinite(log_b)
@@ -283,13 +285,15 @@ def round_to_marginals(src, dst, mass, a, b, x, y):
     """Altschuler-Weed-Rigollet rounding on a sparse support (module docstring, step 3).
 
     ``src, dst, mass`` sorted by ``src`` then ``dst``; returns the same with marginals ``a``,
-    ``b`` (the north-west corner's entries merged in) and the mass that moved.
+    ``b`` (the north-west corner's entries merged in) and the mass that moved. ``mass`` is
+    scaled in place, and the merge is in place where the arrays have room
+    (:func:`~lagrangian_ot.kernels.entries.merge_entries`): no copy of a large plan.
     """
     row = torch.zeros_like(a).index_add_(0, src, mass)
-    mass = mass * (a / row.clamp_min(1e-300)).clamp(max=1.0)[src]
+    scale_entries(src, mass, (a / row.clamp_min(1e-300)).clamp(max=1.0))
     col = torch.zeros_like(b).index_add_(0, dst, mass)
     scale = (b / col.clamp_min(1e-300)).clamp(max=1.0)
-    mass = mass * scale[dst]
+    scale_entries(dst, mass, scale)
     # rows hold min(row, a) unless the columns' scaling took some of it
     row = torch.zeros_like(a).index_add_(0, src, mass) if bool((scale < 1).any()) else row.clamp(max=a)
     da, db = (a - row).clamp_min(0.0), (b - col * scale).clamp_min(0.0)
@@ -336,7 +340,9 @@ def entropic_plan(x, y, a, b, *, blur: float, reach: float | None, tol: float, m
             f"Sinkhorn produced non-finite potentials at blur={blur:.3g}; use a larger blur or method='exact'"
         )
     labels = None if ox is None else (ox, oy)  # the entries by the callers' indices
-    src, dst, mass, dropped, cost, entropy = sparse_plan(K, res.f, res.g, aa.log(), bb.log(), eps, tol / 10, labels)
+    room = 0 if rho is not None else x.shape[0] + y.shape[0]  # for the rounding's entries
+    src, dst, mass, dropped, cost, entropy = sparse_plan(K, res.f, res.g, aa.log(), bb.log(), eps, tol / 10, labels,
+                                                         room)  # fmt: skip
     plan_mass = float(mass.sum()) + dropped  # of the entropic plan
     moved = 0.0
     if rho is None:

@@ -416,8 +416,8 @@ def test_single_precision_blocks_match_the_double_ones(gen):
 
 
 def test_merged_entries_and_their_cost(gen):
-    """Merging two sorted entry lists (native, and torch off the CPU's float64 path) against a
-    dense sum; the entries' cost against a direct sum."""
+    """Merging two sorted entry lists (native, in place where the first has room, and torch off
+    the CPU's float64 path) against a dense sum; the entries' cost against a direct sum."""
     from lagrangian_ot.kernels.entries import entries_cost, merge_entries
 
     n, m = 40, 30
@@ -429,9 +429,13 @@ def test_merged_entries_and_their_cost(gen):
         dense = torch.zeros(n * m, dtype=F64)
         for s, t, w in parts:
             dense.index_add_(0, s * m + t, w)
-        for dtype in (F64, torch.float32):
+        for dtype, room in ((F64, 0), (F64, parts[1][0].shape[0] + 2), (torch.float32, 0)):
             first, second = ((s, t, w.to(dtype)) for s, t, w in parts)
+            if room:  # slices of longer arrays, as the native extraction leaves them: merged in place
+                first = [torch.cat([v, v.new_zeros(room)])[: v.shape[0]] for v in first]
             s, t, w = merge_entries(first, second, m)
+            if room and first[0].numel():
+                assert s.data_ptr() == first[0].data_ptr() and w.data_ptr() == first[2].data_ptr()
             key = s * m + t
             assert bool((key[1:] > key[:-1]).all())
             assert torch.equal(key, dense.nonzero()[:, 0])

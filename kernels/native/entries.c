@@ -1,6 +1,7 @@
 /* Sparse plans given as entries (src, dst, mass) sorted by src, then dst.
  *
- * - lagot_merge_entries: the union of two such lists, masses of equal pairs added.
+ * - lagot_merge_entries: the union of two such lists, masses of equal pairs added (into new
+ *   arrays, or in place into the first list's spare room: lagot_merge_entries_inplace).
  * - lagot_entries_cost: sum_k mass_k |x_src_k - y_dst_k|^2 over a range of entries.
  */
 #include <stdint.h>
@@ -45,6 +46,32 @@ int64_t lagot_merge_entries(int64_t n1, const int64_t *s1, const int64_t *d1, co
     memcpy(dout + k, d1 + i, (n1 - i) * sizeof(int64_t));
     memcpy(mo + k, m1 + i, (n1 - i) * sizeof(double));
     return k + n1 - i;
+}
+
+/* lagot_merge_entries into the first list's own arrays, which have room for n1 + n2 entries:
+ * the second list's entries are placed from the back, the runs of the first list between
+ * them moved whole, then the gap left by pairs in both lists closed. */
+int64_t lagot_merge_entries_inplace(int64_t n1, int64_t *s1, int64_t *d1, double *m1, int64_t n2,
+                                    const int64_t *s2, const int64_t *d2, const double *m2) {
+    int64_t i = n1, k = n1 + n2; /* [0, i): first list still in place; [k, n1 + n2): merged tail */
+    for (int64_t j = n2 - 1; j >= 0; j--) {
+        const int64_t at = lower_bound(s1, d1, 0, i, s2[j], d2[j]);
+        const int same = at < i && s1[at] == s2[j] && d1[at] == d2[j];
+        const int64_t from = same ? at + 1 : at, len = i - from;
+        k -= len;
+        memmove(s1 + k, s1 + from, len * sizeof(int64_t));
+        memmove(d1 + k, d1 + from, len * sizeof(int64_t));
+        memmove(m1 + k, m1 + from, len * sizeof(double));
+        k--;
+        m1[k] = m2[j] + (same ? m1[at] : 0.0);
+        s1[k] = s2[j], d1[k] = d2[j];
+        i = at;
+    }
+    const int64_t tail = n1 + n2 - k;
+    memmove(s1 + i, s1 + k, tail * sizeof(int64_t));
+    memmove(d1 + i, d1 + k, tail * sizeof(int64_t));
+    memmove(m1 + i, m1 + k, tail * sizeof(double));
+    return i + tail;
 }
 
 /* sum_k mass_k |x_src_k - y_dst_k|^2 for k0 <= k < k1; x (n, d) and y (m, d) row-major. */
