@@ -88,13 +88,9 @@ def potentials(x, y, a, b, blur: float, rho: float | None, tol: float, max_iter:
 
     ``kernel``: ``"auto"``, ``"dense"``, ``"points"`` or ``"multiscale"``. The loop's torch
     operations act on the potentials (``n + m`` elements): they get the threads such
-    vectors need (:func:`threads_for`), the native soft-minima keep theirs.
+    vectors need (:func:`threads_for`) on the multiscale kernel, whose pair work is all
+    native; the dense and point kernels' products keep the threads in force.
     """
-    with limit_threads(threads_for(x.shape[0] + y.shape[0]), native=True):
-        return _potentials(x, y, a, b, blur, rho, tol, max_iter, kernel, progress)
-
-
-def _potentials(x, y, a, b, blur, rho, tol, max_iter, kernel, progress):
     n, m, d = x.shape[0], y.shape[0], x.shape[1]
     eps = 2.0 * blur**2
     if kernel == "auto":
@@ -104,7 +100,8 @@ def _potentials(x, y, a, b, blur, rho, tol, max_iter, kernel, progress):
             kernel = "multiscale"
     log_a, log_b = a.log(), b.log()
     if kernel == "multiscale":
-        return _multiscale(x, y, a, b, blur, rho, tol, max_iter, progress)
+        with limit_threads(threads_for(n + m), native=True):
+            return _multiscale(x, y, a, b, blur, rho, tol, max_iter, progress)
     K = DenseKernel(_sqdist(x, y)) if kernel == "dense" else PointKernel(x, y)
     f, g = torch.zeros_like(a), torch.zeros_like(b)
     f, g, annealing = _sinkhorn.anneal(K, log_a, log_b, f, g, _schedule(diameter(x, y), blur), rho)

@@ -139,7 +139,8 @@ def converge(
         if w == 1.0 and error <= tol and (K is kernel or not exact):
             return LoopResult(f, g, it, error, True, history)
         if K is not kernel and (error <= max(tol, K.floor) or min(history[-STALL:]) > min(history)):
-            K = kernel  # the last iterations exact
+            K = kernel  # the last iterations exact, extrapolated from exact iterates only
+            accel = Anderson() if target is None else accel
         if target is not None:
             log_b = target(g_raw)
             b = log_b.exp()
@@ -147,6 +148,8 @@ def converge(
         g = accel(g, damp * g_raw, weight, history)
     if it and math.isfinite(error) and target is None:  # stopped short: rows exact for the last g
         f = damp * kernel.rows(g + eps * log_b, eps)
+        if K is not kernel:  # the last error came from the single-precision view: measure it exactly
+            error = column_error(g, kernel.cols(f + eps * log_a, eps), b, eps, rho, total)
     return LoopResult(f, g, it, error, False, history)
 
 

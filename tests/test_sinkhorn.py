@@ -415,6 +415,66 @@ def test_single_precision_blocks_match_the_double_ones(gen):
     assert bool(torch.isnan(single.rows(h, eps)).any()) and bool(torch.isnan(k.rows(h, eps)).any())
 
 
+def test_single_precision_points_match_the_double_ones(gen):
+    """PointKernel.single (single-precision products and exponentials) against the exact kernel,
+    row lengths that exercise every tail of the native loop."""
+    for n, m in ((1, 1), (7, 23), (130, 1023), (64, 1000)):
+        x, y = cloud(n, 5, gen), cloud(m, 5, gen, 0.5)
+        k = PointKernel(x, y)
+        single = k.single()
+        if single is None:
+            pytest.skip("no single-precision path on this processor")
+        h, u = torch.randn(m, generator=gen, dtype=F64), torch.randn(n, generator=gen, dtype=F64)
+        eps = 2.0
+        assert float(((k.rows(h, eps) - single.rows(h, eps)) / eps).abs().max()) < 1e-4
+        assert float(((k.cols(u, eps) - single.cols(u, eps)) / eps).abs().max()) < 1e-4
+
+
+class _Biased:
+    """A kernel whose single-precision view is off by a fixed fraction of eps."""
+
+    def __init__(self, kernel, bias):
+        self.kernel, self.bias = kernel, bias
+        self.n, self.m = kernel.n, kernel.m
+
+    def rows(self, h, eps):
+        return self.kernel.rows(h, eps)
+
+    def cols(self, h, eps):
+        return self.kernel.cols(h, eps)
+
+    def single(self):
+        outer = self
+
+        class View:
+            floor = 1e-6
+
+            def rows(self, h, eps):
+                return outer.kernel.rows(h, eps) + outer.bias * eps
+
+            def cols(self, h, eps):
+                return outer.kernel.cols(h, eps) - outer.bias * eps
+
+        return View()
+
+
+@pytest.mark.parametrize("bias", [0.0, 1e-3, 0.3])
+def test_stopping_is_decided_by_exact_iterations(gen, bias):
+    """However wrong the single-precision view, the loop stops on the exact marginal error."""
+    x, y = cloud(300, 2, gen), cloud(250, 2, gen, 1.0)
+    a, b = weights(300, gen), weights(250, gen)
+    K = _Biased(DenseKernel(torch.cdist(x, y) ** 2), bias)
+    eps, tol = 0.05, 1e-6
+    f, g = torch.zeros(300, dtype=F64), torch.zeros(250, dtype=F64)
+    res = _sinkhorn.converge(K, a.log(), b.log(), f, g, eps, None, tol, 5000)
+    assert res.converged
+    exact = _sinkhorn.column_error(res.g, K.cols(res.f + eps * a.log(), eps), b, eps, None, 1.0)
+    assert exact <= tol and res.error == pytest.approx(exact, rel=1e-9, abs=1e-15)
+    short = _sinkhorn.converge(K, a.log(), b.log(), f, g, eps, None, 1e-12, 3)  # stopped in the single phase
+    exact = _sinkhorn.column_error(short.g, K.cols(short.f + eps * a.log(), eps), b, eps, None, 1.0)
+    assert not short.converged and short.error == pytest.approx(exact, rel=1e-9)
+
+
 def test_merged_entries_and_their_cost(gen):
     """Merging two sorted entry lists (native, in place where the first has room, and torch off
     the CPU's float64 path) against a dense sum; the entries' cost against a direct sum."""

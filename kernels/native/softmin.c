@@ -328,6 +328,7 @@ int64_t lagot_block_softmin(int64_t b0, int64_t b1, int64_t d, int64_t n, int64_
  * takes two passes over its columns: the largest exponent, then the sum of the
  * exponentials shifted by it (single precision within 32 columns, double across). */
 #define D32_MAX 4
+#define CROSS32_MAX 8.0 /* largest cross term 2 |dx| |y_k - yc| / eps of a row block run in single precision */
 
 /* exp of eight floats, clamped to [-87.3, 88] (NaN stays NaN): degree-6 Taylor
  * polynomial on |r| <= ln2 / 2 (1.2e-7 relative). */
@@ -442,7 +443,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline int64_t block32
         wmax = w > wmax ? w : wmax;
     }
     float *A = malloc(sizeof(float) * wmax * (D + 1)), *W = A + wmax;
-    double *tmp = malloc(sizeof(double) * wmax);
+    double *tmp = malloc(sizeof(double) * wmax * (D + 2)), *tv = tmp + wmax, *Wd = tv + wmax;
     if (!A || !tmp) {
         free(A), free(tmp);
         return -2;
@@ -456,18 +457,35 @@ __attribute__((target("avx2,fma"), always_inline)) static inline int64_t block32
             for (int64_t i = i0; i < i1; i++) s += x[a * n + i];
             xc[a] = s / (double)(i1 - i0);
         }
+        double yc[D32_MAX] = {0.0}, rx = 0.0, ry = 0.0; /* the columns' mean; the spreads about the centres */
         int64_t w = 0;
+        for (int64_t p = pptr[I]; p < pptr[I + 1]; p++) {
+            const int64_t j0 = yoff[pblk[p]], len = yoff[pblk[p] + 1] - j0;
+            for (int a = 0; a < D; a++)
+                for (int64_t k = 0; k < len; k++) yc[a] += y[a * m + j0 + k];
+            w += len;
+        }
+        for (int a = 0; a < D && w; a++) yc[a] /= (double)w;
+        for (int64_t i = i0; i < i1; i++) {
+            double r2 = 0.0;
+            for (int a = 0; a < D; a++) r2 += (x[a * n + i] - xc[a]) * (x[a * n + i] - xc[a]);
+            rx = r2 > rx ? r2 : rx;
+        }
         double top = -INFINITY;
         int nan = 0;
+        w = 0;
         for (int64_t p = pptr[I]; p < pptr[I + 1]; p++) {
             const int64_t j0 = yoff[pblk[p]], len = yoff[pblk[p] + 1] - j0;
             for (int64_t k = 0; k < len; k++) {
-                double c = 0.0;
+                double c = 0.0, r2 = 0.0;
                 for (int a = 0; a < D; a++) {
-                    const double diff = xc[a] - y[a * m + j0 + k];
+                    const double diff = xc[a] - y[a * m + j0 + k], dy = y[a * m + j0 + k] - yc[a];
                     c += diff * diff;
-                    W[a * wmax + w + k] = (float)(2.0 * (y[a * m + j0 + k] - xc[a]) * inv);
+                    r2 += dy * dy;
+                    Wd[a * wmax + w + k] = dy;
+                    W[a * wmax + w + k] = (float)(2.0 * dy * inv);
                 }
+                ry = r2 > ry ? r2 : ry;
                 const double v = (h[j0 + k] - c) * inv;
                 nan |= v != v;
                 top = v > top ? v : top;
@@ -483,6 +501,8 @@ __attribute__((target("avx2,fma"), always_inline)) static inline int64_t block32
             }
             continue;
         }
+        /* single precision where the cross terms dx . W stay small (their rounding is the error) */
+        const int single = 2.0 * sqrt(rx * ry) * inv <= CROSS32_MAX;
         const int64_t w32 = (w + 31) & ~(int64_t)31;
         for (int64_t k = 0; k < w; k++) A[k] = (float)(tmp[k] - top);
         for (int64_t k = w; k < w32; k++) {
@@ -491,17 +511,37 @@ __attribute__((target("avx2,fma"), always_inline)) static inline int64_t block32
         }
         for (int64_t i = i0; i < i1; i++) {
             float dx[D32_MAX];
-            double dd = 0.0;
+            double dxd[D32_MAX], dd = 0.0, lin = 0.0;
             for (int a = 0; a < D; a++) {
-                const double da = x[a * n + i] - xc[a];
-                dx[a] = (float)da;
-                dd += da * da;
+                dxd[a] = x[a * n + i] - xc[a];
+                dx[a] = (float)dxd[a];
+                dd += dxd[a] * dxd[a];
+                lin += dxd[a] * (yc[a] - xc[a]);
             }
-            double mw[D32_MAX];
-            const double r = row32(D, w32, A, W, wmax, dx, bary ? mw : NULL);
-            out[i] = -eps * (top - dd * inv + r);
+            const double base = top + (2.0 * lin - dd) * inv; /* the row's exponent at W = 0 */
+            double mw[D32_MAX] = {0.0}, r;
+            if (single) {
+                r = row32(D, w32, A, W, wmax, dx, bary ? mw : NULL);
+            } else { /* double precision, the same expansion */
+                for (int64_t k = 0; k < w; k++) {
+                    double v = tmp[k] - top;
+                    for (int a = 0; a < D; a++) v += 2.0 * dxd[a] * Wd[a * wmax + k] * inv;
+                    tv[k] = v;
+                }
+                r = lse_avx2(tv, w);
+                if (bary && r > -INFINITY && r < INFINITY) {
+                    double tot = 0.0;
+                    for (int64_t k = 0; k < w; k++) {
+                        const double e = exp_nonpos(tv[k] - r);
+                        tot += e;
+                        for (int a = 0; a < D; a++) mw[a] += e * Wd[a * wmax + k];
+                    }
+                    for (int a = 0; a < D; a++) mw[a] *= 2.0 * inv / tot;
+                }
+            }
+            out[i] = -eps * (base + r);
             const int finite = r > -INFINITY && r < INFINITY;
-            for (int a = 0; a < D && bary; a++) bary[a * n + i] = finite ? xc[a] + 0.5 * eps * mw[a] : 0.0; /* y = xc + eps W / 2 */
+            for (int a = 0; a < D && bary; a++) bary[a * n + i] = finite ? yc[a] + 0.5 * eps * mw[a] : 0.0; /* y = yc + eps W / 2 */
         }
     }
     free(A), free(tmp);
