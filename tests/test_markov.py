@@ -107,7 +107,7 @@ def test_two_point_closed_form(r, s):
     geo = markov_distance(_two(r), _two(s), TWO_RATES, TWO_PI, n_times=64)
     assert isinstance(geo, MarkovGeodesic)
     assert geo.distance == pytest.approx(exact, rel=1e-3)
-    assert geo.value == pytest.approx(geo.distance**2, rel=1e-12)
+    assert float(geo.value) == pytest.approx(geo.distance**2, rel=1e-12)
     assert geo.residual <= 1e-10
 
 
@@ -150,7 +150,7 @@ def test_symmetric_and_zero_on_the_diagonal(complete):
     assert backward.distance == pytest.approx(forward.distance, rel=1e-8)
     assert torch.allclose(backward.path, forward.path.flip(0), atol=1e-8)
     same = markov_distance(p, p, rates, pi, n_times=16)
-    assert same.distance == 0.0 and same.value == 0.0
+    assert same.distance == 0.0 and float(same.value) == 0.0
     assert torch.allclose(same.path, p.expand(17, 5), atol=1e-15, rtol=0) and not bool(same.flux.any())
 
 
@@ -160,7 +160,7 @@ def test_triangle_inequality():
     d = {}
     for name, (x, y) in {"ab": (a, b), "bc": (b, c), "ac": (a, c)}.items():
         for t in (8, 16):
-            d[name, t] = markov_distance(x, y, rates, pi, n_times=t).value
+            d[name, t] = float(markov_distance(x, y, rates, pi, n_times=t).value)
     # exactly for the discrete problem: gluing the geodesic a -> b with m intervals to b -> c
     # with T - m intervals is a path with T intervals, so W_T^2 / T <= W_m^2 / m + W_{T - m}^2 / (T - m)
     assert d["ac", 16] / 16 <= d["ab", 8] / 8 + d["bc", 8] / 8 + 1e-10 * d["ac", 16]
@@ -179,8 +179,8 @@ def test_minimal_against_an_independent_action():
     w = (pi[:, None] * rates).numpy()
     path = geo.path.numpy()
     base = _reduced_action(path, w, pi.numpy())
-    assert base == pytest.approx(geo.value, rel=1e-9)
-    assert _flux_action(path, geo.flux.numpy(), w, pi.numpy()) == pytest.approx(geo.value, rel=1e-9)
+    assert base == pytest.approx(float(geo.value), rel=1e-9)
+    assert _flux_action(path, geo.flux.numpy(), w, pi.numpy()) == pytest.approx(float(geo.value), rel=1e-9)
     rng = np.random.default_rng(10)
     for _ in range(4):
         move = rng.normal(size=(5, 4))
@@ -201,9 +201,9 @@ def test_disconnected_graph_with_matching_masses():
     p = torch.tensor([0.4, 0.1, 0.25, 0.25], dtype=F64)
     q = torch.tensor([0.1, 0.4, 0.3, 0.2], dtype=F64)
     geo = markov_distance(p, q, rates, pi, n_times=32)
-    first = markov_distance(_two(0.8), _two(0.2), TWO_RATES, TWO_PI, n_times=32).value
-    second = markov_distance(_two(0.5), _two(0.6), TWO_RATES, TWO_PI, n_times=32).value
-    assert geo.value == pytest.approx(0.5 * first + 0.5 * second, rel=1e-8)
+    first = float(markov_distance(_two(0.8), _two(0.2), TWO_RATES, TWO_PI, n_times=32).value)
+    second = float(markov_distance(_two(0.5), _two(0.6), TWO_RATES, TWO_PI, n_times=32).value)
+    assert float(geo.value) == pytest.approx(0.5 * first + 0.5 * second, rel=1e-8)
     assert torch.allclose(geo.path[:, :2].sum(1), torch.full((33,), 0.5, dtype=F64), atol=1e-14)
 
 
@@ -217,7 +217,7 @@ def test_block_solver_matches_dense(monkeypatch):
     dense = markov_distance(p, q, rates, pi, n_times=12)
     monkeypatch.setattr(_newton, "_DENSE_LIMIT", 0)  # Newton systems by block Cholesky
     block = markov_distance(p, q, rates, pi, n_times=12)
-    assert block.value == pytest.approx(dense.value, rel=1e-10)
+    assert float(block.value) == pytest.approx(float(dense.value), rel=1e-10)
     assert torch.allclose(block.path, dense.path, atol=1e-9)
 
 
@@ -242,6 +242,8 @@ def test_float32_in_float32_out():
     ref = markov_distance(p, q, rates, pi, n_times=8)
     geo = markov_distance(p.float(), q.float(), rates.float(), pi.float(), n_times=8)
     assert geo.path.dtype == torch.float32 and geo.flux.dtype == torch.float32
+    assert geo.value.dtype == torch.float32 and geo.value.dim() == 0
+    assert ref.value.dtype == torch.float64 and float(ref.value) == pytest.approx(ref.distance**2, rel=1e-12)
     assert geo.distance == pytest.approx(ref.distance, rel=1e-5)
 
 
@@ -252,6 +254,7 @@ def test_cuda_matches_cpu():
     ref = markov_distance(p, q, rates, pi, n_times=8)
     geo = markov_distance(p.cuda(), q.cuda(), rates.cuda(), pi.cuda(), n_times=8)
     assert geo.path.device.type == "cuda" and geo.flux.device.type == "cuda"
+    assert geo.value.device.type == "cuda"
     assert geo.distance == pytest.approx(ref.distance, rel=1e-9)
 
 

@@ -155,8 +155,7 @@ def test_every_result_shares_value_converged_and_info():
     ]
     for res in results:
         assert isinstance(res, Result), type(res).__name__
-        if not isinstance(res, results[-1].__class__):  # the Markov value is still a float
-            assert isinstance(res.value, torch.Tensor) and res.value.dim() == 0 and res.value.dtype == f64
+        assert isinstance(res.value, torch.Tensor) and res.value.dim() == 0 and res.value.dtype == f64
         assert isinstance(res.converged, bool)
         assert isinstance(res.info["iterations"], int) and isinstance(res.info["residuals"], dict)
     assert isinstance(results[2].gap, torch.Tensor) and results[2].gap.dim() == 0
