@@ -314,7 +314,7 @@ def _lagrangian_wfr(args, kappas, times, stage: Path, bar) -> None:
     """The Lagrangian WFR path from the cat (mass 1) to the two disks (mass 1.5), per kappa."""
     from . import plot
     from .examples import wfr_clouds
-    from .hk_panel import unbalanced_frames, write_unbalanced_panel
+    from .panel import unbalanced_frames, write_unbalanced_panel
 
     x, y, b = wfr_clouds(args.n)
     plans = None

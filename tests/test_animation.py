@@ -103,3 +103,23 @@ def test_bad_frame_settings_fail_before_any_frame(plan, kwargs):
 
     with pytest.raises(InputError):
         frames(plan, **kwargs)
+
+
+def test_hk_plans_animate_on_one_opacity_scale(tmp_path):
+    # mass fades at the source and grows at the target (pi kappa is below the gap): at t = 1/2
+    # both clouds hold a quarter of their mass, and the frame shows it lighter than the ends
+    from lagrangian_ot import hk_plan
+    from lagrangian_ot.animation import Canvas
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(80, 2, generator=g, dtype=torch.float64) * 0.5
+    y = torch.rand(80, 2, generator=g, dtype=torch.float64) * 0.5 + torch.tensor([0.9, 0.0], dtype=torch.float64)
+    plan = hk_plan(x, y, None, None, 0.05)
+    canvas = Canvas(plan, None, 200, arrows=10)
+    ends, middle = max(float(canvas.alpha(0.0).max()), float(canvas.alpha(1.0).max())), float(canvas.alpha(0.5).max())
+    assert ends > 0.9 and middle < 0.6 * ends
+    write_gif(plan, tmp_path / "hk.gif", frames=5, arrows=10, width=200)
+    frames, _ = _frames(tmp_path / "hk.gif")
+    assert len(frames) == 5
+    ink = [float((1 - f).sum()) for f in frames]
+    assert ink[2] < 0.8 * min(ink[0], ink[-1])

@@ -11,7 +11,7 @@ from test_panel import _browser, needs_browser
 
 from lagrangian_ot import InputError, hk_interpolate, hk_plan
 from lagrangian_ot.cli import main
-from lagrangian_ot.hk_panel import unbalanced_frames, write_unbalanced_panel
+from lagrangian_ot.panel import unbalanced_frames, write_unbalanced_panel
 
 KAPPAS = (0.05, 0.5)
 
@@ -128,3 +128,16 @@ def test_tall_clouds_keep_the_frame_within_bounds():
     y = x + torch.tensor([0.0, 5.0], dtype=torch.float64)
     _, _, _, canvas, _ = unbalanced_frames(x, y, None, None, (1.0,), frames=2, width=560, sigma=0.02)
     assert max(canvas.shape) <= 4096 and all(s % 2 == 0 for s in canvas.shape)
+
+
+def test_the_old_module_still_imports_with_a_warning():
+    import lagrangian_ot.hk_panel as old
+    import lagrangian_ot.panel as new
+
+    for name, moved in (("unbalanced_frames", "unbalanced_frames"), ("write_unbalanced_panel", "write_unbalanced_panel"),
+                        ("MAX_FRAMES", "MAX_UNBALANCED_FRAMES")):  # fmt: skip
+        with pytest.warns(DeprecationWarning, match=f"lagrangian_ot.panel.{moved}"):
+            assert getattr(old, name) is getattr(new, moved)
+    with pytest.warns(DeprecationWarning):
+        from lagrangian_ot.hk_panel import write_unbalanced_panel as old_writer
+    assert old_writer is write_unbalanced_panel

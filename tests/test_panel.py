@@ -83,3 +83,48 @@ def test_the_title_is_text_only(tmp_path):
     text = (tmp_path / "p.html").read_text()
     assert "<title>&lt;b&gt;__DATA__ &amp; __SCRIPT__&lt;/b&gt;</title>" in text
     assert text.count('<script id="data"') == 1 and text.count("function loadFrames") == 1
+
+
+@pytest.fixture(scope="module")
+def hk_panel(tmp_path_factory):
+    from lagrangian_ot import hk_plan
+
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(120, 2, generator=g, dtype=torch.float64) * 0.5
+    y = torch.rand(90, 2, generator=g, dtype=torch.float64) * 0.5 + torch.tensor([0.9, 0.1], dtype=torch.float64)
+    plan = hk_plan(x, y, None, torch.full((90,), 2.0 / 90, dtype=torch.float64), 0.5)
+    path = tmp_path_factory.mktemp("hkpanel") / "panel.html"
+    write_panel(plan, path, frames=5, arrows=12, width=320)
+    return plan, path
+
+
+def test_the_panel_takes_an_hk_plan(hk_panel):
+    import json
+
+    from lagrangian_ot import hk_interpolate
+    from lagrangian_ot.animation import Canvas
+
+    plan, path = hk_panel
+    text = path.read_text(encoding="utf-8")
+    assert text.count("data:image/png;base64,") == 5 and "Wasserstein-Fisher-Rao" in text
+    data = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', text, re.S).group(1))
+    centres = np.array(data["arrows"]["centres"])  # (frames, arrows, 2) pixels: the particles' paths
+    assert centres.shape == (5, 12, 2) and len(data["arrows"]["half"]) == 12
+    # the arrows ride the travelling particles, which do not move at constant speed (the
+    # straight interpolation of the end frames misses the midpoint frame by pixels)
+    canvas = Canvas(plan, None, 320, arrows=12)
+    for k, t in enumerate(np.linspace(0, 1, 5)):
+        assert np.abs(centres[k] - canvas.centres(t)).max() <= 0.006
+    idx = canvas.track[0]
+    z = hk_interpolate(plan, 0.5)[0][idx].numpy()
+    np.testing.assert_allclose(canvas.centres(0.5), canvas._pixels(z))
+    assert np.abs(centres[2] - 0.5 * (centres[0] + centres[4])).max() > 1.0
+
+
+@needs_browser
+def test_the_hk_panel_loads_without_errors(hk_panel):
+    r = _browser("--dump-dom", f"{hk_panel[1].as_uri()}?t=0.7&scale=2")
+    status = re.search(r'data-status="([^"]*)"', r.stdout)
+    assert status is not None and status.group(1) == "ready", (status, r.stderr[-2000:])
+    assert "Uncaught" not in r.stderr
+    assert re.search(r'id="time-out"[^>]*>0\.70<', r.stdout) and re.search(r'id="scale-out"[^>]*>2\.00x<', r.stdout)
