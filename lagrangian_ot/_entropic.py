@@ -42,6 +42,7 @@ SPARSE = 0.25  # a truncated point kernel is used when it keeps at most this fra
 MARGIN = 4.0  # truncated point kernels store pairs up to (TRUNCATION + MARGIN) eps
 SPACINGS = 5.0  # the default blur is at most this many nearest-neighbour spacings
 PLAN_LIMIT = 200_000_000  # entries of a sparse plan, at most (about 5 GB)
+RELATIVE_FLOOR = 1e-12  # a capped plan drops entries below this fraction of their row's largest
 
 
 def default_blur(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -204,27 +205,37 @@ def _multiscale(x, y, a, b, blur, rho, tol, max_iter, progress=None):
     return lev.kernel, res, lev.order_x, lev.order_y, info
 
 
-def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float, labels=None):
+def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float, labels=None, *, row_cap=None):
     """Entries of the entropic plan holding ``1 - keep`` of each row's mass, and the plan's values.
 
     Returns ``src, dst, mass`` sorted by ``src`` then ``dst``, the mass left out, ``<C, pi>``
     and ``sum pi log(pi / (a b))`` over all the kernel's pairs. ``labels (xlab, ylab)``: the
     indices the kernel's rows and columns stand for (the multiscale kernel's point orders).
+    ``row_cap=k`` keeps instead the ``k`` largest entries of each row down to
+    :data:`RELATIVE_FLOOR` times the row's largest (``keep`` unused; the kernel's chunks must
+    be whole rows of equal width, as the dense kernels give them): a plan of at most ``k``
+    entries per row, as the HK solver builds them; its values are not computed (``None``).
     """
     native = getattr(kernel, "plan_entries", None)
-    if native is not None and _native_plan(kernel):
+    if native is not None and _native_plan(kernel) and row_cap is None:
         return _sparse_plan_native(kernel, f, g, log_a, log_b, eps, keep, labels)
     src, dst, mass = [], [], []
     dropped = cost = entropy = 0.0
     size = 0
+    if row_cap is not None:  # log pi_ij = row_i + col_j - C_ij / eps: two gathers per pair
+        row, col = log_a + f / eps, log_b + g / eps
     for i, j, c in kernel.pairs():
-        arg = (f[i] + g[j] - c) / eps  # log(pi / (a b))
-        logp = log_a[i] + log_b[j] + arg
-        p = logp.exp()
-        live = p > 0
-        cost += float((p * c)[live].sum())
-        entropy += float((p * arg)[live].sum())
-        s, t, q, rest = _top_mass(i, j, logp, keep)
+        if row_cap is not None:
+            logp = row[i] + col[j] - c / eps
+            s, t, q, rest = _top_entries(i, j, logp.exp(), logp, row_cap)
+        else:
+            arg = (f[i] + g[j] - c) / eps  # log(pi / (a b))
+            logp = log_a[i] + log_b[j] + arg
+            p = logp.exp()
+            live = p > 0
+            cost += float((p * c)[live].sum())
+            entropy += float((p * arg)[live].sum())
+            s, t, q, rest = _top_mass(i, j, logp, keep)
         size += s.shape[0]
         _check_size(size, eps)
         src.append(s)
@@ -232,6 +243,8 @@ def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float, labels=None
         mass.append(q)
         dropped += rest
     src, dst, mass = torch.cat(src), torch.cat(dst), torch.cat(mass)
+    if row_cap is not None:
+        cost = entropy = None
     if labels is not None:
         src, dst = labels[0][src], labels[1][dst]
     key = src * kernel.m + dst
@@ -277,6 +290,28 @@ def _top_mass(i, j, logp, keep: float):
     count = torch.bincount(i, minlength=n).to(p.dtype)
     kept = (p >= (keep * total / count.clamp_min(1.0))[i]) & (p > 0)
     return i[kept], j[kept], p[kept], float(p[~kept].sum())
+
+
+def _top_entries(i, j, p, logp, k: int):
+    """Per row of a chunk of whole rows of equal width (row-major), the ``k`` largest entries
+    down to :data:`RELATIVE_FLOOR` times the row's largest, by column; what is left out is the
+    sum of the others (a row of ``-inf`` has no entries and leaves none out)."""
+    rows = int(i[-1] - i[0]) + 1 if i.numel() else 0
+    if rows == 0:
+        return i, j, p, 0.0
+    shape = (rows, i.numel() // rows)
+    if rows * shape[1] != i.numel():
+        raise ValueError("a row cap needs chunks of whole rows of equal width")
+    logp, p = logp.reshape(shape), p.reshape(shape)
+    top, at = torch.topk(logp, min(k, shape[1]), dim=1)  # (r, k)
+    kept = (top >= top[:, :1] + math.log(RELATIVE_FLOOR)) & torch.isfinite(top)
+    at, order = torch.where(kept, at, shape[1]).sort(dim=1)  # the kept ones first, by column
+    kept = kept.gather(1, order)
+    padded = torch.nn.functional.pad(p, (0, 1))  # column shape[1]: where the others point
+    mass = padded.gather(1, at)
+    rest = float(padded.scatter_(1, at, 0.0).sum())  # the sum of the others, without cancellation
+    at = at.clamp_max(shape[1] - 1)
+    return i.reshape(shape).gather(1, at)[kept], j.reshape(shape).gather(1, at)[kept], mass[kept], rest
 
 
 def round_to_marginals(src, dst, mass, a, b, x, y):

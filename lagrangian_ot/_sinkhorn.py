@@ -229,25 +229,3 @@ class Anderson:
         out = out.reshape(G.shape)
         return out if bool(torch.isfinite(out).all()) else G
 
-
-ROW_CAP = 64  # entries kept per row of a capped sparse plan
-RELATIVE_FLOOR = 1e-12  # entries below this fraction of their row's largest are dropped
-
-
-def top_entries(logp: torch.Tensor, k: int, first_row: int):
-    """The sparse plan's entries in a block of rows ``first_row, ...`` of log plan entries ``logp (r, m)``.
-
-    Per row, the ``k`` largest entries down to :data:`RELATIVE_FLOOR` times the
-    row's largest. Returns ``src, dst, mass`` and the mass left out (a float);
-    a row of ``-inf`` (no admissible partner) has no entries and leaves none out.
-    """
-    top = logp.amax(dim=1, keepdim=True)
-    safe = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
-    total = (logp - safe).exp().sum(1).log() + safe[:, 0]
-    top, j = torch.topk(logp, k, dim=1)  # (r, k)
-    keep = (top >= top[:, :1] + math.log(RELATIVE_FLOOR)) & torch.isfinite(top)
-    p = torch.where(keep, top.exp(), torch.zeros_like(top))
-    rest = torch.where(torch.isneginf(top[:, 0]), 0.0, total.exp() - p.sum(1)).clamp_min(0)
-    rows = torch.arange(first_row, first_row + top.shape[0], device=logp.device)[:, None].expand_as(j)
-    return rows[keep], j[keep], p[keep], float(rest.sum())
-

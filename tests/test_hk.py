@@ -424,10 +424,18 @@ def test_newton_cg_solves_spd_systems_and_survives_lost_curvature():
 
 
 def test_sparse_plan_blocks_keep_the_largest_entries_and_skip_empty_rows():
-    from lagrangian_ot._sinkhorn import (  # shared by the balanced and HK plans
+    from lagrangian_ot._entropic import (  # shared by the balanced and HK plans
         RELATIVE_FLOOR,
-        top_entries,
+        sparse_plan,
     )
+    from lagrangian_ot.kernels.softmin import DenseKernel
+
+    def top_entries(logp, k, first_row):
+        # log plan entries logp (r, m) as the costs -logp at zero potentials and masses, eps = 1
+        zero_f, zero_g = torch.zeros(logp.shape[0], dtype=D), torch.zeros(logp.shape[1], dtype=D)
+        rows = (torch.arange(first_row, first_row + logp.shape[0]), torch.arange(logp.shape[1]))
+        plan = sparse_plan(DenseKernel(-logp), zero_f, zero_g, zero_f, zero_g, 1.0, 0.0, rows, row_cap=k)
+        return plan[:4]
 
     logp = torch.tensor([[0.0, -1.0, -2.0, -30.0], [-math.inf] * 4, [-3.0, -math.inf, -3.0, -1.0]], dtype=D)
     src, dst, mass, dropped = top_entries(logp, 3, first_row=5)
@@ -439,3 +447,31 @@ def test_sparse_plan_blocks_keep_the_largest_entries_and_skip_empty_rows():
     assert math.log(RELATIVE_FLOOR) > -30.0  # with room for all four, the fourth of row 5 is below the floor
     src, _, _, dropped = top_entries(logp, 4, first_row=0)
     assert src.tolist().count(0) == 3 and dropped == pytest.approx(math.exp(-30.0), rel=1e-9)
+
+
+def test_the_shared_sparse_plan_builder_caps_rows_on_every_dense_kernel():
+    # the k largest entries of each row of a_i b_j exp((f_i + g_j - c_ij) / eps), in (src, dst)
+    # order, from the stored, the recomputed (point) and the HK costs alike
+    from lagrangian_ot._entropic import sparse_plan
+    from lagrangian_ot.hk._costs import _Costs
+    from lagrangian_ot.kernels.softmin import DenseKernel, PointKernel
+
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.rand(7, 2, generator=g, dtype=D), torch.rand(9, 2, generator=g, dtype=D)
+    f, h = torch.rand(7, generator=g, dtype=D) * 0.1, torch.rand(9, generator=g, dtype=D) * 0.1
+    log_a, log_b = torch.full((7,), -math.log(7), dtype=D), torch.full((9,), -math.log(9), dtype=D)
+    eps, k = 0.05, 4
+    squared = torch.cdist(x, y) ** 2
+    kernels = [(squared, DenseKernel(squared)), (squared, PointKernel(x, y))]
+    kernels.append((cost_matrix(x, y, 0.6), _Costs(x, y, 0.6)))  # pi kappa beyond every pair: all finite
+    for cost, kernel in kernels:
+        dense = (log_a[:, None] + log_b + (f[:, None] + h - cost) / eps).exp()  # (7, 9)
+        src, dst, mass, dropped, value, entropy = sparse_plan(kernel, f, h, log_a, log_b, eps, 0.0, row_cap=k)
+        assert src.tolist() == sorted(src.tolist()) and torch.bincount(src, minlength=7).tolist() == [k] * 7
+        for i in range(7):
+            row = dst[src == i]
+            assert row.tolist() == sorted(row.tolist())
+            assert set(row.tolist()) == set(torch.topk(dense[i], k).indices.tolist())
+        torch.testing.assert_close(mass, dense[src, dst])
+        assert dropped == pytest.approx(float(dense.sum() - mass.sum()), rel=1e-9)
+        assert value is None and entropy is None  # the capped plan's callers have their own values

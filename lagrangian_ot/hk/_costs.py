@@ -50,6 +50,18 @@ class _Costs:
             rows = slice(s, s + step)
             yield s, self.full[rows] if self.full is not None else cost_matrix(self.x[rows], self.y, self.kappa)
 
+    @property
+    def m(self) -> int:
+        return self.y.shape[0]
+
+    def pairs(self):
+        """``(i, j, c_ij)`` flattened over the row blocks of :meth:`row_blocks`, as the kernels of
+        ``kernels/softmin.py`` give them (whole rows, row-major)."""
+        cols = torch.arange(self.m, device=self.y.device)
+        for s, c in self.row_blocks():
+            i = torch.arange(s, s + c.shape[0], device=c.device)[:, None].expand_as(c)
+            yield i.reshape(-1), cols.expand_as(c).reshape(-1), c.reshape(-1)
+
     def rows(self, h: torch.Tensor, eps: float) -> torch.Tensor:
         """The soft-minimum kernel of the Sinkhorn loop: ``-eps log sum_j exp((h_j - c_ij) / eps)``."""
         return self.softmin(h, torch.zeros_like(h), eps)

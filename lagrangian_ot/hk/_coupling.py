@@ -10,7 +10,6 @@ from typing import Any
 import torch
 
 from .._geometry import diameter
-from .._sinkhorn import ROW_CAP
 from ..errors import InputError, check_cloud, check_int, check_positive
 from ..kernels.threads import fit_threads
 from ._costs import _Costs, _has_partner
@@ -20,6 +19,7 @@ from ._solver import _lower_bound, _solve, _sparse_plan
 EPS_FLOOR = 1e-11  # eps is at least this fraction of 4 kappa^2 (Newton systems stay solvable)
 DEFAULT_BLUR = 1e-3  # default blur, relative to min(diameter, pi kappa)
 RESIDUAL_WARN = 1e-4  # a final marginal residual above this is not converged (and warns)
+ROW_CAP = 64  # default row_cap: entries kept per row of the plan's sparse form
 
 
 def _check(x, y, a, b, kappa) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float]:

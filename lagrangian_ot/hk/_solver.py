@@ -7,10 +7,9 @@ import math
 
 import torch
 
-from .. import _sinkhorn
+from .. import _entropic, _sinkhorn
 from .._cg import pcg
 from .._progress import Progress
-from .._sinkhorn import top_entries
 from ._costs import _Costs
 
 DENSE_NEWTON = 1_000  # Newton systems up to this size (n + m) are solved densely
@@ -169,16 +168,8 @@ def _lower_bound(costs: _Costs, f: torch.Tensor, a: torch.Tensor, b: torch.Tenso
 
 
 def _sparse_plan(costs: _Costs, a, b, f, g, eps: float, row_cap: int):
-    """Per row, the ``row_cap`` largest plan entries above the relative floor: ``src, dst, gamma, dropped``."""
-    log_a, log_b = a.log(), b.log()
-    k = min(row_cap, b.shape[0])
-    src, dst, mass, dropped = [], [], [], 0.0
-    for s, c in costs.row_blocks():
-        rows = slice(s, s + c.shape[0])
-        logp = log_a[rows, None] + log_b + (f[rows, None] + g - c) / eps  # (r, m), log gamma
-        i, j, p, rest = top_entries(logp, k, s)
-        src.append(i)
-        dst.append(j)
-        mass.append(p)
-        dropped += rest
-    return torch.cat(src), torch.cat(dst), torch.cat(mass), dropped
+    """Per row, the ``row_cap`` largest plan entries above the relative floor (the entropic
+    plans' builder, :func:`lagrangian_ot._entropic.sparse_plan`): ``src, dst, gamma, dropped``,
+    sorted by ``src`` then ``dst``."""
+    src, dst, gamma, dropped, _, _ = _entropic.sparse_plan(costs, f, g, a.log(), b.log(), eps, 0.0, row_cap=row_cap)
+    return src, dst, gamma, dropped
