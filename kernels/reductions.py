@@ -185,13 +185,9 @@ class Reductions:
         xn = self._xnp if rows is None else np.ascontiguousarray(self._xnp[rows.cpu().numpy()])
         th = np.full(xn.shape[0], np.inf) if thresh is None else thresh.detach().cpu().numpy().astype(np.float64)
         blocks = (index.offsets, index.lo, index.hi, a, b)
-        vals, idx, _ = pruned_topk(xn, index.points, gb, blocks, th, k, 0.0)
-        found = idx >= 0
-        idx = np.where(found, index.perm[np.where(found, idx, 0)], -1)
-        return (
-            torch.from_numpy(vals).to(device=self.x.device, dtype=self.x.dtype),
-            torch.from_numpy(idx).to(self.x.device),
-        )
+        vals, idx, _ = pruned_topk(xn, index.points, gb, blocks, th, k, 0.0)  # CPU tensors
+        idx = torch.where(idx >= 0, torch.as_tensor(index.perm)[idx.clamp_min(0)], -1)  # block order -> y's
+        return vals.to(device=self.x.device, dtype=self.x.dtype), idx.to(self.x.device)
 
     def min(self, g: torch.Tensor | None, thresh: torch.Tensor | None = None):
         """``(vals (n,), idx (n,))``: the row minima (below ``thresh`` when given)."""

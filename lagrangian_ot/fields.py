@@ -12,13 +12,16 @@ characteristics these fields satisfy ``d_t rho + div m = 0`` exactly.
 Fields are evaluated on a :class:`~lagrangian_ot.Grid` (returns ``(..., *grid.shape)``)
 or at query points ``(Q, d)`` (returns ``(..., Q)``).
 
-Backends (``backend=``): ``"torch"``, exact sums (on grids the Gaussian
-factorises over axes and the sum is a chain of matrix products; at query
-points, blocked sums); ``"fft"``, linear binning on a grid of at least four
-bins per standard deviation and FFT convolution (grids only, relative error
-under 1e-3 in the max norm); ``"keops"``, exact sums streamed by KeOps;
-``"auto"``: exact separable sums on small grids, FFT once the exact sum would
-exceed about 2e8 terms, KeOps at query points on CUDA, torch otherwise.
+Backends (``backend=``, the list and the choice are :mod:`lagrangian_ot.kernels`'):
+``"torch"``, exact sums (on grids the Gaussian factorises over axes and the sum
+is a chain of matrix products; at query points, blocked sums); ``"fft"``, linear
+binning on a grid of at least four bins per standard deviation and FFT
+convolution (grids only, relative error under 1e-3 in the max norm; at query
+points the exact sums); ``"keops"``, exact sums streamed by KeOps (only when
+asked for: see ``kernels.backend.resolve_backend``); ``"auto"``: on grids, the
+exact separable sums until they would exceed about 2e8 (particle x cell x
+channel) terms on the CPU (1e12 on CUDA), FFT beyond; at query points the
+blocked torch sums, on every device.
 """
 
 from __future__ import annotations
@@ -29,9 +32,7 @@ import torch
 
 from .errors import InputError, check_positive
 from .grid import Grid
-from .kernels import gaussian_sum, gaussian_sum_grid
-
-_BACKENDS = ("auto", "torch", "keops", "fft")
+from .kernels import BACKENDS, gaussian_sum, gaussian_sum_grid
 
 
 def _check(points, mass, where, sigma, backend, velocity=None):
@@ -51,8 +52,8 @@ def _check(points, mass, where, sigma, backend, velocity=None):
         raise InputError(f"mass {tuple(mass.shape)} does not match points {tuple(points.shape[:-1])}") from None
     if not bool(torch.isfinite(mass).all()):
         raise InputError("mass contains NaN or infinite values")
-    if backend not in _BACKENDS:
-        raise InputError(f"unknown backend {backend!r}; expected one of {', '.join(_BACKENDS)}")
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     s = torch.as_tensor(sigma, dtype=torch.float64).reshape(-1)
     if s.numel() not in (1, d):
         raise InputError(f"sigma must be a number or {d} numbers (one per axis), got {s.numel()}")
@@ -97,7 +98,8 @@ def density(points, mass, where, sigma, *, backend: str = "auto") -> torch.Tenso
     """Kernel-smoothed density ``rho = sum_k mass_k G_sigma(. - Z_k)``.
 
     ``points (..., K, d)``, ``mass (K,)`` or ``(..., K)``; ``where`` a Grid or
-    queries ``(Q, d)`` -> ``(..., *grid.shape)`` or ``(..., Q)``.
+    queries ``(Q, d)`` -> ``(..., *grid.shape)`` or ``(..., Q)``. ``backend``: one of
+    ``kernels.BACKENDS`` (module docstring).
     """
     mass, sig, _ = _check(points, mass, where, sigma, backend)
     return _smooth(points, mass.unsqueeze(-1), where, sig, backend)[..., 0]

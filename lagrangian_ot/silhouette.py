@@ -184,12 +184,12 @@ def _poisson_sample(pix: np.ndarray, n: int, rng: np.random.Generator) -> np.nda
     order = rng.permutation(len(pix))
     span = pix.max(0) - pix.min(0)
     lo, hi = 1e-3 * float(span.max()), 2.0 * float(np.sqrt(np.prod(span + 1) / n)) + 1.0
-    best = poisson_disk(pix, order, lo)
+    best = poisson_disk(pix, order, lo).numpy()
     if len(best) < n:
         raise InputError(f"cannot place {n} points in the silhouette; use fewer points")
     for _ in range(40):
         mid = 0.5 * (lo + hi)
-        acc = poisson_disk(pix, order, mid)
+        acc = poisson_disk(pix, order, mid).numpy()
         if len(acc) >= n:
             lo, best = mid, acc
             if len(acc) == n:
@@ -278,7 +278,7 @@ def load_silhouette(
     else:
         factor = max(1, math.ceil(math.sqrt(2 * n / mask.sum())))
         pix = _pixels(_upsample(mask, factor) if factor > 1 else mask) / factor
-        order = farthest_points(pix, n, start=int(rng.integers(len(pix))))
+        order = farthest_points(pix, n, start=int(rng.integers(len(pix)))).numpy()
         pts = pix[order] + rng.uniform(-0.05, 0.05, (n, 2)) / factor
     pts = torch.from_numpy(np.ascontiguousarray(pts, dtype=np.float64))
     pts = pts - pts.mean(0)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import lagrangian_ot
 
@@ -69,6 +70,41 @@ def test_native_kernels_load():
 
     pts = np.array([[0.0, 0.0], [1.0, 0.0], [0.1, 0.0], [5.0, 0.0]])
     assert farthest_points(pts, 2, start=0).tolist() == [0, 3]
+
+
+def test_native_wrappers_take_and_return_tensors():
+    import numpy as np
+
+    from lagrangian_ot.kernels.native import (
+        assign_costs,
+        farthest_points,
+        make_basic,
+        poisson_disk,
+        ssp_transport,
+    )
+
+    pts = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.1, 0.0], [5.0, 0.0]], dtype=torch.float32)
+    chosen = farthest_points(pts, 2, start=0)
+    assert chosen.dtype == torch.int64 and chosen.device.type == "cpu" and chosen.tolist() == [0, 3]
+    assert torch.equal(farthest_points(pts.numpy(), 2), chosen)  # arrays still work
+    kept = poisson_disk(pts, torch.arange(4), 0.5)
+    assert kept.dtype == torch.int64 and kept.tolist() == [0, 1, 3]
+    # two sources, two sinks, all four edges: the cheap diagonal carries everything
+    src, dst = torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 0, 1])
+    cost = torch.tensor([0.0, 4.0, 4.0, 1.0], dtype=torch.float64)
+    ones = torch.ones(2, dtype=torch.float64)
+    flow, u, v, info = ssp_transport(2, 2, src, dst, cost, ones, ones, torch.zeros(2, dtype=torch.float64), 0.5)
+    assert all(isinstance(t, torch.Tensor) and t.dtype == torch.float64 for t in (flow, u, v))
+    assert flow.tolist() == [1.0, 0.0, 0.0, 1.0] and set(info) == {"augmentations", "scanned"}
+    assert bool((u[src] + v[dst] <= cost + 1e-12).all()) and torch.allclose((u[src] + v[dst])[flow > 0], cost[flow > 0])
+    arrays = ssp_transport(2, 2, src.numpy(), dst.numpy(), cost.numpy(), ones.numpy(), ones.numpy(), np.zeros(2), 0.5)
+    assert torch.equal(arrays[0], flow)
+    # a plan with a cycle on tight edges (zero costs): the basic one keeps the masses' sums
+    basic = make_basic(2, 2, src, dst, torch.full((4,), 0.5, dtype=torch.float64))
+    assert isinstance(basic, torch.Tensor) and int((basic > 0).sum()) <= 3
+    assert torch.allclose(torch.zeros(2, dtype=torch.float64).index_add(0, src, basic), ones)
+    perm, pu, pv, bad = assign_costs(torch.tensor([[[0.0, 4.0], [4.0, 1.0]]]))
+    assert perm.tolist() == [[0, 1]] and pu.dtype == torch.float64 and bad.shape == (1,)
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ def _spread_pairs(mass: torch.Tensor, points: torch.Tensor, count: int) -> torch
     count = min(int(count), keep.numel())
     if count == 0:
         return keep
-    return keep[torch.from_numpy(farthest_points(points[keep].detach().double().cpu().numpy(), count)).to(keep.device)]
+    return keep[farthest_points(points[keep].detach(), count).to(keep.device)]
 
 
 def _sigma(plan, sigma: float | None) -> float:
