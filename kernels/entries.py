@@ -42,9 +42,14 @@ def merge_entries(first, second, m: int):
     if _native(s1, s2) and m1.dtype == m2.dtype == torch.float64:
         s1, d1, m1, s2, d2, m2 = (t.contiguous() for t in (s1, d1, m1, s2, d2, m2))
         size = s1.shape[0] + s2.shape[0]
-        so, do, mo = torch.empty(size, dtype=torch.int64), torch.empty(size, dtype=torch.int64), torch.empty(size, dtype=torch.float64)
-        k = _symbols()[0](s1.shape[0], s1.data_ptr(), d1.data_ptr(), m1.data_ptr(), s2.shape[0], s2.data_ptr(),
-                          d2.data_ptr(), m2.data_ptr(), so.data_ptr(), do.data_ptr(), mo.data_ptr())  # fmt: skip
+        so, do, mo = (
+            torch.empty(size, dtype=torch.int64),
+            torch.empty(size, dtype=torch.int64),
+            torch.empty(size, dtype=torch.float64),
+        )
+        k = _symbols()[0](s1.shape[0], s1.data_ptr(), d1.data_ptr(), m1.data_ptr(),
+                          s2.shape[0], s2.data_ptr(), d2.data_ptr(), m2.data_ptr(),
+                          so.data_ptr(), do.data_ptr(), mo.data_ptr())  # fmt: skip
         return so[:k], do[:k], mo[:k]
     key, order = torch.sort(torch.cat([s1 * m + d1, s2 * m + d2]))
     mass = torch.cat([m1, m2])[order]
@@ -63,8 +68,8 @@ def entries_cost(src, dst, mass, x, y) -> float:
         K, d = src.shape[0], x.shape[1]
 
         def run(k0):
-            return cost(k0, min(K, k0 + CHUNK), d, src.data_ptr(), dst.data_ptr(), mass.data_ptr(), x.data_ptr(),
-                        y.data_ptr())  # fmt: skip
+            return cost(k0, min(K, k0 + CHUNK), d, src.data_ptr(), dst.data_ptr(), mass.data_ptr(),
+                        x.data_ptr(), y.data_ptr())  # fmt: skip
 
         starts = range(0, K, CHUNK)
         if _threads() > 1 and len(starts) > 1:
@@ -73,5 +78,7 @@ def entries_cost(src, dst, mass, x, y) -> float:
     total = 0.0
     for s in range(0, src.shape[0], CHUNK):
         i, j = src[s : s + CHUNK], dst[s : s + CHUNK]
-        total += float((mass[s : s + CHUNK].double() * (x[i] - y[j]).double().square().sum(-1)).sum())
+        total += float(
+            (mass[s : s + CHUNK].double() * (x[i] - y[j]).double().square().sum(-1)).sum()
+        )
     return total

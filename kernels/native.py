@@ -30,7 +30,9 @@ _F64 = ctypes.POINTER(ctypes.c_double)
 
 
 def _cache_dir() -> Path:
-    root = os.environ.get("LAGOT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lagrangian_ot")
+    root = os.environ.get("LAGOT_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "lagrangian_ot"
+    )
     return Path(root)
 
 
@@ -39,7 +41,9 @@ def _compile(sources: list[Path]) -> Path:
     target = _cache_dir() / f"native-{digest}.so"
     if target.exists():
         return target
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    compiler = (
+        os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    )
     if compiler is None:
         raise RuntimeError(
             "the exact solver's C library is not built and no C compiler was found; "
@@ -72,7 +76,13 @@ def _library() -> ctypes.CDLL:
     fps.argtypes = [ctypes.c_int64, ctypes.c_int64, _F64, ctypes.c_int64, ctypes.c_int64, _I64]
     tk = lib.lagot_pruned_topk
     tk.restype = ctypes.c_int64
-    tk.argtypes = [ctypes.c_int64] * 3 + [_F64] * 3 + [ctypes.c_int64, _I64] + [_F64] * 5 + [ctypes.c_double, ctypes.c_int64, _F64, _I64, _F64]
+    tk.argtypes = (
+        [ctypes.c_int64] * 3
+        + [_F64] * 3
+        + [ctypes.c_int64, _I64]
+        + [_F64] * 5
+        + [ctypes.c_double, ctypes.c_int64, _F64, _I64, _F64]
+    )
     bc = lib.lagot_batch_assign_costs
     bc.restype = ctypes.c_int64
     bc.argtypes = [ctypes.c_int64] * 3 + [_F64, _I64, _F64, _F64, _F64]
@@ -95,13 +105,26 @@ def _prox_symbol(dtype: torch.dtype):
     return fn
 
 
-def prox_w2(r: torch.Tensor, m: torch.Tensor, gamma: float, start: torch.Tensor | None, max_iter: int, tol: float):
+def prox_w2(
+    r: torch.Tensor,
+    m: torch.Tensor,
+    gamma: float,
+    start: torch.Tensor | None,
+    max_iter: int,
+    tol: float,
+):
     """The cubic prox of ``|m|^2 / rho`` per cell (see ``native/prox.c``) on contiguous CPU tensors.
 
     ``r (N...)``, ``m (k, N...)`` of float32 or float64; returns ``(rho, m)``.
     """
-    if r.dtype not in (torch.float32, torch.float64) or m.dtype != r.dtype or r.device.type != "cpu":
-        raise TypeError(f"prox_w2 takes float32/float64 CPU tensors of one dtype, got {r.dtype} and {m.dtype}")
+    if (
+        r.dtype not in (torch.float32, torch.float64)
+        or m.dtype != r.dtype
+        or r.device.type != "cpu"
+    ):
+        raise TypeError(
+            f"prox_w2 takes float32/float64 CPU tensors of one dtype, got {r.dtype} and {m.dtype}"
+        )
     if m.shape[1:] != r.shape or (start is not None and start.shape != r.shape):
         raise ValueError(f"prox_w2: shapes {tuple(r.shape)}, {tuple(m.shape)} do not match")
     fn = _prox_symbol(r.dtype)
@@ -110,8 +133,9 @@ def prox_w2(r: torch.Tensor, m: torch.Tensor, gamma: float, start: torch.Tensor 
     rho = torch.empty_like(r)
     mom = torch.empty_like(m)
     guess = None if start is None else start.to(r.dtype).contiguous()  # kept alive during the call
-    fn(r.numel(), m.shape[0], r.data_ptr(), m.data_ptr(), gamma, None if guess is None else guess.data_ptr(),
-       rho.data_ptr(), mom.data_ptr(), max_iter, tol)  # fmt: skip
+    fn(r.numel(), m.shape[0], r.data_ptr(), m.data_ptr(), gamma,
+       None if guess is None else guess.data_ptr(), rho.data_ptr(), mom.data_ptr(),
+       max_iter, tol)  # fmt: skip
     return rho, mom
 
 
@@ -176,7 +200,11 @@ def ssp_transport(
     u = torch.zeros(n, dtype=torch.float64)
     v = _host(v, torch.float64).clone()
     warm = flow is not None
-    flow = _host(flow, torch.float64)[order] if warm else torch.zeros(cost.shape[0], dtype=torch.float64)
+    flow = (
+        _host(flow, torch.float64)[order]
+        if warm
+        else torch.zeros(cost.shape[0], dtype=torch.float64)
+    )
     stats = torch.zeros(2, dtype=torch.int64)
     status = _library().lagot_ssp_transport(
         n, m,
@@ -249,11 +277,15 @@ def _run_batches(B: int, call) -> None:
         status = [call(0, B)]
     else:  # more spans than threads: a thread slowed by a busy core takes fewer of them
         with ThreadPoolExecutor(threads) as pool:
-            status = list(pool.map(lambda span: call(*span), _split(B, min(B, SPANS_PER_THREAD * threads))))
+            status = list(
+                pool.map(lambda span: call(*span), _split(B, min(B, SPANS_PER_THREAD * threads)))
+            )
     if any(s == 1 for s in status):
         raise MemoryError("the assignment solver ran out of memory")
     if any(s != 0 for s in status):
-        raise NonFiniteCost("the assignment solver met a non-finite cost (or one above 1e300 in magnitude)")
+        raise NonFiniteCost(
+            "the assignment solver met a non-finite cost (or one above 1e300 in magnitude)"
+        )
 
 
 def assign_costs(costs):
@@ -266,7 +298,9 @@ def assign_costs(costs):
     """
     costs = _host(costs, torch.float64)
     if costs.dim() != 3 or costs.shape[1] != costs.shape[2]:
-        raise ValueError(f"assign_costs takes square cost matrices (B, n, n), got {tuple(costs.shape)}")
+        raise ValueError(
+            f"assign_costs takes square cost matrices (B, n, n), got {tuple(costs.shape)}"
+        )
     B, n, _ = costs.shape
     col4row = torch.empty((B, n), dtype=torch.int64)
     u = torch.empty((B, n), dtype=torch.float64)
@@ -294,7 +328,9 @@ def make_basic(n: int, m: int, src, dst, mass) -> torch.Tensor:
     """
     src, dst = _host(src, torch.int64), _host(dst, torch.int64)
     out = _host(mass, torch.float64).clone()
-    if _library().lagot_make_basic(n, m, out.shape[0], _ptr(src, _I64), _ptr(dst, _I64), _ptr(out, _F64)):
+    if _library().lagot_make_basic(
+        n, m, out.shape[0], _ptr(src, _I64), _ptr(dst, _I64), _ptr(out, _F64)
+    ):
         raise MemoryError("make_basic ran out of memory")
     return out
 
@@ -323,7 +359,9 @@ def poisson_disk(points, order, radius: float) -> torch.Tensor:
         raise ValueError("poisson_disk works on 2-D points")
     order = _host(order, torch.int64)
     out = torch.empty(pts.shape[0], dtype=torch.int64)
-    count = _library().lagot_poisson_disk(pts.shape[0], _ptr(pts, _F64), _ptr(order, _I64), float(radius), _ptr(out, _I64))
+    count = _library().lagot_poisson_disk(
+        pts.shape[0], _ptr(pts, _F64), _ptr(order, _I64), float(radius), _ptr(out, _I64)
+    )
     if count == -1:
         raise MemoryError("Poisson-disk selection ran out of memory")
     if count == -2:

@@ -16,7 +16,8 @@ The solver (cost ``|x - y|^2``, weights ``a``, ``b`` of equal totals):
 
 All certification arithmetic is float64. The all-pairs passes run in native
 code on CPU, skipping blocks of points that exact lower bounds rule out, in
-row blocks with torch on other devices, or KeOps when asked for (:class:`kernels.reductions.Reductions`).
+row blocks with torch on other devices, or KeOps when asked for
+(:class:`kernels.reductions.Reductions`).
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ from .kernels.reductions import Reductions
 DENSE_EDGES = 1 << 12  # solve on the complete graph below this many pairs
 COARSE_RATIO = 3  # fine points per coarse point in the warm start
 NEIGHBOURS = 16  # candidate partners per point
-SLACK = 1e-12  # reduced costs above -SLACK * (|u_i| + mean pair cost + squared diameter) count as nonnegative
-CERTIFY = 1e-11  # accepted gap: 1e-6 of the cost plus CERTIFY * squared diameter * mass (rounding of the duals)
+# reduced costs above -SLACK * (|u_i| + mean pair cost + squared diameter) count as nonnegative
+SLACK = 1e-12
+# accepted gap: 1e-6 of the cost plus CERTIFY * squared diameter * mass (rounding of the duals)
+CERTIFY = 1e-11
 MAX_ROUNDS = 30
 
 
@@ -84,7 +87,9 @@ def _amounts(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return supply, demand, total / n, max(min(1e-10, 1e-6 * smallest), 1e-14 * n)
 
 
-def _edge_costs(x: torch.Tensor, y: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+def _edge_costs(
+    x: torch.Tensor, y: torch.Tensor, src: torch.Tensor, dst: torch.Tensor
+) -> torch.Tensor:
     return ((x[src] - y[dst]) ** 2).sum(-1)  # (E,)
 
 
@@ -106,8 +111,18 @@ def _candidates(rows: Reductions, cols: Reductions, f, g, k):
     n, m = rows.x.shape[0], rows.y.shape[0]
     _, best_y = rows.topk(g, k)  # (n, k)
     _, best_x = cols.topk(f, k)  # (m, k)
-    src = torch.cat([torch.arange(n, device=rows.x.device).repeat_interleave(best_y.shape[1]), best_x.reshape(-1)])
-    dst = torch.cat([best_y.reshape(-1), torch.arange(m, device=rows.x.device).repeat_interleave(best_x.shape[1])])
+    src = torch.cat(
+        [
+            torch.arange(n, device=rows.x.device).repeat_interleave(best_y.shape[1]),
+            best_x.reshape(-1),
+        ]
+    )
+    dst = torch.cat(
+        [
+            best_y.reshape(-1),
+            torch.arange(m, device=rows.x.device).repeat_interleave(best_x.shape[1]),
+        ]
+    )
     keep = (src >= 0) & (dst >= 0)
     return _unique_edges(src[keep], dst[keep], m)
 
@@ -238,10 +253,14 @@ def solve(
     tight = 0.0
     for rounds in range(1, MAX_ROUNDS + 1):
         try:
-            flow, u, g, cost, sinfo = _solve_on_edges(x0, y0, src, dst, supply, demand, g, tol, flow, tight)
+            flow, u, g, cost, sinfo = _solve_on_edges(
+                x0, y0, src, dst, supply, demand, g, tol, flow, tight
+            )
         except InfeasibleGraph:
             if k >= m:
-                raise RuntimeError("transportation solver found no feasible flow on the complete graph") from None
+                raise RuntimeError(
+                    "transportation solver found no feasible flow on the complete graph"
+                ) from None
             k *= 2  # the graph cannot carry the masses: widen it everywhere
             s2, d2 = _candidates(rows, cols, rows.min(g)[0], g, k)
             src, dst = _unique_edges(torch.cat([src, s2]), torch.cat([dst, d2]), m)
@@ -262,9 +281,12 @@ def solve(
             _, new = rows.topk(g, k, rows=bad)  # (r, k)
             old_src, old_dst = src, dst
             src, dst = _unique_edges(
-                torch.cat([src, bad.repeat_interleave(new.shape[1])]), torch.cat([dst, new.reshape(-1)]), m
+                torch.cat([src, bad.repeat_interleave(new.shape[1])]),
+                torch.cat([dst, new.reshape(-1)]),
+                m,
             )
-            grew = src.shape[0] > old_src.shape[0]  # else the "violations" are rounding: certify as is
+            # else the "violations" are rounding: certify as is
+            grew = src.shape[0] > old_src.shape[0]
         if not bool(violated.any()) or not grew:
             gap = primal - _fsum(a_moved * f) - _fsum(b_moved * g)
             floor = CERTIFY * diam2 * total  # the duals' rounding grows with the squared spread
@@ -286,4 +308,3 @@ def solve(
             )  # fmt: skip
         flow = _carry_flow(old_src, old_dst, flow, src, dst, m)
     raise RuntimeError(f"exact solver did not certify its plan in {MAX_ROUNDS} rounds")
-

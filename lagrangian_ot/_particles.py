@@ -50,7 +50,11 @@ def at(plan, t) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     if points.dim() == plan.velocity.dim():
         return points, plan.mass, plan.velocity
     steps = points.shape[0]
-    return points, plan.mass.expand(steps, *plan.mass.shape), plan.velocity.expand(steps, *plan.velocity.shape)
+    return (
+        points,
+        plan.mass.expand(steps, *plan.mass.shape),
+        plan.velocity.expand(steps, *plan.velocity.shape),
+    )
 
 
 def displacement(plan) -> torch.Tensor:

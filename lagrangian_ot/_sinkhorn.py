@@ -61,7 +61,8 @@ def _damp(rho: float | None, eps: float) -> float:
 
 
 def translate(f, g, log_a, log_b, rho: float):
-    """Exact dual ascent along ``(f + lam, g - lam)``: ``lam = rho/2 log(sum a e^(-f/rho) / sum b e^(-g/rho))``."""
+    """Exact dual ascent along ``(f + lam, g - lam)``:
+    ``lam = rho/2 log(sum a e^(-f/rho) / sum b e^(-g/rho))``."""
     lam = 0.5 * rho * (torch.logsumexp(log_a - f / rho, 0) - torch.logsumexp(log_b - g / rho, 0))
     return f + lam, g - lam
 
@@ -81,7 +82,9 @@ def column_error(g, g_new_undamped, b, eps: float, rho: float | None, total: flo
     return float(err.sum()) / total
 
 
-def anneal(kernel, log_a, log_b, f, g, schedule, rho: float | None = None, max_iter: int = ANNEAL_ITER):
+def anneal(
+    kernel, log_a, log_b, f, g, schedule, rho: float | None = None, max_iter: int = ANNEAL_ITER
+):
     """At each ``eps`` of ``schedule``, iterate until the marginal error is ``ANNEAL_TOL``
     (at most ``max_iter`` iterations); returns ``f, g`` and the number of iterations."""
     total = 0
@@ -92,8 +95,21 @@ def anneal(kernel, log_a, log_b, f, g, schedule, rho: float | None = None, max_i
 
 
 def converge(
-    kernel, log_a, log_b, f, g, eps: float, rho: float | None, tol: float, max_iter: int, *, target=None,
-    translation: bool = True, progress=None, exact: bool = True, single: bool = True,
+    kernel,
+    log_a,
+    log_b,
+    f,
+    g,
+    eps: float,
+    rho: float | None,
+    tol: float,
+    max_iter: int,
+    *,
+    target=None,
+    translation: bool = True,
+    progress=None,
+    exact: bool = True,
+    single: bool = True,
 ) -> LoopResult:
     """Iterate at ``eps`` until the column error is at most ``tol`` (see the module docstring).
 
@@ -207,7 +223,8 @@ class Anderson:
 
     def __call__(self, g, G, weight, history):
         error = history[-1]
-        if error > RESTART * self.best:  # a step that failed: back to the best iterate's plain update
+        # a step that failed: back to the best iterate's plain update
+        if error > RESTART * self.best:
             out, self.best, self.best_G = self.best_G, math.inf, None  # a new baseline: no cycle
             self.last = self.dr = self.dm = None
             return out
@@ -228,4 +245,3 @@ class Anderson:
         out = (g + MIXING * (G - g)).reshape(-1) - gamma @ self.dm
         out = out.reshape(G.shape)
         return out if bool(torch.isfinite(out).all()) else G
-

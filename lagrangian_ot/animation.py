@@ -54,11 +54,15 @@ class Canvas:
         width, arrows = check_int(width, "width (pixels)", 32, 4096), check_int(arrows, "arrows", 0)
         self.plan = plan
         self.sigma = float(sigma) if sigma is not None else _particles.sigma_of(plan)
-        self.grid = _style.frame_grid(torch.cat([plan.x.detach(), plan.y.detach()]), self.sigma, width)
+        self.grid = _style.frame_grid(
+            torch.cat([plan.x.detach(), plan.y.detach()]), self.sigma, width
+        )
         self.width, self.height = self.grid.shape
         self.peak = None
         if _particles.fades(plan):
-            self.peak = max(float(self.density(float(t)).max()) for t in np.linspace(0.0, 1.0, PEAK_TIMES))
+            self.peak = max(
+                float(self.density(float(t)).max()) for t in np.linspace(0.0, 1.0, PEAK_TIMES)
+            )
         self.track = self._arrow_track(arrows) if arrows else None
 
     def density(self, t: float) -> np.ndarray:
@@ -84,10 +88,13 @@ class Canvas:
     def centres(self, t: float) -> np.ndarray:
         """``(A, 2)``: the arrows' centres in pixels at time ``t`` (their particles' positions)."""
         idx, _ = self.track
-        return self._pixels(_particles.at(self.plan, float(t))[0][idx].detach().double().cpu().numpy())
+        return self._pixels(
+            _particles.at(self.plan, float(t))[0][idx].detach().double().cpu().numpy()
+        )
 
     def arrows(self, t: float):
-        """Arrow ``(tails, heads)`` in pixels at time ``t`` (the canvas must have been made with arrows)."""
+        """Arrow ``(tails, heads)`` in pixels at time ``t`` (the canvas must have been made with
+        arrows)."""
         centres = self.centres(t)
         half = self.track[1]
         return centres - half, centres + half
@@ -116,9 +123,15 @@ def _draw_arrows(draw, tails: np.ndarray, heads: np.ndarray, fill, width: int) -
 
 
 def frames(
-    plan: Plan | HKPlan, n_frames: int = 48, *, sigma: float | None = None, width: int = 640, arrows: int = 0
+    plan: Plan | HKPlan,
+    n_frames: int = 48,
+    *,
+    sigma: float | None = None,
+    width: int = 640,
+    arrows: int = 0,
 ) -> Iterator[tuple[float, np.ndarray, np.ndarray, tuple | None]]:
-    """Yield ``(t, alpha (H, W), rgb (3,), arrows)`` for ``n_frames`` times from 0 to 1, one at a time.
+    """Yield ``(t, alpha (H, W), rgb (3,), arrows)`` for ``n_frames`` times from 0 to 1, one at a
+    time.
 
     ``arrows`` is None, or with ``arrows > 0`` the ``(tails, heads)`` of that
     many arrows in pixels (see :func:`write_gif`).
@@ -178,11 +191,14 @@ def write_gif(
         for _, alpha, rgb, arrow in _frames_on(canvas, frames):
             index = np.rint(alpha * (ARROW_INDEX - 1)).astype(np.uint8)
             im = Image.fromarray(index, mode="P")
-            colours = 1.0 - levels[:, None] * (1.0 - rgb[None, :])  # (255, 3): white -> this frame's colour
+            # (255, 3): white -> this frame's colour
+            colours = 1.0 - levels[:, None] * (1.0 - rgb[None, :])
             pal = np.vstack([colours, arrow_rgb])
             im.putpalette((np.rint(pal * 255).astype(np.uint8)).reshape(-1).tolist())
             if arrow is not None:
-                _draw_arrows(ImageDraw.Draw(im), *arrow, fill=ARROW_INDEX, width=_line_width(canvas))
+                _draw_arrows(
+                    ImageDraw.Draw(im), *arrow, fill=ARROW_INDEX, width=_line_width(canvas)
+                )
             if first:
                 im.encoderinfo = {"loop": 0, "duration": delay}
                 fh.writelines(GifImagePlugin.getheader(im, None, {"loop": 0, "duration": delay})[0])
@@ -252,7 +268,9 @@ def write_mp4(
             proc.stdin.close()
             err = proc.stderr.read().decode(errors="replace").strip()
             if proc.wait() != 0:
-                raise RuntimeError(f"ffmpeg failed: {err.splitlines()[-1] if err else 'no message'}")
+                raise RuntimeError(
+                    f"ffmpeg failed: {err.splitlines()[-1] if err else 'no message'}"
+                )
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -37,7 +37,10 @@ from .kernels import BACKENDS, gaussian_sum, gaussian_sum_grid
 
 def _check(points, mass, where, sigma, backend, velocity=None):
     if not isinstance(points, torch.Tensor) or points.dim() < 2:
-        raise InputError(f"points must be a tensor of shape (..., K, d), got {getattr(points, 'shape', type(points))}")
+        raise InputError(
+            "points must be a tensor of shape (..., K, d), "
+            f"got {getattr(points, 'shape', type(points))}"
+        )
     if not points.is_floating_point():
         raise InputError(f"points must be floating, got {points.dtype}")
     K, d = points.shape[-2], points.shape[-1]
@@ -49,7 +52,9 @@ def _check(points, mass, where, sigma, backend, velocity=None):
     try:
         mass = torch.broadcast_to(mass, points.shape[:-1])
     except RuntimeError:
-        raise InputError(f"mass {tuple(mass.shape)} does not match points {tuple(points.shape[:-1])}") from None
+        raise InputError(
+            f"mass {tuple(mass.shape)} does not match points {tuple(points.shape[:-1])}"
+        ) from None
     if not bool(torch.isfinite(mass).all()):
         raise InputError("mass contains NaN or infinite values")
     if backend not in BACKENDS:
@@ -66,13 +71,17 @@ def _check(points, mass, where, sigma, backend, velocity=None):
         if where.dim() != 2 or where.shape[-1] != d:
             raise InputError(f"queries must have shape (Q, {d}), got {tuple(where.shape)}")
     else:
-        raise InputError(f"fields are evaluated on a Grid or at query points (Q, d), got {type(where).__name__}")
+        raise InputError(
+            f"fields are evaluated on a Grid or at query points (Q, d), got {type(where).__name__}"
+        )
     if velocity is not None:
         velocity = torch.as_tensor(velocity, dtype=points.dtype, device=points.device)
         try:
             velocity = torch.broadcast_to(velocity, points.shape)
         except RuntimeError:
-            raise InputError(f"velocity {tuple(velocity.shape)} does not match points {tuple(points.shape)}") from None
+            raise InputError(
+                f"velocity {tuple(velocity.shape)} does not match points {tuple(points.shape)}"
+            ) from None
         if not bool(torch.isfinite(velocity).all()):
             raise InputError("velocity contains NaN or infinite values")
     sig = s.item() if s.numel() == 1 else s.to(points.dtype)
@@ -84,8 +93,11 @@ def _smooth(points, weights, where, sigma, backend) -> torch.Tensor:
     if isinstance(where, Grid):
         cells = math.prod(where.shape) * math.prod(weights.shape[:-2]) * weights.shape[-1]
         if cells * weights.element_size() > 8 << 30:
-            raise InputError(f"fields on this grid would need {cells * weights.element_size() / 2**30:.1f} GiB")
-        axes = [ax.to(device=points.device) for ax in where.axes]  # float64: FFT reads the spacing from them
+            raise InputError(
+                f"fields on this grid would need {cells * weights.element_size() / 2**30:.1f} GiB"
+            )
+        # float64: FFT reads the spacing from them
+        axes = [ax.to(device=points.device) for ax in where.axes]
         try:
             return gaussian_sum_grid(axes, points, weights, sigma, backend=backend)
         except ValueError as exc:  # a grid too large for memory, said before allocating
@@ -106,7 +118,8 @@ def density(points, mass, where, sigma, *, backend: str = "auto") -> torch.Tenso
 
 
 def momentum(points, mass, velocity, where, sigma, *, backend: str = "auto") -> torch.Tensor:
-    """Kernel-smoothed momentum ``m = sum_k mass_k V_k G_sigma(. - Z_k)``, ``(..., *grid.shape, d)``."""
+    """Kernel-smoothed momentum ``m = sum_k mass_k V_k G_sigma(. - Z_k)``,
+    ``(..., *grid.shape, d)``."""
     mass, sig, vel = _check(points, mass, where, sigma, backend, velocity)
     return _smooth(points, mass.unsqueeze(-1) * vel, where, sig, backend)
 
@@ -119,7 +132,9 @@ def density_and_momentum(points, mass, velocity, where, sigma, *, backend: str =
     return out[..., 0], out[..., 1:]
 
 
-def velocity(points, mass, velocity, where, sigma, *, floor: float = 1e-3, backend: str = "auto") -> torch.Tensor:
+def velocity(
+    points, mass, velocity, where, sigma, *, floor: float = 1e-3, backend: str = "auto"
+) -> torch.Tensor:
     """Nadaraya-Watson velocity ``v = m / rho``; zero where ``rho < floor * max(rho)``.
 
     Returns ``(..., *grid.shape, d)`` or ``(..., Q, d)``.

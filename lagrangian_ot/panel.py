@@ -37,7 +37,13 @@ from .hk import HKPlan, hk_plan
 from .plan import Plan
 from .plot import _style
 
-__all__ = ["MAX_FRAMES", "MAX_UNBALANCED_FRAMES", "unbalanced_frames", "write_panel", "write_unbalanced_panel"]
+__all__ = [
+    "MAX_FRAMES",
+    "MAX_UNBALANCED_FRAMES",
+    "unbalanced_frames",
+    "write_panel",
+    "write_unbalanced_panel",
+]
 
 MAX_UNBALANCED_FRAMES = 200  # per reaction length: the page holds them all
 
@@ -83,7 +89,10 @@ def write_panel(
         images.append(png_uri(alpha, rgb))
         if canvas.track:  # the page moves each arrow's centre linearly between two frames
             centres.append(np.round(canvas.centres(t), 2).tolist())
-    arrow_data = {"centres": centres, "half": np.round(canvas.track[1], 2).tolist() if canvas.track else []}
+    arrow_data = {
+        "centres": centres,
+        "half": np.round(canvas.track[1], 2).tolist() if canvas.track else [],
+    }
     data = {
         "width": canvas.width, "height": canvas.height, "frames": images, "arrows": arrow_data,
         "arrow": _style.ARROW_COLOR,
@@ -95,7 +104,17 @@ _UNBALANCED_TITLE = "Unbalanced transport (Wasserstein-Fisher-Rao)"
 
 
 def unbalanced_frames(
-    x, y, a, b, kappas: Sequence[float], *, frames: int = 17, times=None, sigma=None, width: int = 560, plans=None
+    x,
+    y,
+    a,
+    b,
+    kappas: Sequence[float],
+    *,
+    frames: int = 17,
+    times=None,
+    sigma=None,
+    width: int = 560,
+    plans=None,
 ):
     """Density frames of the WFR paths, ``(K, frames, width, height)``, their masses and values.
 
@@ -113,18 +132,27 @@ def unbalanced_frames(
     width = check_int(width, "width (pixels)", 16, 4096)
     if x.dim() != 2 or x.shape[-1] != 2 or y.dim() != 2 or y.shape[-1] != 2:
         raise InputError("the unbalanced panel draws 2-D clouds (n, 2) and (m, 2)")
-    sig = check_positive(sigma, "sigma") if sigma is not None else min(_style.default_sigma(x), _style.default_sigma(y))
+    sig = (
+        check_positive(sigma, "sigma")
+        if sigma is not None
+        else min(_style.default_sigma(x), _style.default_sigma(y))
+    )
     if plans is not None and (len(plans) != len(kappas) or any(
         not math.isclose(p.kappa, k, rel_tol=1e-12) for p, k in zip(plans, kappas)
     )):  # fmt: skip
-        raise InputError(f"give one plan per kappa, in order: plans for {[p.kappa for p in plans]}, kappas {kappas}")
+        raise InputError(
+            "give one plan per kappa, in order: plans for "
+            f"{[p.kappa for p in plans]}, kappas {kappas}"
+        )
     canvas = _style.frame_grid(torch.cat([x, y]), sig, width)
     t = torch.linspace(0, 1, frames, dtype=torch.float64) if times is None else times
     rho, masses, values = [], [], []
     plans = list(plans) if plans is not None else [hk_plan(x, y, a, b, k) for k in kappas]
     for plan in plans:
         z, h, _ = _particles.at(plan, t)  # (T, K, 2), (T, K)
-        rho.append(torch.stack([density(z[i], h[i], canvas, sig) for i in range(frames)]).double().cpu())
+        rho.append(
+            torch.stack([density(z[i], h[i], canvas, sig) for i in range(frames)]).double().cpu()
+        )
         masses.append(h.double().sum(-1).cpu())
         values.append(float(plan.value))
     return torch.stack(rho), torch.stack(masses), values, canvas, plans
@@ -183,19 +211,29 @@ def write_unbalanced_panel(
         "width": canvas.shape[0], "height": canvas.shape[1], "frames": images,
         "kappas": [float(k) for k in kappas], "values": values, "masses": masses.tolist(),
     }  # fmt: skip
-    write_page(path, title=title, data=data, controls=_UNBALANCED_CONTROLS, script=_UNBALANCED_SCRIPT, note=_UNBALANCED_NOTE, output_width="9em")
+    write_page(
+        path,
+        title=title,
+        data=data,
+        controls=_UNBALANCED_CONTROLS,
+        script=_UNBALANCED_SCRIPT,
+        note=_UNBALANCED_NOTE,
+        output_width="9em",
+    )
 
 
 _UNBALANCED_CONTROLS = """
-  <label for="kappa">reaction length &kappa;</label><input id="kappa" type="range" min="0" max="0" value="0" step="1">
+  <label for="kappa">reaction length &kappa;</label>
+  <input id="kappa" type="range" min="0" max="0" value="0" step="1">
   <output id="kappa-out"></output>
   <span>mass</span><span></span><output id="mass-out"></output>
   <span>WFR&sup2;</span><span></span><output id="value-out"></output>
   <span></span><span><button id="play" type="button">Play</button></span><span></span>
 """
 
-_UNBALANCED_NOTE = """Small &kappa;: creating and destroying mass is cheap, shapes fade and grow in place.
-Large &kappa;: mass travels as in balanced transport. Beyond a distance &pi;&kappa; nothing travels."""
+_UNBALANCED_NOTE = """Small &kappa;: creating and destroying mass is cheap, shapes fade and grow in
+place. Large &kappa;: mass travels as in balanced transport. Beyond a distance &pi;&kappa; nothing
+travels."""
 
 _UNBALANCED_SCRIPT = """
   const kappa = document.getElementById("kappa");
@@ -220,7 +258,8 @@ _UNBALANCED_SCRIPT = """
 
 
 _CONTROLS = """
-  <label for="scale">velocity scale</label><input id="scale" type="range" min="0" max="300" value="100">
+  <label for="scale">velocity scale</label>
+  <input id="scale" type="range" min="0" max="300" value="100">
   <output id="scale-out"></output>
   <span></span><span><button id="play" type="button">Play</button>
   <label><input id="show" type="checkbox" checked> arrows</label></span><span></span>
@@ -228,7 +267,8 @@ _CONTROLS = """
 
 _SCRIPT = """
   const scale = document.getElementById("scale"), show = document.getElementById("show");
-  const timeOut = document.getElementById("time-out"), scaleOut = document.getElementById("scale-out");
+  const timeOut = document.getElementById("time-out");
+  const scaleOut = document.getElementById("scale-out");
   scale.value = String(Math.round(100 * queryValue("scale", 0, 3, Number(scale.value) / 100)));
   if (query.get("arrows") === "0") show.checked = false;
   const images = loadFrames(D.frames, draw);
@@ -247,7 +287,8 @@ _SCRIPT = """
       const x0 = cx - hx, y0 = cy - hy, x1 = cx + hx, y1 = cy + hy, ux = hx / len, uy = hy / len;
       const h = Math.min(0.7 * len, 3 + 2 * ctx.lineWidth);
       ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1);
-      ctx.moveTo(x1 - h * (0.89 * ux - 0.45 * uy), y1 - h * (0.89 * uy + 0.45 * ux)); ctx.lineTo(x1, y1);
+      ctx.moveTo(x1 - h * (0.89 * ux - 0.45 * uy), y1 - h * (0.89 * uy + 0.45 * ux));
+      ctx.lineTo(x1, y1);
       ctx.lineTo(x1 - h * (0.89 * ux + 0.45 * uy), y1 - h * (0.89 * uy - 0.45 * ux));
       ctx.stroke();
     }

@@ -10,8 +10,12 @@ from lagrangian_ot import InputError, load_silhouette, match, mccann, plot
 
 @pytest.fixture(scope="module")
 def plan():
-    x = load_silhouette("cat", 300, dtype=torch.float64) - torch.tensor([1.5, 0.0], dtype=torch.float64)
-    y = load_silhouette("disks", 300, dtype=torch.float64) + torch.tensor([1.5, 0.0], dtype=torch.float64)
+    x = load_silhouette("cat", 300, dtype=torch.float64) - torch.tensor(
+        [1.5, 0.0], dtype=torch.float64
+    )
+    y = load_silhouette("disks", 300, dtype=torch.float64) + torch.tensor(
+        [1.5, 0.0], dtype=torch.float64
+    )
     return match(x, y)
 
 
@@ -117,7 +121,9 @@ def hk():
 
     g = torch.Generator().manual_seed(11)
     x = torch.rand(80, 2, generator=g, dtype=torch.float64) * 0.5
-    y = torch.rand(60, 2, generator=g, dtype=torch.float64) * 0.5 + torch.tensor([0.9, 0.0], dtype=torch.float64)
+    y = torch.rand(60, 2, generator=g, dtype=torch.float64) * 0.5 + torch.tensor(
+        [0.9, 0.0], dtype=torch.float64
+    )
     b = torch.full((60,), 2.0 / 60, dtype=torch.float64)
     return hk_plan(x, y, None, b, 0.05), hk_plan(x, y, None, b, 0.5)
 
@@ -154,7 +160,11 @@ def test_hk_density_sequence_shares_one_opacity_scale(hk, monkeypatch):
 
     peaks = []
     real = _geodesic._style.rgba_image
-    monkeypatch.setattr(_geodesic._style, "rgba_image", lambda rho, rgb, **kw: peaks.append(kw) or real(rho, rgb, **kw))
+    monkeypatch.setattr(
+        _geodesic._style,
+        "rgba_image",
+        lambda rho, rgb, **kw: peaks.append(kw) or real(rho, rgb, **kw),
+    )
     plot.density_sequence(hk[0], (0.0, 0.5, 1.0))
     assert len(peaks) == 3 and len({p["peak"] for p in peaks}) == 1 and peaks[0]["peak"] > 0
     peaks.clear()

@@ -51,9 +51,9 @@ class MarkovGeodesic:
         Newton steps taken.
     residual : float
         ``(N mu + lambda^2 / 2) / value`` at the returned path (barrier gap bound plus half the
-        squared Newton decrement, see the docstring of :mod:`lagrangian_ot.markov`): an estimate of the relative excess
-        of ``value`` over the discrete minimum; 0 when nothing was solved (equal endpoints or
-        ``n_times=1``).
+        squared Newton decrement, see the docstring of :mod:`lagrangian_ot.markov`): an estimate of
+        the relative excess of ``value`` over the discrete minimum; 0 when nothing was solved (equal
+        endpoints or ``n_times=1``).
     converged : bool
         ``residual <= tol``.
     info : dict
@@ -89,11 +89,11 @@ def markov_distance(
     """The transport distance ``W(rho0, rho1)`` of a reversible Markov chain, and its geodesic.
 
     The discrete dynamic distance of Maas (2011) with the logarithmic-mean mobility; see the
-    docstring of :mod:`lagrangian_ot.markov` for the conventions, the discretisation and the solver. The result
-    converges to the continuous-time distance as ``O(1 / n_times^2)`` for smooth geodesics
-    (from below: the mobility of time-averaged densities is at least their average mobility),
-    and at about first order when an endpoint has empty states. The graph of the rates may be
-    disconnected if both endpoints put the same mass on each of its components.
+    docstring of :mod:`lagrangian_ot.markov` for the conventions, the discretisation and the solver.
+    The result converges to the continuous-time distance as ``O(1 / n_times^2)`` for smooth
+    geodesics (from below: the mobility of time-averaged densities is at least their average
+    mobility), and at about first order when an endpoint has empty states. The graph of the rates
+    may be disconnected if both endpoints put the same mass on each of its components.
 
     Parameters
     ----------
@@ -120,8 +120,8 @@ def markov_distance(
     Returns
     -------
     MarkovGeodesic
-        ``distance`` (a float), ``value = distance^2`` (a scalar tensor), the ``path (T + 1, n)`` and ``flux (T, n, n)``
-        (antisymmetric), in the dtype and on the device of the inputs.
+        ``distance`` (a float), ``value = distance^2`` (a scalar tensor), the ``path (T + 1, n)``
+        and ``flux (T, n, n)`` (antisymmetric), in the dtype and on the device of the inputs.
 
     Raises
     ------

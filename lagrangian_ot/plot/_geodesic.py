@@ -122,7 +122,9 @@ def density_sequence(
     return fig
 
 
-def arrow_segments(plan: Plan | HKPlan, n_arrows: int = 90, scale: float | None = None, t: float = 0.5):
+def arrow_segments(
+    plan: Plan | HKPlan, n_arrows: int = 90, scale: float | None = None, t: float = 0.5
+):
     """Shortened arrows along the characteristics, centred at evenly spread particles.
 
     Particles ``Z_t`` with mass at ``t`` are subsampled by farthest-point sampling; arrow
@@ -144,10 +146,13 @@ def arrow_segments(plan: Plan | HKPlan, n_arrows: int = 90, scale: float | None 
     count = idx.numel()
     if count == 0:
         return idx, z[idx], z[idx]
-    if scale is None:  # median arrow about 0.8 of the spacing of the arrows: no arrow runs into the next
+    # median arrow about 0.8 of the spacing of the arrows: no arrow runs into the next
+    if scale is None:
         centres = z[idx].double()
         gaps = torch.cdist(centres, centres).fill_diagonal_(float("inf")).min(1).values
-        spacing = float(gaps.median()) if count > 1 else float((z.max(0).values - z.min(0).values).max())
+        spacing = (
+            float(gaps.median()) if count > 1 else float((z.max(0).values - z.min(0).values).max())
+        )
         length = float(v[idx].norm(dim=1).median())
         scale = min(0.5, 0.8 * spacing / length) if length > 0 else 0.5
     elif not float(scale) > 0:

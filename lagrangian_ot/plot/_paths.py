@@ -69,7 +69,8 @@ def plan_lines(plan: Plan | HKPlan, *, ax=None, max_lines: int = 3000):
     max_lines = check_int(max_lines, "max_lines", 1)
     fig, ax = _figure(ax, (5.0, 2.6))
     mass = (plan.gamma if isinstance(plan, HKPlan) else plan.mass).detach().double().cpu()
-    order = torch.argsort(mass, descending=True)[: min(max_lines, int((mass > 0).sum()))]  # pairs with mass
+    # pairs with mass
+    order = torch.argsort(mass, descending=True)[: min(max_lines, int((mass > 0).sum()))]
     xs = plan.x[plan.src[order]].detach().double().cpu().numpy()
     yd = plan.y[plan.dst[order]].detach().double().cpu().numpy()
     w = (mass[order] / max(float(mass.max()), 1e-300)).numpy()
@@ -137,8 +138,8 @@ def velocity_field(
             angles="xy", width=0.004, headwidth=3.6, headlength=4.2, headaxislength=3.8, zorder=3,
         )  # fmt: skip
     elif kind == "streamlines":
-        ax.streamplot(gx, gy, v[..., 0].T, v[..., 1].T, color=_style.ARROW_COLOR, density=1.0, linewidth=0.6,
-                      arrowsize=0.7, broken_streamlines=True)  # fmt: skip
+        ax.streamplot(gx, gy, v[..., 0].T, v[..., 1].T, color=_style.ARROW_COLOR, density=1.0,
+                      linewidth=0.6, arrowsize=0.7, broken_streamlines=True)  # fmt: skip
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     _style.bare(ax)
