@@ -3,7 +3,9 @@
 Installed as :mod:`lagrangian_ot.kernels`. Each reduction has a blocked torch
 implementation (exact, any device) and a KeOps implementation (mainly for
 CUDA); ``backend="auto"`` picks the blocked torch code on every device (see
-``backend.resolve_backend`` for why KeOps is opt-in).
+``backend.resolve_backend`` for why KeOps is opt-in), and on grids FFT
+convolution once the exact sums would be expensive. ``BACKENDS`` lists the
+names a caller may pass.
 
 - :mod:`.gaussian`: Gaussian sums ``sum_k w_k G_sigma(q - z_k)`` at query
   points or on tensor-product grids (separable, exact).
@@ -15,12 +17,13 @@ CUDA); ``backend="auto"`` picks the blocked torch code on every device (see
   the pool only where it pays; ``fit_threads`` wraps the solvers' entry points).
 """
 
-from .backend import available_backends, resolve_backend
+from .backend import BACKENDS, available_backends, resolve_backend
 from .gaussian import gaussian_sum, gaussian_sum_grid
 from .native import farthest_points, ssp_transport
 from .reductions import cmin, ctopk, sqdist
 
 __all__ = [
+    "BACKENDS",
     "available_backends",
     "cmin",
     "ctopk",

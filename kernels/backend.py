@@ -60,12 +60,17 @@ def keops_probe(timeout: float = 600.0) -> str:
 
     code = "import pykeops; pykeops.test_torch_bindings()"
     try:
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         return f"failed: no answer within {timeout:.0f} s"
     if r.returncode == 0:
         return "compiles and runs"
     if r.returncode < 0:
-        return f"crashed (signal {-r.returncode}); keep the default backend='auto', which does not use KeOps"
+        return (
+            f"crashed (signal {-r.returncode}); keep the default backend='auto', "
+            "which does not use KeOps"
+        )
     last = (r.stderr.strip().splitlines() or ["no message"])[-1]
     return f"failed: {last}"

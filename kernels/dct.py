@@ -105,7 +105,8 @@ def _matrix(n: int, inverse: bool, dtype, device) -> torch.Tensor:
 
 
 def along_axis(x: torch.Tensor, dim: int, matrix: torch.Tensor) -> torch.Tensor:
-    """``matrix`` applied to every line of ``x`` along ``dim``, as one matrix product without copies."""
+    """``matrix`` applied to every line of ``x`` along ``dim``, as one matrix product without
+    copies."""
     dim = dim % x.dim()
     n = x.shape[dim]
     if dim == x.dim() - 1:
@@ -136,7 +137,9 @@ def idctn(x: torch.Tensor, dims: Sequence[int]) -> torch.Tensor:
     return _transform(x, dims, True)
 
 
-def neumann_solve(f: torch.Tensor, eigenvalues: torch.Tensor, shift: float = 0.0, batch: int = 0) -> torch.Tensor:
+def neumann_solve(
+    f: torch.Tensor, eigenvalues: torch.Tensor, shift: float = 0.0, batch: int = 0
+) -> torch.Tensor:
     """Solve ``(-Laplace + shift) u = f`` with zero-flux boundaries.
 
     The first ``batch`` axes of ``f`` index independent problems; ``eigenvalues``
@@ -150,7 +153,8 @@ def neumann_solve(f: torch.Tensor, eigenvalues: torch.Tensor, shift: float = 0.0
     >>> lam = laplace_eigenvalues((4,), (1.0,))
     >>> f = torch.tensor([1.0, 0.0, 0.0, -1.0], dtype=torch.float64)
     >>> u = neumann_solve(f, lam)
-    >>> lap = torch.tensor([[1., -1, 0, 0], [-1, 2, -1, 0], [0, -1, 2, -1], [0, 0, -1, 1]], dtype=torch.float64)
+    >>> lap = torch.tensor([[1., -1, 0, 0], [-1, 2, -1, 0], [0, -1, 2, -1], [0, 0, -1, 1]],
+    ...                    dtype=torch.float64)
     >>> torch.allclose(lap @ u, f)
     True
     """

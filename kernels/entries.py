@@ -22,7 +22,8 @@ def _symbols():
     from .native import _library
 
     lib = _library()
-    merge, cost, inplace = lib.lagot_merge_entries, lib.lagot_entries_cost, lib.lagot_merge_entries_inplace
+    merge, cost = lib.lagot_merge_entries, lib.lagot_entries_cost
+    inplace = lib.lagot_merge_entries_inplace
     merge.restype, cost.restype, inplace.restype = _I64, ctypes.c_double, _I64
     merge.argtypes = [_I64, _P, _P, _P, _I64, _P, _P, _P, _P, _P, _P]
     cost.argtypes = [_I64, _I64, _I64, _P, _P, _P, _P, _P]
@@ -57,13 +58,18 @@ def merge_entries(first, second, m: int):
         room = [_room(t, size) for t in (s1, d1, m1)]
         s2, d2, m2 = (t.contiguous() for t in (s2, d2, m2))
         if all(r is not None for r in room):  # in place: no second copy of a large plan
-            k = _symbols()[2](s1.shape[0], *(r.data_ptr() for r in room), s2.shape[0], s2.data_ptr(),
-                              d2.data_ptr(), m2.data_ptr())  # fmt: skip
+            k = _symbols()[2](s1.shape[0], *(r.data_ptr() for r in room), s2.shape[0],
+                              s2.data_ptr(), d2.data_ptr(), m2.data_ptr())  # fmt: skip
             return tuple(r[:k] for r in room)
         s1, d1, m1 = (t.contiguous() for t in (s1, d1, m1))
-        so, do, mo = torch.empty(size, dtype=torch.int64), torch.empty(size, dtype=torch.int64), torch.empty(size, dtype=torch.float64)
-        k = _symbols()[0](s1.shape[0], s1.data_ptr(), d1.data_ptr(), m1.data_ptr(), s2.shape[0], s2.data_ptr(),
-                          d2.data_ptr(), m2.data_ptr(), so.data_ptr(), do.data_ptr(), mo.data_ptr())  # fmt: skip
+        so, do, mo = (
+            torch.empty(size, dtype=torch.int64),
+            torch.empty(size, dtype=torch.int64),
+            torch.empty(size, dtype=torch.float64),
+        )
+        k = _symbols()[0](s1.shape[0], s1.data_ptr(), d1.data_ptr(), m1.data_ptr(),
+                          s2.shape[0], s2.data_ptr(), d2.data_ptr(), m2.data_ptr(),
+                          so.data_ptr(), do.data_ptr(), mo.data_ptr())  # fmt: skip
         return so[:k], do[:k], mo[:k]
     key, order = torch.sort(torch.cat([s1 * m + d1, s2 * m + d2]))
     mass = torch.cat([m1, m2])[order]
@@ -89,8 +95,8 @@ def entries_cost(src, dst, mass, x, y) -> float:
         K, d = src.shape[0], x.shape[1]
 
         def run(k0):
-            return cost(k0, min(K, k0 + CHUNK), d, src.data_ptr(), dst.data_ptr(), mass.data_ptr(), x.data_ptr(),
-                        y.data_ptr())  # fmt: skip
+            return cost(k0, min(K, k0 + CHUNK), d, src.data_ptr(), dst.data_ptr(), mass.data_ptr(),
+                        x.data_ptr(), y.data_ptr())  # fmt: skip
 
         starts = range(0, K, CHUNK)
         if _threads() > 1 and len(starts) > 1:
@@ -99,5 +105,7 @@ def entries_cost(src, dst, mass, x, y) -> float:
     total = 0.0
     for s in range(0, src.shape[0], CHUNK):
         i, j = src[s : s + CHUNK], dst[s : s + CHUNK]
-        total += float((mass[s : s + CHUNK].double() * (x[i] - y[j]).double().square().sum(-1)).sum())
+        total += float(
+            (mass[s : s + CHUNK].double() * (x[i] - y[j]).double().square().sum(-1)).sum()
+        )
     return total

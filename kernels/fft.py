@@ -75,7 +75,10 @@ def gaussian_sum_fft(
     dtype, device = points.dtype, points.device
     axes = [ax.double() for ax in axes]  # spacing and origin in float64, whatever the data
     shape_out = [len(ax) for ax in axes]
-    h_out = [float(ax[-1] - ax[0]) / (len(ax) - 1) if len(ax) > 1 else 2 * s[a] for a, ax in enumerate(axes)]
+    h_out = [
+        float(ax[-1] - ax[0]) / (len(ax) - 1) if len(ax) > 1 else 2 * s[a]
+        for a, ax in enumerate(axes)
+    ]
     r = [_refinement(h_out[a], s[a], ratio) for a in range(d)]
     h = [h_out[a] / r[a] for a in range(d)]
     pad = [math.ceil(HALO * s[a] / h[a]) + 2 for a in range(d)]
@@ -88,14 +91,16 @@ def gaussian_sum_fft(
     need = fine_bytes(n_fft, B * c, dtype)
     if need > MAX_BYTES:
         raise ValueError(
-            f"binning grid would need {need / 2**30:.1f} GiB (sigma is small against the grid step); "
+            f"binning grid would need {need / 2**30:.1f} "
+            "GiB (sigma is small against the grid step); "
             "use backend='torch' or a finer output grid"
         )
     pts = points.reshape(B, K, d)
     w = weights.reshape(B, K, c).to(dtype)
     grid = torch.zeros(B, c, *n_fft, dtype=dtype, device=device)
     # B-spline deposit: order 1 (cloud in cell, 2 nodes per axis) or 3 (cubic, 4 nodes per axis)
-    f = torch.stack([(pts[..., a].double() - origin[a]) / h[a] for a in range(d)], dim=-1)  # (B, K, d)
+    # (B, K, d)
+    f = torch.stack([(pts[..., a].double() - origin[a]) / h[a] for a in range(d)], dim=-1)
     base = torch.floor(f)
     t = (f - base).to(dtype)  # (B, K, d) in [0, 1)
     base = base.long()
@@ -136,7 +141,11 @@ def gaussian_sum_fft(
         freq = torch.fft.rfftfreq(n, d=h[a]) if a == d - 1 else torch.fft.fftfreq(n, d=h[a])
         omega = 2 * math.pi * freq.to(dtype=dtype, device=device)
         half = omega * h[a] / 2
-        sinc = torch.where(half == 0, torch.ones_like(half), torch.sin(half) / torch.where(half == 0, torch.ones_like(half), half))
+        sinc = torch.where(
+            half == 0,
+            torch.ones_like(half),
+            torch.sin(half) / torch.where(half == 0, torch.ones_like(half), half),
+        )
         factor = torch.exp(-0.5 * (s[a] * omega) ** 2) / sinc ** (order + 1) / h[a]
         view = [1] * (2 + d)
         view[2 + a] = -1

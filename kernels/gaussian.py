@@ -47,8 +47,12 @@ def gaussian_sum(
     if resolve_backend(backend, points.device) == "keops":
         return norm * _gauss_keops(q, z, weights)
     batch = z.shape[:-2]
-    out = torch.empty(*batch, q.shape[0], weights.shape[-1], dtype=weights.dtype, device=weights.device)
-    step = row_block(z.shape[-2] * max(1, math.prod(batch)), bytes_per_entry=4 * weights.element_size())
+    out = torch.empty(
+        *batch, q.shape[0], weights.shape[-1], dtype=weights.dtype, device=weights.device
+    )
+    step = row_block(
+        z.shape[-2] * max(1, math.prod(batch)), bytes_per_entry=4 * weights.element_size()
+    )
     zz = (z * z).sum(-1).unsqueeze(-2)  # (..., 1, K)
     for s0 in range(0, q.shape[0], step):
         qb = q[s0 : s0 + step]  # (b, d)
@@ -89,7 +93,9 @@ def _fft_pays(axes, points, weights, sigma) -> bool:
     cells = math.prod(len(ax) for ax in axes)
     batch = math.prod(points.shape[:-2]) if points.dim() > 2 else 1
     work = FFT_WORK_CUDA if points.device.type == "cuda" else FFT_WORK
-    if cells * points.shape[-2] * weights.shape[-1] * batch <= work or any(len(ax) < 2 for ax in axes):
+    if cells * points.shape[-2] * weights.shape[-1] * batch <= work or any(
+        len(ax) < 2 for ax in axes
+    ):
         return False
     fine = plan_size(axes, sigma, points.shape[-1], RATIO)
     return fine_bytes(fine, batch * weights.shape[-1], points.dtype) <= MAX_BYTES // 4
@@ -124,20 +130,27 @@ def gaussian_sum_grid(
     if resolve_backend(backend, points.device) == "keops" and backend == "keops":
         mesh = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)  # (*shape, d)
         shape = mesh.shape[:-1]
-        out = gaussian_sum(mesh.reshape(-1, d), points, weights, sigma, backend="keops")  # (..., Q, c)
+        # (..., Q, c)
+        out = gaussian_sum(mesh.reshape(-1, d), points, weights, sigma, backend="keops")
         return out.reshape(*out.shape[:-2], *shape, out.shape[-1])
     s = _sigmas(sigma, d, points)  # (d,)
     batch, K, c = points.shape[:-2], points.shape[-2], weights.shape[-1]
     shape = [len(ax) for ax in axes]
-    out = torch.zeros(*batch, c, *shape, dtype=weights.dtype, device=weights.device)  # (..., c, *shape)
+    # (..., c, *shape)
+    out = torch.zeros(*batch, c, *shape, dtype=weights.dtype, device=weights.device)
     # block over particles so the factor matrices stay small
     per_particle = sum(shape) + c * shape[0] + (math.prod(shape[1:]) if d > 2 else 0)
-    step = row_block(per_particle * max(1, math.prod(batch)), bytes_per_entry=weights.element_size(), budget=1 << 27)
+    step = row_block(
+        per_particle * max(1, math.prod(batch)),
+        bytes_per_entry=weights.element_size(),
+        budget=1 << 27,
+    )
     for k0 in range(0, K, step):
         zb = points[..., k0 : k0 + step, :]  # (..., b, d)
         wb = weights[..., k0 : k0 + step, :]  # (..., b, c)
         factors = [
-            torch.exp(-0.5 * ((ax[:, None] - zb[..., None, :, a]) / s[a]) ** 2) / (math.sqrt(2 * math.pi) * s[a])
+            torch.exp(-0.5 * ((ax[:, None] - zb[..., None, :, a]) / s[a]) ** 2)
+            / (math.sqrt(2 * math.pi) * s[a])
             for a, ax in enumerate(axes)
         ]  # each (..., N_a, b)
         left = factors[0].unsqueeze(-3) * wb.transpose(-1, -2).unsqueeze(-2)  # (..., c, N_0, b)
@@ -146,7 +159,8 @@ def gaussian_sum_grid(
             continue
         right = factors[1]  # (..., N_1, b)
         for f in factors[2:]:
-            right = (right.unsqueeze(-2) * f.unsqueeze(-3)).flatten(-3, -2)  # (..., N_1 * ... * N_a, b)
+            # (..., N_1 * ... * N_a, b)
+            right = (right.unsqueeze(-2) * f.unsqueeze(-3)).flatten(-3, -2)
         prod = left @ right.transpose(-1, -2).unsqueeze(-3)  # (..., c, N_0, N_1 * ...)
         out += prod.reshape(*batch, c, *shape)
     return torch.movedim(out, -d - 1, -1)  # (..., *shape, c)

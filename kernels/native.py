@@ -19,7 +19,6 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .threads import available_cpus
@@ -31,7 +30,9 @@ _F64 = ctypes.POINTER(ctypes.c_double)
 
 
 def _cache_dir() -> Path:
-    root = os.environ.get("LAGOT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lagrangian_ot")
+    root = os.environ.get("LAGOT_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "lagrangian_ot"
+    )
     return Path(root)
 
 
@@ -40,7 +41,9 @@ def _compile(sources: list[Path]) -> Path:
     target = _cache_dir() / f"native-{digest}.so"
     if target.exists():
         return target
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    compiler = (
+        os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    )
     if compiler is None:
         raise RuntimeError(
             "the exact solver's C library is not built and no C compiler was found; "
@@ -73,7 +76,13 @@ def _library() -> ctypes.CDLL:
     fps.argtypes = [ctypes.c_int64, ctypes.c_int64, _F64, ctypes.c_int64, ctypes.c_int64, _I64]
     tk = lib.lagot_pruned_topk
     tk.restype = ctypes.c_int64
-    tk.argtypes = [ctypes.c_int64] * 3 + [_F64] * 3 + [ctypes.c_int64, _I64] + [_F64] * 5 + [ctypes.c_double, ctypes.c_int64, _F64, _I64, _F64]
+    tk.argtypes = (
+        [ctypes.c_int64] * 3
+        + [_F64] * 3
+        + [ctypes.c_int64, _I64]
+        + [_F64] * 5
+        + [ctypes.c_double, ctypes.c_int64, _F64, _I64, _F64]
+    )
     bc = lib.lagot_batch_assign_costs
     bc.restype = ctypes.c_int64
     bc.argtypes = [ctypes.c_int64] * 3 + [_F64, _I64, _F64, _F64, _F64]
@@ -96,13 +105,26 @@ def _prox_symbol(dtype: torch.dtype):
     return fn
 
 
-def prox_w2(r: torch.Tensor, m: torch.Tensor, gamma: float, start: torch.Tensor | None, max_iter: int, tol: float):
+def prox_w2(
+    r: torch.Tensor,
+    m: torch.Tensor,
+    gamma: float,
+    start: torch.Tensor | None,
+    max_iter: int,
+    tol: float,
+):
     """The cubic prox of ``|m|^2 / rho`` per cell (see ``native/prox.c``) on contiguous CPU tensors.
 
     ``r (N...)``, ``m (k, N...)`` of float32 or float64; returns ``(rho, m)``.
     """
-    if r.dtype not in (torch.float32, torch.float64) or m.dtype != r.dtype or r.device.type != "cpu":
-        raise TypeError(f"prox_w2 takes float32/float64 CPU tensors of one dtype, got {r.dtype} and {m.dtype}")
+    if (
+        r.dtype not in (torch.float32, torch.float64)
+        or m.dtype != r.dtype
+        or r.device.type != "cpu"
+    ):
+        raise TypeError(
+            f"prox_w2 takes float32/float64 CPU tensors of one dtype, got {r.dtype} and {m.dtype}"
+        )
     if m.shape[1:] != r.shape or (start is not None and start.shape != r.shape):
         raise ValueError(f"prox_w2: shapes {tuple(r.shape)}, {tuple(m.shape)} do not match")
     fn = _prox_symbol(r.dtype)
@@ -111,13 +133,20 @@ def prox_w2(r: torch.Tensor, m: torch.Tensor, gamma: float, start: torch.Tensor 
     rho = torch.empty_like(r)
     mom = torch.empty_like(m)
     guess = None if start is None else start.to(r.dtype).contiguous()  # kept alive during the call
-    fn(r.numel(), m.shape[0], r.data_ptr(), m.data_ptr(), gamma, None if guess is None else guess.data_ptr(),
-       rho.data_ptr(), mom.data_ptr(), max_iter, tol)  # fmt: skip
+    fn(r.numel(), m.shape[0], r.data_ptr(), m.data_ptr(), gamma,
+       None if guess is None else guess.data_ptr(), rho.data_ptr(), mom.data_ptr(),
+       max_iter, tol)  # fmt: skip
     return rho, mom
 
 
-def _ptr(a: np.ndarray, kind):
-    return a.ctypes.data_as(kind)
+def _host(a, dtype: torch.dtype) -> torch.Tensor:
+    """``a`` (a tensor on any device, or an array) as a contiguous CPU tensor of ``dtype``."""
+    return torch.as_tensor(a).to(device="cpu", dtype=dtype).contiguous()
+
+
+def _ptr(t: torch.Tensor, kind):
+    """A ctypes pointer to the data of a contiguous CPU tensor (kept alive by the caller)."""
+    return ctypes.cast(t.data_ptr(), kind)
 
 
 class NonFiniteCost(ValueError):
@@ -135,45 +164,48 @@ class InfeasibleGraph(Exception):
 def ssp_transport(
     n: int,
     m: int,
-    src: np.ndarray,
-    dst: np.ndarray,
-    cost: np.ndarray,
-    supply: np.ndarray,
-    demand: np.ndarray,
-    v: np.ndarray,
+    src: torch.Tensor,
+    dst: torch.Tensor,
+    cost: torch.Tensor,
+    supply: torch.Tensor,
+    demand: torch.Tensor,
+    v: torch.Tensor,
     tol: float,
     *,
-    flow: np.ndarray | None = None,
+    flow: torch.Tensor | None = None,
     tight: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
     """Solve the transportation problem restricted to the edges ``(src[e], dst[e])``.
 
-    Parameters are float64 / int64 NumPy arrays on the host: ``E`` edges with
-    ``cost (E,)``, ``supply (n,)`` and ``demand (m,)`` of equal totals, a warm
-    start ``v (m,)`` for the sink potentials and the tolerance below which an
-    amount counts as zero. A warm ``flow (E,)`` is kept where its edges stay
-    within ``tight`` of tight, and the rest is routed again.
+    Tensors on any device (or arrays), read as int64 / float64 on the host: ``E`` edges
+    with ``cost (E,)``, ``supply (n,)`` and ``demand (m,)`` of equal totals, a warm start
+    ``v (m,)`` for the sink potentials and the tolerance below which an amount counts as
+    zero. A warm ``flow (E,)`` is kept where its edges stay within ``tight`` of tight, and
+    the rest is routed again.
 
-    Returns ``flow (E,)``, ``u (n,)``, ``v (m,)`` with ``u_i + v_j <= cost_e`` on
-    every edge and equality where ``flow_e > 0``, and counters. Raises
-    :class:`InfeasibleGraph` when the graph cannot carry the supplies.
+    Returns float64 CPU tensors ``flow (E,)``, ``u (n,)``, ``v (m,)`` with
+    ``u_i + v_j <= cost_e`` on every edge and equality where ``flow_e > 0``, and counters.
+    Raises :class:`InfeasibleGraph` when the graph cannot carry the supplies.
     """
-    order = np.lexsort((dst, src))  # edges grouped by source
-    src = np.ascontiguousarray(src[order], dtype=np.int64)
-    dst = np.ascontiguousarray(dst[order], dtype=np.int64)
-    cost = np.ascontiguousarray(cost[order], dtype=np.float64)
-    rowptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=n), out=rowptr[1:])
-    cedge = np.ascontiguousarray(np.argsort(dst, kind="stable"), dtype=np.int64)
-    colptr = np.zeros(m + 1, dtype=np.int64)
-    np.cumsum(np.bincount(dst, minlength=m), out=colptr[1:])
-    supply = np.ascontiguousarray(supply, dtype=np.float64)
-    demand = np.ascontiguousarray(demand, dtype=np.float64)
-    u = np.zeros(n, dtype=np.float64)
-    v = np.array(v, dtype=np.float64, copy=True)
+    src, dst = _host(src, torch.int64), _host(dst, torch.int64)
+    order = torch.argsort(src * m + dst, stable=True)  # edges grouped by source (then by sink)
+    src, dst = src[order], dst[order]
+    cost = _host(cost, torch.float64)[order]
+    rowptr = torch.zeros(n + 1, dtype=torch.int64)
+    torch.cumsum(torch.bincount(src, minlength=n), 0, out=rowptr[1:])
+    cedge = torch.argsort(dst, stable=True)
+    colptr = torch.zeros(m + 1, dtype=torch.int64)
+    torch.cumsum(torch.bincount(dst, minlength=m), 0, out=colptr[1:])
+    supply, demand = _host(supply, torch.float64), _host(demand, torch.float64)
+    u = torch.zeros(n, dtype=torch.float64)
+    v = _host(v, torch.float64).clone()
     warm = flow is not None
-    flow = np.ascontiguousarray(flow[order], dtype=np.float64) if warm else np.zeros(len(cost), dtype=np.float64)
-    stats = np.zeros(2, dtype=np.int64)
+    flow = (
+        _host(flow, torch.float64)[order]
+        if warm
+        else torch.zeros(cost.shape[0], dtype=torch.float64)
+    )
+    stats = torch.zeros(2, dtype=torch.int64)
     status = _library().lagot_ssp_transport(
         n, m,
         _ptr(rowptr, _I64), _ptr(dst, _I64), _ptr(colptr, _I64), _ptr(cedge, _I64), _ptr(src, _I64),
@@ -184,10 +216,8 @@ def ssp_transport(
         raise MemoryError("the transportation solver ran out of memory")
     if status < 0:
         raise InfeasibleGraph(int(-status - 1))
-    back = np.empty_like(order)
-    back[order] = np.arange(len(order))
     info = {"augmentations": int(stats[0]), "scanned": int(stats[1])}
-    return flow[back], u, v, info
+    return torch.empty_like(flow).index_copy_(0, order, flow), u, v, info
 
 
 SPANS_PER_THREAD = 4
@@ -203,25 +233,28 @@ def _split(n: int, parts: int) -> list[tuple[int, int]]:
     return [(s, min(n, s + step)) for s in range(0, n, step)]
 
 
-def pruned_topk(x: np.ndarray, y: np.ndarray, g: np.ndarray, blocks, thresh: np.ndarray, k: int, margin: float):
+def pruned_topk(x, y, g, blocks, thresh, k: int, margin: float):
     """Rows' ``k`` smallest ``|x_i - y_j|^2 - g_j`` below ``thresh``, skipping blocks by bounds.
 
     Values are lowered by a bound on their rounding error (rigorous lower bounds).
     ``blocks`` gives ``off, lo, hi, a, b`` (see ``prune.c``); ``y`` and ``g`` are in
-    block order. Returns ``vals (n, k)``, ``idx (n, k)`` (block order, -1 for
-    none) and the number of pairs evaluated. Rows run on several threads.
+    block order. Tensors (or arrays), read as float64 / int64 on the host. Returns CPU
+    tensors ``vals (n, k)``, ``idx (n, k)`` (block order, -1 for none) and the number of
+    pairs evaluated. Rows run on several threads.
     """
-    x = np.ascontiguousarray(x, dtype=np.float64)
+    x, y, g = (_host(t, torch.float64) for t in (x, y, g))
     n, d = x.shape
     off, lo, hi, a, b = blocks
-    vals = np.empty((n, k), dtype=np.float64)
-    idx = np.empty((n, k), dtype=np.int64)
-    thresh = np.ascontiguousarray(thresh, dtype=np.float64)
+    off = _host(off, torch.int64)
+    lo, hi, a, b = (_host(t, torch.float64) for t in (lo, hi, a, b))
+    vals = torch.empty((n, k), dtype=torch.float64)
+    idx = torch.empty((n, k), dtype=torch.int64)
+    thresh = _host(thresh, torch.float64)
     lib = _library()
-    nb = len(off) - 1
+    nb = off.shape[0] - 1
 
     def run(span):
-        work = np.empty(nb, dtype=np.float64)
+        work = torch.empty(nb, dtype=torch.float64)
         return lib.lagot_pruned_topk(
             span[0], span[1], d, _ptr(x, _F64), _ptr(y, _F64), _ptr(g, _F64), nb, _ptr(off, _I64),
             _ptr(lo, _F64), _ptr(hi, _F64), _ptr(a, _F64), _ptr(b, _F64), _ptr(thresh, _F64),
@@ -244,31 +277,37 @@ def _run_batches(B: int, call) -> None:
         status = [call(0, B)]
     else:  # more spans than threads: a thread slowed by a busy core takes fewer of them
         with ThreadPoolExecutor(threads) as pool:
-            status = list(pool.map(lambda span: call(*span), _split(B, min(B, SPANS_PER_THREAD * threads))))
+            status = list(
+                pool.map(lambda span: call(*span), _split(B, min(B, SPANS_PER_THREAD * threads)))
+            )
     if any(s == 1 for s in status):
         raise MemoryError("the assignment solver ran out of memory")
     if any(s != 0 for s in status):
-        raise NonFiniteCost("the assignment solver met a non-finite cost (or one above 1e300 in magnitude)")
+        raise NonFiniteCost(
+            "the assignment solver met a non-finite cost (or one above 1e300 in magnitude)"
+        )
 
 
-def assign_costs(costs: np.ndarray):
+def assign_costs(costs):
     """Optimal assignments for a batch of square cost matrices ``(B, n, n)``.
 
     An epsilon-scaling auction finished by shortest augmenting paths (see
-    ``lap.c``). Returns ``col4row``, ``u``, ``v`` ``(B, n)`` and the largest
-    remaining dual violation per problem over all pairs (rounding).
+    ``lap.c``). ``costs``: a tensor (or array), read as float64 on the host. Returns
+    CPU tensors ``col4row``, ``u``, ``v`` ``(B, n)`` and the largest remaining dual
+    violation per problem over all pairs (rounding).
     """
-    costs = np.ascontiguousarray(costs, dtype=np.float64)
-    if costs.ndim != 3 or costs.shape[1] != costs.shape[2]:
-        raise ValueError(f"assign_costs takes square cost matrices (B, n, n), got {costs.shape}")
+    costs = _host(costs, torch.float64)
+    if costs.dim() != 3 or costs.shape[1] != costs.shape[2]:
+        raise ValueError(
+            f"assign_costs takes square cost matrices (B, n, n), got {tuple(costs.shape)}"
+        )
     B, n, _ = costs.shape
+    col4row = torch.empty((B, n), dtype=torch.int64)
+    u = torch.empty((B, n), dtype=torch.float64)
+    v = torch.empty((B, n), dtype=torch.float64)
+    bad = torch.zeros(B, dtype=torch.float64)
     if n == 0 or B == 0:
-        z = np.empty((B, n))
-        return z.astype(np.int64), z, z.copy(), np.zeros(B)
-    col4row = np.empty((B, n), dtype=np.int64)
-    u = np.empty((B, n), dtype=np.float64)
-    v = np.empty((B, n), dtype=np.float64)
-    bad = np.empty(B, dtype=np.float64)
+        return col4row, u, v, bad
     lib = _library()
 
     def run(b0, b1):
@@ -281,42 +320,48 @@ def assign_costs(costs: np.ndarray):
     return col4row, u, v, bad
 
 
-def make_basic(n: int, m: int, src: np.ndarray, dst: np.ndarray, mass: np.ndarray) -> np.ndarray:
+def make_basic(n: int, m: int, src, dst, mass) -> torch.Tensor:
     """Masses of an equivalent basic plan (acyclic support) on the same edges; see ``basic.c``.
 
-    Valid for optimal plans (all support edges tight): the cost is unchanged.
+    Tensors on any device (or arrays); returns a float64 CPU tensor. Valid for optimal plans
+    (all support edges tight): the cost is unchanged.
     """
-    src = np.ascontiguousarray(src, dtype=np.int64)
-    dst = np.ascontiguousarray(dst, dtype=np.int64)
-    out = np.array(mass, dtype=np.float64, copy=True)
-    if _library().lagot_make_basic(n, m, len(out), _ptr(src, _I64), _ptr(dst, _I64), _ptr(out, _F64)):
+    src, dst = _host(src, torch.int64), _host(dst, torch.int64)
+    out = _host(mass, torch.float64).clone()
+    if _library().lagot_make_basic(
+        n, m, out.shape[0], _ptr(src, _I64), _ptr(dst, _I64), _ptr(out, _F64)
+    ):
         raise MemoryError("make_basic ran out of memory")
     return out
 
 
-def farthest_points(points: np.ndarray, n: int, start: int = 0) -> np.ndarray:
-    """Indices of ``n`` of the ``points (P, d)`` chosen by farthest-point sampling from ``start``."""
-    pts = np.ascontiguousarray(points, dtype=np.float64)
+def farthest_points(points, n: int, start: int = 0) -> torch.Tensor:
+    """Indices (an int64 CPU tensor) of ``n`` of the ``points (P, d)`` (a tensor on any device,
+    or an array) chosen by farthest-point sampling from ``start``."""
+    pts = _host(points, torch.float64)
     P, d = pts.shape
     if not 1 <= n <= P:
         raise ValueError(f"cannot choose {n} of {P} points")
-    chosen = np.empty(n, dtype=np.int64)
+    chosen = torch.empty(n, dtype=torch.int64)
     if _library().lagot_farthest_points(P, d, _ptr(pts, _F64), n, int(start), _ptr(chosen, _I64)):
         raise MemoryError("farthest-point sampling ran out of memory")
     return chosen
 
 
-def poisson_disk(points: np.ndarray, order: np.ndarray, radius: float) -> np.ndarray:
+def poisson_disk(points, order, radius: float) -> torch.Tensor:
     """Greedy maximal ``radius``-packing of 2-D ``points (P, 2)`` visited in ``order``.
 
-    Returns the indices of the accepted points (no two closer than ``radius``).
+    Tensors (or arrays); returns the indices of the accepted points (no two closer than
+    ``radius``) as an int64 CPU tensor.
     """
-    pts = np.ascontiguousarray(points, dtype=np.float64)
-    if pts.ndim != 2 or pts.shape[1] != 2:
+    pts = _host(points, torch.float64)
+    if pts.dim() != 2 or pts.shape[1] != 2:
         raise ValueError("poisson_disk works on 2-D points")
-    order = np.ascontiguousarray(order, dtype=np.int64)
-    out = np.empty(len(pts), dtype=np.int64)
-    count = _library().lagot_poisson_disk(len(pts), _ptr(pts, _F64), _ptr(order, _I64), float(radius), _ptr(out, _I64))
+    order = _host(order, torch.int64)
+    out = torch.empty(pts.shape[0], dtype=torch.int64)
+    count = _library().lagot_poisson_disk(
+        pts.shape[0], _ptr(pts, _F64), _ptr(order, _I64), float(radius), _ptr(out, _I64)
+    )
     if count == -1:
         raise MemoryError("Poisson-disk selection ran out of memory")
     if count == -2:

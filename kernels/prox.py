@@ -18,7 +18,9 @@ def _tolerance(dtype) -> float:
     return 8 * torch.finfo(dtype).eps
 
 
-def prox_w2_torch(r: torch.Tensor, m: torch.Tensor, gamma: float, start: torch.Tensor | None = None):
+def prox_w2_torch(
+    r: torch.Tensor, m: torch.Tensor, gamma: float, start: torch.Tensor | None = None
+):
     """Whole-tensor Newton iteration (any device)."""
     q = gamma * (m * m).sum(0)
     x = r.clamp(min=0)

@@ -30,7 +30,9 @@ def sqdist(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return c.clamp_min_(0.0)
 
 
-def _lifted(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _lifted(
+    x: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Lift the clouds so that one matrix product gives the reduced costs.
 
     ``X_i = (x_i, |x_i|^2, 1)`` and ``Y_j = (-2 y_j, 1, |y_j|^2 - g_j)`` give
@@ -90,7 +92,8 @@ def ctopk(
     vals = torch.empty(x.shape[0], k, dtype=x.dtype, device=x.device)
     idx = torch.empty(x.shape[0], k, dtype=torch.long, device=x.device)
     for s, e in _row_blocks(x.shape[0], y.shape[0]):
-        torch.topk(X[s:e] @ Yt, k, dim=1, largest=False, sorted=True, out=(vals[s:e], idx[s:e]))  # (b, k)
+        # (b, k)
+        torch.topk(X[s:e] @ Yt, k, dim=1, largest=False, sorted=True, out=(vals[s:e], idx[s:e]))
     return vals, idx
 
 
@@ -179,19 +182,22 @@ class Reductions:
         from .native import pruned_topk
 
         index = self._native_index()
-        gnp = np.zeros(self.y.shape[0]) if g is None else g.detach().cpu().numpy().astype(np.float64)
+        gnp = (
+            np.zeros(self.y.shape[0]) if g is None else g.detach().cpu().numpy().astype(np.float64)
+        )
         gb = np.ascontiguousarray(gnp[index.perm])
         a, b = index.affine_bound(gb)
         xn = self._xnp if rows is None else np.ascontiguousarray(self._xnp[rows.cpu().numpy()])
-        th = np.full(xn.shape[0], np.inf) if thresh is None else thresh.detach().cpu().numpy().astype(np.float64)
-        blocks = (index.offsets, index.lo, index.hi, a, b)
-        vals, idx, _ = pruned_topk(xn, index.points, gb, blocks, th, k, 0.0)
-        found = idx >= 0
-        idx = np.where(found, index.perm[np.where(found, idx, 0)], -1)
-        return (
-            torch.from_numpy(vals).to(device=self.x.device, dtype=self.x.dtype),
-            torch.from_numpy(idx).to(self.x.device),
+        th = (
+            np.full(xn.shape[0], np.inf)
+            if thresh is None
+            else thresh.detach().cpu().numpy().astype(np.float64)
         )
+        blocks = (index.offsets, index.lo, index.hi, a, b)
+        vals, idx, _ = pruned_topk(xn, index.points, gb, blocks, th, k, 0.0)  # CPU tensors
+        # block order -> y's
+        idx = torch.where(idx >= 0, torch.as_tensor(index.perm)[idx.clamp_min(0)], -1)
+        return vals.to(device=self.x.device, dtype=self.x.dtype), idx.to(self.x.device)
 
     def min(self, g: torch.Tensor | None, thresh: torch.Tensor | None = None):
         """``(vals (n,), idx (n,))``: the row minima (below ``thresh`` when given)."""

@@ -120,7 +120,8 @@ def _segment_softmin(index: torch.Tensor, v: torch.Tensor, size: int, eps: float
     out = -eps * (s.log() + safe)
     if points is None:
         return out
-    acc = torch.zeros(size, points.shape[1], dtype=v.dtype, device=v.device).index_add_(0, index, e[:, None] * points)
+    acc = torch.zeros(size, points.shape[1], dtype=v.dtype, device=v.device)
+    acc.index_add_(0, index, e[:, None] * points)
     return out, acc / s.clamp_min(1e-300)[:, None]
 
 
@@ -201,7 +202,13 @@ class PointKernel:
             costs.append((R[i, j] + f[i + s] + g[j]).clamp_min_(0.0))
         if not rows:  # no rows
             empty = torch.zeros(0, dtype=torch.int64, device=self.x.device)
-            return SparseKernel(self.n, self.m, empty, empty, torch.zeros(0, dtype=self.x.dtype, device=self.x.device))
+            return SparseKernel(
+                self.n,
+                self.m,
+                empty,
+                empty,
+                torch.zeros(0, dtype=self.x.dtype, device=self.x.device),
+            )
         ptr = _pointers(torch.cat(rows), self.n)
         return SparseKernel(self.n, self.m, None, torch.cat(cols), torch.cat(costs), ptr=ptr)
 
@@ -221,7 +228,9 @@ class _SinglePoints:
         return _softmin_points(self.kernel.y, self.kernel.x, h, eps, single=True)
 
 
-def _softmin_points(x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, eps: float, single: bool = False):
+def _softmin_points(
+    x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, eps: float, single: bool = False
+):
     """``-eps log sum_j exp((h_j - |x_i - y_j|^2) / eps)`` in row blocks of one product each
     (``single``: the products and exponentials in single precision, native)."""
     X, Y = _lifted(x, y, h)  # X_i . Y_j = |x_i - y_j|^2 - h_j
@@ -252,7 +261,15 @@ def _softmin_points(x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, eps: floa
         def run(s):
             S = X[s : s + step] @ Yt  # (b, m) in cache
             work = torch.empty(m, dtype=x.dtype)
-            lse_rows(S.shape[0], m, S.data_ptr(), -1.0 / eps, zero.data_ptr(), out[s:].data_ptr(), work.data_ptr())
+            lse_rows(
+                S.shape[0],
+                m,
+                S.data_ptr(),
+                -1.0 / eps,
+                zero.data_ptr(),
+                out[s:].data_ptr(),
+                work.data_ptr(),
+            )
 
         starts = range(0, n, step)
         if _threads() > 1 and len(starts) > 1:
@@ -280,13 +297,17 @@ class BlockSparseKernel:
         self.n, self.m = x.shape[0], y.shape[0]
         self.xoff, self.yoff = xoff, yoff
         nbx, nby = xoff.shape[0] - 1, yoff.shape[0] - 1
-        self.pattern = pattern[torch.argsort(pattern[:, 0] * max(nby, 1) + pattern[:, 1])]  # by row block
+        # by row block
+        self.pattern = pattern[torch.argsort(pattern[:, 0] * max(nby, 1) + pattern[:, 1])]
         self._csr = _csr(self.pattern[:, 0], self.pattern[:, 1], nbx)
         self._csc = _csr(self.pattern[:, 1], self.pattern[:, 0], nby)
         self._entries = None
         self._native = None
         if _native_ok(x):
-            self._native = (_NativeSide(x, xoff, y, yoff, self._csr), _NativeSide(y, yoff, x, xoff, self._csc))
+            self._native = (
+                _NativeSide(x, xoff, y, yoff, self._csr),
+                _NativeSide(y, yoff, x, xoff, self._csc),
+            )
 
     @property
     def n_pairs(self) -> int:
@@ -301,14 +322,18 @@ class BlockSparseKernel:
         if self._native is not None:
             return self._native[0](h, eps, barycentres)
         i, j, c = self._all_entries()
-        return _segment_softmin(i, (h[j] - c) / eps, self.n, eps, self.y[j] if barycentres else None)
+        return _segment_softmin(
+            i, (h[j] - c) / eps, self.n, eps, self.y[j] if barycentres else None
+        )
 
     def cols(self, h: torch.Tensor, eps: float, barycentres: bool = False):
         """Column soft-minima (and barycentres of the rows' points)."""
         if self._native is not None:
             return self._native[1](h, eps, barycentres)
         i, j, c = self._all_entries()
-        return _segment_softmin(j, (h[i] - c) / eps, self.m, eps, self.x[i] if barycentres else None)
+        return _segment_softmin(
+            j, (h[i] - c) / eps, self.m, eps, self.x[i] if barycentres else None
+        )
 
     def single(self):
         """The same kernel with its exponentials in single precision (each term good to about
@@ -327,7 +352,9 @@ class BlockSparseKernel:
         width = torch.zeros(nb, dtype=torch.int64).index_add_(
             0, torch.repeat_interleave(torch.arange(nb), ptr[1:] - ptr[:-1]), ny[blk]
         )  # (nb,)
-        return torch.repeat_interleave(width, (self.xoff[1:] - self.xoff[:-1]).cpu()).to(self.x.device)
+        return torch.repeat_interleave(width, (self.xoff[1:] - self.xoff[:-1]).cpu()).to(
+            self.x.device
+        )
 
     def plan_entries(self, s_row, h_col, eps: float, lthr, labels=None, room: int = 0):
         """Entries ``pi_ij = exp(s_i + h_j - C_ij / eps)`` of the pattern at least ``exp(lthr_i)``:
@@ -377,7 +404,9 @@ class SparseKernel:
     both ways; on CPU each soft-minimum is one native pass.
     """
 
-    def __init__(self, n: int, m: int, i, j: torch.Tensor, c: torch.Tensor, ptr: torch.Tensor | None = None):
+    def __init__(
+        self, n: int, m: int, i, j: torch.Tensor, c: torch.Tensor, ptr: torch.Tensor | None = None
+    ):
         self.n, self.m = n, m
         if ptr is None:
             order = torch.argsort(i * max(m, 1) + j)
@@ -392,7 +421,9 @@ class SparseKernel:
         """The row of every stored pair (in compressed-row order)."""
         if self._rows_of_pairs is None:
             ptr = self._row_side[0]
-            self._rows_of_pairs = torch.repeat_interleave(torch.arange(self.n, device=ptr.device), ptr[1:] - ptr[:-1])
+            self._rows_of_pairs = torch.repeat_interleave(
+                torch.arange(self.n, device=ptr.device), ptr[1:] - ptr[:-1]
+            )
         return self._rows_of_pairs
 
     @property
@@ -418,7 +449,8 @@ class SparseKernel:
         return ptr[1:] - ptr[:-1]
 
     def contains(self, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
-        """Whether each pair ``(i_k, j_k)`` is in the kernel's support (columns sorted in each row)."""
+        """Whether each pair ``(i_k, j_k)`` is in the kernel's support (columns sorted in each
+        row)."""
         keys = self.i * max(self.m, 1) + self.j  # sorted when the columns of each row are
         key = i * max(self.m, 1) + j
         at = torch.searchsorted(keys, key).clamp(max=max(keys.shape[0] - 1, 0))
@@ -429,11 +461,13 @@ class SparseKernel:
         ptr = self._row_side[0]
         start = 0
         while start < self.n_pairs:
-            row = int(torch.searchsorted(ptr, start + chunk, right=True))  # first row past the chunk
-            stop = max(int(ptr[min(row, self.n)]) if row > 0 else 0, int(ptr[int(self.i[start]) + 1]))
+            # first row past the chunk
+            row = int(torch.searchsorted(ptr, start + chunk, right=True))
+            stop = max(
+                int(ptr[min(row, self.n)]) if row > 0 else 0, int(ptr[int(self.i[start]) + 1])
+            )
             yield self.i[start:stop], self.j[start:stop], self.c[start:stop]
             start = stop
-
 
 
 def _transpose(side, n: int, m: int):
@@ -441,9 +475,13 @@ def _transpose(side, n: int, m: int):
     ptr, idx, c = side
     tptr = _pointers(idx, m)
     if _native_ok(c) and idx.device.type == "cpu":
-        tidx, tc, scratch = torch.empty_like(idx), torch.empty_like(c), torch.empty(m, dtype=torch.int64)
-        _csr_symbols()[1](n, m, ptr.data_ptr(), idx.data_ptr(), c.data_ptr(), tptr.data_ptr(), tidx.data_ptr(),
-                          tc.data_ptr(), scratch.data_ptr())  # fmt: skip
+        tidx, tc, scratch = (
+            torch.empty_like(idx),
+            torch.empty_like(c),
+            torch.empty(m, dtype=torch.int64),
+        )
+        _csr_symbols()[1](n, m, ptr.data_ptr(), idx.data_ptr(), c.data_ptr(), tptr.data_ptr(),
+                          tidx.data_ptr(), tc.data_ptr(), scratch.data_ptr())  # fmt: skip
         return tptr, tidx, tc
     rows = torch.repeat_interleave(torch.arange(n, device=ptr.device), ptr[1:] - ptr[:-1])
     order = torch.argsort(idx * max(n, 1) + rows)
@@ -467,11 +505,22 @@ def _sparse_softmin(side, size: int, h: torch.Tensor, eps: float) -> torch.Tenso
     out = torch.empty(size, dtype=h.dtype)
     total = int(ptr[-1])
     parts = CHUNKS * _threads() if total > 200_000 else 1
-    cuts = [0] + [int(torch.searchsorted(ptr, total * k // parts)) for k in range(1, parts)] + [size]
+    cuts = (
+        [0] + [int(torch.searchsorted(ptr, total * k // parts)) for k in range(1, parts)] + [size]
+    )
     fn = _csr_symbols()[0]
 
     def run(span):
-        fn(span[0], span[1], ptr.data_ptr(), idx.data_ptr(), c.data_ptr(), h.data_ptr(), eps, out.data_ptr())
+        fn(
+            span[0],
+            span[1],
+            ptr.data_ptr(),
+            idx.data_ptr(),
+            c.data_ptr(),
+            h.data_ptr(),
+            eps,
+            out.data_ptr(),
+        )
 
     spans = [(cuts[k], cuts[k + 1]) for k in range(parts) if cuts[k + 1] > cuts[k]]
     if len(spans) > 1:
@@ -488,7 +537,8 @@ def _expand(k: BlockSparseKernel, start: int, stop: int, sizes: torch.Tensor):
     size = sizes[start:stop]
     xoff, yoff = k.xoff.to(pat.device), k.yoff.to(pat.device)
     ny = (yoff[1:] - yoff[:-1])[pat[:, 1]]
-    p = torch.repeat_interleave(torch.arange(pat.shape[0], device=pat.device), size)  # (E,) pair of each entry
+    # (E,) pair of each entry
+    p = torch.repeat_interleave(torch.arange(pat.shape[0], device=pat.device), size)
     first = torch.cumsum(size, 0) - size
     r = torch.arange(p.shape[0], device=pat.device) - first[p]  # rank inside the pair
     i = xoff[pat[p, 0]] + torch.div(r, ny[p], rounding_mode="floor")
@@ -538,7 +588,11 @@ class _NativeSide:
         load = (width * (xoff[1:] - xoff[:-1])).cumsum(0)
         total = int(load[-1]) if nb else 0
         parts = CHUNKS * _threads() if total > 200_000 else 1
-        cuts = [0] + [int(torch.searchsorted(load, total * k // parts)) for k in range(1, parts)] + [nb]
+        cuts = (
+            [0]
+            + [int(torch.searchsorted(load, total * k // parts)) for k in range(1, parts)]
+            + [nb]
+        )
         self.spans = [(cuts[k], cuts[k + 1]) for k in range(parts) if cuts[k + 1] > cuts[k]]
 
     def __call__(self, h: torch.Tensor, eps: float, barycentres: bool, single: bool = False):
@@ -550,9 +604,10 @@ class _NativeSide:
         def run(span):
             if single:
                 done = _single_symbol()(
-                    span[0], span[1], self.d, self.n, self.m, self.xt.data_ptr(), self.xoff.data_ptr(),
-                    self.yt.data_ptr(), self.yoff.data_ptr(), h.data_ptr(), self.ptr.data_ptr(),
-                    self.blk.data_ptr(), eps, out.data_ptr(), None if bary is None else bary.data_ptr(),
+                    span[0], span[1], self.d, self.n, self.m, self.xt.data_ptr(),
+                    self.xoff.data_ptr(), self.yt.data_ptr(), self.yoff.data_ptr(), h.data_ptr(),
+                    self.ptr.data_ptr(), self.blk.data_ptr(), eps, out.data_ptr(),
+                    None if bary is None else bary.data_ptr(),
                 )  # fmt: skip
                 if done < 0:
                     raise MemoryError("out of memory in the single-precision soft-minimum")
@@ -560,8 +615,9 @@ class _NativeSide:
             work = torch.empty(self.work, dtype=h.dtype)
             return block_softmin(
                 span[0], span[1], self.d, self.n, self.m, self.xt.data_ptr(), self.xoff.data_ptr(),
-                self.yt.data_ptr(), self.yoff.data_ptr(), h.data_ptr(), self.ptr.data_ptr(), self.blk.data_ptr(),
-                eps, out.data_ptr(), work.data_ptr(), None if bary is None else bary.data_ptr(),
+                self.yt.data_ptr(), self.yoff.data_ptr(), h.data_ptr(), self.ptr.data_ptr(),
+                self.blk.data_ptr(), eps, out.data_ptr(), work.data_ptr(),
+                None if bary is None else bary.data_ptr(),
             )  # fmt: skip
 
         if len(self.spans) > 1:
@@ -572,8 +628,10 @@ class _NativeSide:
         return out if bary is None else (out, bary.t())
 
 
-def _native_entries(side: _NativeSide, s_row, h_col, eps: float, lthr, labels=None, room: int = 0):
-    """Plan entries ``exp(s_i + h_j - C_ij / eps) >= exp(lthr_i)`` on the pattern (native, two passes).
+def _native_entries(side: _NativeSide, s_row, h_col, eps: float, lthr, labels=None,
+                    room: int = 0):  # fmt: skip
+    """Plan entries ``exp(s_i + h_j - C_ij / eps) >= exp(lthr_i)`` on the pattern (native, two
+    passes).
 
     Returns ``rows, cols, mass`` (sorted by row) and ``(left out, sum pi C, sum pi log pi)``.
     ``labels``: ``(xlab, ylab)``, permutations of the rows and columns: the entries are then
@@ -583,30 +641,40 @@ def _native_entries(side: _NativeSide, s_row, h_col, eps: float, lthr, labels=No
     s_row, h_col, lthr = s_row.contiguous(), h_col.contiguous(), lthr.contiguous()
     count = torch.zeros(side.n, dtype=torch.int64)
     d = side.d
-    xlab, ylab = (None, None) if labels is None else (labels[0].contiguous(), labels[1].contiguous())
+    xlab, ylab = (
+        (None, None) if labels is None else (labels[0].contiguous(), labels[1].contiguous())
+    )
     ytop = int(ylab.max()) if ylab is not None and ylab.numel() else 0
 
     def call(span, off, rows, cols, mass, sums):
         work = torch.empty(side.work + 3 * (side.work // (d + 2)), dtype=torch.float64)
         entries(
-            span[0], span[1], d, side.n, side.m, side.xt.data_ptr(), side.xoff.data_ptr(), side.yt.data_ptr(),
-            side.yoff.data_ptr(), s_row.data_ptr(), h_col.data_ptr(), side.ptr.data_ptr(), side.blk.data_ptr(), eps,
-            lthr.data_ptr(), count.data_ptr(), None if off is None else off.data_ptr(),
+            span[0], span[1], d, side.n, side.m, side.xt.data_ptr(), side.xoff.data_ptr(),
+            side.yt.data_ptr(), side.yoff.data_ptr(), s_row.data_ptr(), h_col.data_ptr(),
+            side.ptr.data_ptr(), side.blk.data_ptr(), eps, lthr.data_ptr(), count.data_ptr(),
+            None if off is None else off.data_ptr(),
             None if rows is None else rows.data_ptr(), None if cols is None else cols.data_ptr(),
-            None if mass is None else mass.data_ptr(), None if sums is None else sums.data_ptr(), work.data_ptr(),
-            None if xlab is None else xlab.data_ptr(), None if ylab is None else ylab.data_ptr(), ytop,
+            None if mass is None else mass.data_ptr(), None if sums is None else sums.data_ptr(),
+            work.data_ptr(), None if xlab is None else xlab.data_ptr(),
+            None if ylab is None else ylab.data_ptr(), ytop,
         )  # fmt: skip
 
     list(_pool().map(lambda span: call(span, None, None, None, None, None), side.spans))
-    ordered = count if xlab is None else torch.empty_like(count).index_put_((xlab,), count)  # rows by label
+    # rows by label
+    ordered = count if xlab is None else torch.empty_like(count).index_put_((xlab,), count)
     off = torch.zeros(side.n, dtype=torch.int64)
     off[1:] = ordered.cumsum(0)[:-1]
     if xlab is not None:
         off = off[xlab]  # where each row's entries start
     total = int(count.sum())
-    rows, cols, mass = (torch.empty(total + room, dtype=t)[:total] for t in (torch.int64, torch.int64, torch.float64))
+    types = (torch.int64, torch.int64, torch.float64)
+    rows, cols, mass = (torch.empty(total + room, dtype=t)[:total] for t in types)
     sums = [torch.zeros(3, dtype=torch.float64) for _ in side.spans]
-    list(_pool().map(lambda k: call(side.spans[k], off, rows, cols, mass, sums[k]), range(len(side.spans))))
+    list(
+        _pool().map(
+            lambda k: call(side.spans[k], off, rows, cols, mass, sums[k]), range(len(side.spans))
+        )
+    )
     out = [float(v) for v in sum(sums)] if sums else [0.0, 0.0, 0.0]
     if math.isnan(out[0]):
         raise MemoryError("out of memory while writing the plan's entries")
@@ -617,7 +685,8 @@ def _native_entries(side: _NativeSide, s_row, h_col, eps: float, lthr, labels=No
 def _pool() -> ThreadPoolExecutor:
     import os
 
-    return ThreadPoolExecutor(max(2, os.cpu_count() or 1), thread_name_prefix="lagot-softmin")  # not the current limit
+    # not the current limit
+    return ThreadPoolExecutor(max(2, os.cpu_count() or 1), thread_name_prefix="lagot-softmin")
 
 
 class GridKernel:

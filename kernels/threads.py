@@ -31,7 +31,8 @@ from typing import TypeVar
 import torch
 
 GRAIN = 1 << 20  # elements per thread of the largest operation (8 MB of float64)
-_NATIVE = contextvars.ContextVar("lagot_native_threads", default=None)  # set by limit_threads(..., native=)
+# set by limit_threads(..., native=)
+_NATIVE = contextvars.ContextVar("lagot_native_threads", default=None)
 
 F = TypeVar("F", bound=Callable)
 
@@ -113,7 +114,8 @@ def fit_threads(work: Callable[..., int] | None = None) -> Callable[[F], F]:
         @functools.wraps(fn)
         def run(*args, **kwargs):
             n = _threads_for_call(work, args, kwargs)
-            with _warnings_from(sys._getframe(1)), (limit_threads(n) if n else contextlib.nullcontext()):
+            threads = limit_threads(n) if n else contextlib.nullcontext()
+            with _warnings_from(sys._getframe(1)), threads:
                 return fn(*args, **kwargs)
 
         return run  # type: ignore[return-value]
@@ -122,7 +124,8 @@ def fit_threads(work: Callable[..., int] | None = None) -> Callable[[F], F]:
 
 
 def _threads_for_call(work, args, kwargs) -> int | None:
-    """Threads for one call; None to leave them as they are (GPU tensors, arguments ``work`` cannot read)."""
+    """Threads for one call; None to leave them as they are (GPU tensors, arguments ``work`` cannot
+    read)."""
     largest = _largest_cpu_tensor((*args, *kwargs.values()))
     if largest is None:
         return None
@@ -145,7 +148,8 @@ def _warnings_from(caller) -> Iterator[None]:
     for w in caught:
         if os.path.normcase(w.filename) == here:
             registry = caller.f_globals.setdefault("__warningregistry__", {})
-            warnings.warn_explicit(w.message, w.category, caller.f_code.co_filename, caller.f_lineno,
-                                   module=caller.f_globals.get("__name__"), registry=registry)  # fmt: skip
+            warnings.warn_explicit(w.message, w.category, caller.f_code.co_filename,
+                                   caller.f_lineno, module=caller.f_globals.get("__name__"),
+                                   registry=registry)  # fmt: skip
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno or 0)

@@ -43,7 +43,8 @@ _EXPORTS = {
     "dynamic": ".dynamic", "plot": ".plot", "shapes": ".shapes",
     "InputError": ".errors",
     "entropic_value": "._entropic",
-    "density": ".fields", "density_and_momentum": ".fields", "momentum": ".fields", "velocity": ".fields",
+    "density": ".fields", "density_and_momentum": ".fields", "momentum": ".fields",
+    "velocity": ".fields",
     "Grid": ".grid",
     "HKPlan": ".hk", "hk_action": ".hk", "hk_interpolate": ".hk", "hk_plan": ".hk",
     "image_geodesic": ".images", "image_histogram": ".images", "match_histograms": ".images",
@@ -67,7 +68,8 @@ def _export(name: str):
 
 class _Package(_types.ModuleType):
     """The package: public names load on first use; a submodule never hides the function of its name
-    (``import lagrangian_ot.match`` leaves ``lagrangian_ot.match`` the function, as it always was)."""
+    (``import lagrangian_ot.match`` leaves ``lagrangian_ot.match`` the function, as it always
+    was)."""
 
     def __getattr__(self, name: str):
         if name not in _EXPORTS:

@@ -26,7 +26,8 @@ def pcg(
     rtol: float,
     max_iter: int,
 ) -> tuple[torch.Tensor, int, bool]:
-    """Solve ``A x = b`` for the systems ``b (B, ...)`` (one per leading index) by conjugate gradients.
+    """Solve ``A x = b`` for the systems ``b (B, ...)`` (one per leading index) by conjugate
+    gradients.
 
     ``apply`` computes ``A p`` and ``precondition`` ``M^-1 r`` for a whole batch. A system
     stops (is frozen) when its residual reaches ``|r| <= rtol |b|``, or when it loses positive
@@ -41,7 +42,8 @@ def pcg(
     --------
     >>> import torch
     >>> A = torch.tensor([[4.0, 1.0], [1.0, 3.0]], dtype=torch.float64)
-    >>> x, its, ok = pcg(lambda p: p @ A, lambda r: r / A.diagonal(), torch.ones(1, 2, dtype=torch.float64), 1e-12, 10)
+    >>> b = torch.ones(1, 2, dtype=torch.float64)
+    >>> x, its, ok = pcg(lambda p: p @ A, lambda r: r / A.diagonal(), b, 1e-12, 10)
     >>> [round(v, 6) for v in x[0].tolist()], its, ok
     ([0.181818, 0.272727], 2, True)
     """

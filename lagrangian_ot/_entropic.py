@@ -42,6 +42,7 @@ SPARSE = 0.25  # a truncated point kernel is used when it keeps at most this fra
 MARGIN = 4.0  # truncated point kernels store pairs up to (TRUNCATION + MARGIN) eps
 SPACINGS = 5.0  # the default blur is at most this many nearest-neighbour spacings
 PLAN_LIMIT = 200_000_000  # entries of a sparse plan, at most (about 5 GB)
+RELATIVE_FLOOR = 1e-12  # a capped plan drops entries below this fraction of their row's largest
 
 
 def default_blur(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -55,7 +56,8 @@ def default_blur(x: torch.Tensor, y: torch.Tensor) -> float:
     other dimensions) the plan keeps about 500 entries per point.
     """
     blur = 0.01 * diameter(x, y)
-    spacings = SPACINGS ** (2.0 / max(x.shape[-1], 1))  # as many partners per point in any dimension
+    # as many partners per point in any dimension
+    spacings = SPACINGS ** (2.0 / max(x.shape[-1], 1))
     for p in (x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])):
         if p.shape[0] > 1:
             blur = min(blur, spacings * _spacing(p))
@@ -66,7 +68,8 @@ def _spacing(p: torch.Tensor, sample: int = 256) -> float:
     """Mean distance from a point to its nearest distinct neighbour in ``p`` (over a fixed
     subsample of its points; repeated points are one point)."""
     idx = torch.linspace(0, p.shape[0] - 1, min(sample, p.shape[0]), device=p.device).long()
-    d = torch.cdist(p[idx].double(), p.double(), compute_mode="donot_use_mm_for_euclid_dist")  # (s, n), exact
+    # (s, n), exact
+    d = torch.cdist(p[idx].double(), p.double(), compute_mode="donot_use_mm_for_euclid_dist")
     d[d <= 0] = float("inf")
     nearest = d.min(1).values
     nearest = nearest[torch.isfinite(nearest) & (nearest > 0)]
@@ -74,7 +77,8 @@ def _spacing(p: torch.Tensor, sample: int = 256) -> float:
 
 
 def _schedule(diameter: float, blur: float) -> list[float]:
-    """``eps`` values of the annealing: blur from the diameter, halved, down to (not including) ``blur``."""
+    """``eps`` values of the annealing: blur from the diameter, halved, down to (not including)
+    ``blur``."""
     out, s = [], diameter
     while s > blur:
         out.append(2.0 * s * s)
@@ -82,8 +86,8 @@ def _schedule(diameter: float, blur: float) -> list[float]:
     return out
 
 
-def potentials(x, y, a, b, blur: float, rho: float | None, tol: float, max_iter: int, kernel: str = "auto",
-               progress=None):  # fmt: skip
+def potentials(x, y, a, b, blur: float, rho: float | None, tol: float, max_iter: int,
+               kernel: str = "auto", progress=None):  # fmt: skip
     """Entropic potentials of ``x, a`` and ``y, b`` (float64): ``(f, g, kernel, result, orders)``.
 
     ``kernel``: ``"auto"``, ``"dense"``, ``"points"`` or ``"multiscale"``. The loop's torch
@@ -126,26 +130,32 @@ def _truncated(K: PointKernel, log_a, log_b, f, g, eps, rho, tol, max_iter, prog
     reaches ``tol``, the truncation only carries the plan. Returns the kernel the potentials
     converged on (or the plan's pairs), the loop's result and the number of patterns.
     """
-    res = _sinkhorn.converge(K, log_a, log_b, f, g, eps, rho, tol, 1, progress=progress, single=False)
+    res = _sinkhorn.converge(
+        K, log_a, log_b, f, g, eps, rho, tol, 1, progress=progress, single=False
+    )
     if res.converged or max_iter <= 1:  # one iteration on all pairs was enough: no rounds
-        S = K.truncate(res.f, res.g, (TRUNCATION + MARGIN) * eps, SPARSE * K.n_pairs)  # the plan's pairs
+        # the plan's pairs
+        S = K.truncate(res.f, res.g, (TRUNCATION + MARGIN) * eps, SPARSE * K.n_pairs)
         return (K if S is None else S), res, 0
     f, g = res.f, res.g
     S = K.truncate(f, g, (TRUNCATION + MARGIN) * eps, SPARSE * K.n_pairs)
     if S is None:
-        res = _sinkhorn.converge(K, log_a, log_b, f, g, eps, rho, tol, max_iter - 1, progress=progress)
+        res = _sinkhorn.converge(
+            K, log_a, log_b, f, g, eps, rho, tol, max_iter - 1, progress=progress
+        )
         res.iterations += 1
         return K, res, 0
     iterations, rounds = 1, 1
     while True:
-        res = _sinkhorn.converge(S, log_a, log_b, f, g, eps, rho, tol, min(ROUND_ITER, max_iter - iterations),
+        res = _sinkhorn.converge(S, log_a, log_b, f, g, eps, rho, tol,
+                                 min(ROUND_ITER, max_iter - iterations),
                                  progress=progress)  # fmt: skip
         iterations += res.iterations
         f, g = res.f, res.g
         new = K.truncate(f, g, (TRUNCATION + MARGIN) * eps, SPARSE * K.n_pairs)
         if new is None:  # the potentials now reach too many pairs: the full kernel
-            res = _sinkhorn.converge(K, log_a, log_b, f, g, eps, rho, tol, max(1, max_iter - iterations),
-                                     progress=progress)  # fmt: skip
+            res = _sinkhorn.converge(K, log_a, log_b, f, g, eps, rho, tol,
+                                     max(1, max_iter - iterations), progress=progress)  # fmt: skip
             res.iterations += iterations
             return K, res, rounds
         near = new.c - f[new.i] - g[new.j] <= TRUNCATION * eps
@@ -182,7 +192,8 @@ def _multiscale(x, y, a, b, blur, rho, tol, max_iter, progress=None):
     iterations, rounds = 0, 1
     while True:  # converge in rounds; between rounds, add the block pairs the potentials need
         res = _sinkhorn.converge(lev.kernel, lev.log_a, lev.log_b, f, g, lev.eps, rho, tol,
-                                 min(ROUND_ITER, max_iter - iterations), progress=progress)  # fmt: skip
+                                 min(ROUND_ITER, max_iter - iterations),
+                                 progress=progress)  # fmt: skip
         iterations += res.iterations
         f, g = res.f, res.g
         missing = ms.missing(lev, f, g)
@@ -195,35 +206,46 @@ def _multiscale(x, y, a, b, blur, rho, tol, max_iter, progress=None):
             lev, rounds = ms.extend(lev, missing), rounds + 1
     res.iterations = iterations
     info = {
-        "kernel": "multiscale", "levels": L + 1, "pattern_rounds": rounds, "pairs": lev.kernel.n_pairs,
-        "annealing_iterations": annealing,
+        "kernel": "multiscale", "levels": L + 1, "pattern_rounds": rounds,
+        "pairs": lev.kernel.n_pairs, "annealing_iterations": annealing,
     }  # fmt: skip
     return lev.kernel, res, lev.order_x, lev.order_y, info
 
 
-def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float, labels=None, room: int = 0):
+def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float, labels=None, room: int = 0, *,
+                row_cap=None):  # fmt: skip
     """Entries of the entropic plan holding ``1 - keep`` of each row's mass, and the plan's values.
 
     Returns ``src, dst, mass`` sorted by ``src`` then ``dst``, the mass left out, ``<C, pi>``
     and ``sum pi log(pi / (a b))`` over all the kernel's pairs. ``labels (xlab, ylab)``: the
     indices the kernel's rows and columns stand for (the multiscale kernel's point orders).
     ``room``: entries to leave room for behind the plan's arrays (where the native path
-    writes them), for an in-place merge.
+    writes them), for an in-place merge. ``row_cap=k`` keeps instead the ``k`` largest
+    entries of each row down to :data:`RELATIVE_FLOOR` times the row's largest (``keep``
+    unused; the kernel's chunks must be whole rows of equal width, as the dense kernels give
+    them): a plan of at most ``k`` entries per row, as the HK solver builds them; its values
+    are not computed (``None``).
     """
     native = getattr(kernel, "plan_entries", None)
-    if native is not None and _native_plan(kernel):
+    if native is not None and _native_plan(kernel) and row_cap is None:
         return _sparse_plan_native(kernel, f, g, log_a, log_b, eps, keep, labels, room)
     src, dst, mass = [], [], []
     dropped = cost = entropy = 0.0
     size = 0
+    if row_cap is not None:  # log pi_ij = row_i + col_j - C_ij / eps: two gathers per pair
+        row, col = log_a + f / eps, log_b + g / eps
     for i, j, c in kernel.pairs():
-        arg = (f[i] + g[j] - c) / eps  # log(pi / (a b))
-        logp = log_a[i] + log_b[j] + arg
-        p = logp.exp()
-        live = p > 0
-        cost += float((p * c)[live].sum())
-        entropy += float((p * arg)[live].sum())
-        s, t, q, rest = _top_mass(i, j, logp, keep)
+        if row_cap is not None:
+            logp = row[i] + col[j] - c / eps
+            s, t, q, rest = _top_entries(i, j, logp.exp(), logp, row_cap)
+        else:
+            arg = (f[i] + g[j] - c) / eps  # log(pi / (a b))
+            logp = log_a[i] + log_b[j] + arg
+            p = logp.exp()
+            live = p > 0
+            cost += float((p * c)[live].sum())
+            entropy += float((p * arg)[live].sum())
+            s, t, q, rest = _top_mass(i, j, logp, keep)
         size += s.shape[0]
         _check_size(size, eps)
         src.append(s)
@@ -231,6 +253,8 @@ def sparse_plan(kernel, f, g, log_a, log_b, eps: float, keep: float, labels=None
         mass.append(q)
         dropped += rest
     src, dst, mass = torch.cat(src), torch.cat(dst), torch.cat(mass)
+    if row_cap is not None:
+        cost = entropy = None
     if labels is not None:
         src, dst = labels[0][src], labels[1][dst]
     key = src * kernel.m + dst
@@ -252,18 +276,22 @@ def _native_plan(kernel) -> bool:
     return getattr(kernel, "_native", None) is not None
 
 
-def _sparse_plan_native(kernel, f, g, log_a, log_b, eps: float, keep: float, labels=None, room: int = 0):
+def _sparse_plan_native(kernel, f, g, log_a, log_b, eps: float, keep: float, labels=None,
+                        room: int = 0):  # fmt: skip
     """:func:`sparse_plan` in native code: each row's threshold is ``keep`` times its mass (one
     soft-minimum) over its number of candidate pairs."""
     s_row, h_col = log_a + f / eps, log_b + g / eps
     log_rows = log_a + (f - kernel.rows(g + eps * log_b, eps)) / eps  # log of each row's mass
     log_cols = log_b + (g - kernel.cols(f + eps * log_a, eps)) / eps
     lthr = log_rows + math.log(keep) - kernel.row_widths().double().clamp_min(1.0).log()
-    src, dst, mass, (dropped, cost, plogp) = kernel.plan_entries(s_row, h_col, eps, lthr, labels, room)
+    src, dst, mass, (dropped, cost, plogp) = kernel.plan_entries(
+        s_row, h_col, eps, lthr, labels, room
+    )
     _check_size(src.shape[0], eps)
     rows, cols = log_rows.exp(), log_cols.exp()
     ok_a, ok_b = torch.isfinite(log_a), torch.isfinite(log_b)
-    cross = float((rows[ok_a] * log_a[ok_a]).sum() + (cols[ok_b] * log_b[ok_b]).sum())  # sum pi log(a_i b_j)
+    # sum pi log(a_i b_j)
+    cross = float((rows[ok_a] * log_a[ok_a]).sum() + (cols[ok_b] * log_b[ok_b]).sum())
     return src, dst, mass, dropped, cost, plogp - cross
 
 
@@ -276,6 +304,33 @@ def _top_mass(i, j, logp, keep: float):
     count = torch.bincount(i, minlength=n).to(p.dtype)
     kept = (p >= (keep * total / count.clamp_min(1.0))[i]) & (p > 0)
     return i[kept], j[kept], p[kept], float(p[~kept].sum())
+
+
+def _top_entries(i, j, p, logp, k: int):
+    """Per row of a chunk of whole rows of equal width (row-major), the ``k`` largest entries
+    down to :data:`RELATIVE_FLOOR` times the row's largest, by column; what is left out is the
+    sum of the others (a row of ``-inf`` has no entries and leaves none out)."""
+    rows = int(i[-1] - i[0]) + 1 if i.numel() else 0
+    if rows == 0:
+        return i, j, p, 0.0
+    shape = (rows, i.numel() // rows)
+    if rows * shape[1] != i.numel():
+        raise ValueError("a row cap needs chunks of whole rows of equal width")
+    logp, p = logp.reshape(shape), p.reshape(shape)
+    top, at = torch.topk(logp, min(k, shape[1]), dim=1)  # (r, k)
+    kept = (top >= top[:, :1] + math.log(RELATIVE_FLOOR)) & torch.isfinite(top)
+    at, order = torch.where(kept, at, shape[1]).sort(dim=1)  # the kept ones first, by column
+    kept = kept.gather(1, order)
+    padded = torch.nn.functional.pad(p, (0, 1))  # column shape[1]: where the others point
+    mass = padded.gather(1, at)
+    rest = float(padded.scatter_(1, at, 0.0).sum())  # the sum of the others, without cancellation
+    at = at.clamp_max(shape[1] - 1)
+    return (
+        i.reshape(shape).gather(1, at)[kept],
+        j.reshape(shape).gather(1, at)[kept],
+        mass[kept],
+        rest,
+    )
 
 
 def round_to_marginals(src, dst, mass, a, b, x, y):
@@ -292,13 +347,19 @@ def round_to_marginals(src, dst, mass, a, b, x, y):
     scale = (b / col.clamp_min(1e-300)).clamp(max=1.0)
     scale_entries(dst, mass, scale)
     # rows hold min(row, a) unless the columns' scaling took some of it
-    row = torch.zeros_like(a).index_add_(0, src, mass) if bool((scale < 1).any()) else row.clamp(max=a)
+    row = (
+        torch.zeros_like(a).index_add_(0, src, mass)
+        if bool((scale < 1).any())
+        else row.clamp(max=a)
+    )
     da, db = (a - row).clamp_min(0.0), (b - col * scale).clamp_min(0.0)
     moved = float(da.sum())
     if moved > 0:
         ei, ej, em = _north_west(da, db, x[:, 0], y[:, 0])
         order = torch.argsort(ei * b.shape[0] + ej)
-        src, dst, mass = merge_entries((src, dst, mass), (ei[order], ej[order], em[order]), b.shape[0])
+        src, dst, mass = merge_entries(
+            (src, dst, mass), (ei[order], ej[order], em[order]), b.shape[0]
+        )
     return src, dst, mass, moved
 
 
@@ -319,8 +380,8 @@ def _north_west(da, db, kx, ky):
     return ox[i[keep]], oy[j[keep]], w[keep]
 
 
-def entropic_plan(x, y, a, b, *, blur: float, reach: float | None, tol: float, max_iter: int, kernel="auto",
-                  progress: bool | None = False):  # fmt: skip
+def entropic_plan(x, y, a, b, *, blur: float, reach: float | None, tol: float, max_iter: int,
+                  kernel="auto", progress: bool | None = False):  # fmt: skip
     """Everything ``match(method="sinkhorn")`` returns, in float64 on the inputs' device:
     ``src, dst, mass`` (sorted by ``src`` then ``dst``), ``f, g``, the cost of that plan, ``info``.
 
@@ -332,14 +393,18 @@ def entropic_plan(x, y, a, b, *, blur: float, reach: float | None, tol: float, m
         bar.update(0, "annealing")
         K, res, ox, oy, info = potentials(x, y, a, b, blur, rho, tol, max_iter, kernel, bar)
     aa, bb = (a, b) if ox is None else (a[ox], b[oy])
-    if not (bool(torch.isfinite(res.f[aa > 0]).all()) and bool(torch.isfinite(res.g[bb > 0]).all())):
+    if not (
+        bool(torch.isfinite(res.f[aa > 0]).all()) and bool(torch.isfinite(res.g[bb > 0]).all())
+    ):
         raise RuntimeError(
-            f"Sinkhorn produced non-finite potentials at blur={blur:.3g}; use a larger blur or method='exact'"
+            "Sinkhorn produced non-finite potentials at "
+            f"blur={blur:.3g}; use a larger blur or method='exact'"
         )
     labels = None if ox is None else (ox, oy)  # the entries by the callers' indices
     room = 0 if rho is not None else x.shape[0] + y.shape[0]  # for the rounding's entries
-    src, dst, mass, dropped, cost, entropy = sparse_plan(K, res.f, res.g, aa.log(), bb.log(), eps, tol / 10, labels,
-                                                         room)  # fmt: skip
+    src, dst, mass, dropped, cost, entropy = sparse_plan(
+        K, res.f, res.g, aa.log(), bb.log(), eps, tol / 10, labels, room
+    )
     plan_mass = float(mass.sum()) + dropped  # of the entropic plan
     moved = 0.0
     if rho is None:
@@ -358,21 +423,23 @@ def entropic_plan(x, y, a, b, *, blur: float, reach: float | None, tol: float, m
     })  # fmt: skip
     if not res.converged:
         warn_user(
-            f"Sinkhorn did not converge at blur={blur:.3g}: after {res.iterations} iterations the marginal "
+            f"Sinkhorn did not converge at blur={blur:.3g}: "
+            f"after {res.iterations} iterations the marginal "
             f"error is {res.error:.2e} (tol {tol:.0e}); raise max_iter, use a larger blur or tol, "
             "or method='exact'"
         )
     return src, dst, mass, f, g, plan_cost, info
 
 
-def entropic_value(x, y, a=None, b=None, *, blur: float | None = None, debias: bool = False, tol: float = 1e-6,
-                   max_iter: int = 10_000) -> torch.Tensor:  # fmt: skip
-    """The entropic transport value ``OT_eps(a, b) = min <C, pi> + eps KL(pi | a x b)``, ``eps = 2 blur^2``.
+def entropic_value(x, y, a=None, b=None, *, blur: float | None = None, debias: bool = False,
+                   tol: float = 1e-6, max_iter: int = 10_000) -> torch.Tensor:  # fmt: skip
+    """The entropic transport value ``OT_eps(a, b) = min <C, pi> + eps KL(pi | a x b)``,
+    ``eps = 2 blur^2``.
 
-    With ``debias=True``, the Sinkhorn divergence ``OT_eps(a, b) - (OT_eps(a, a) + OT_eps(b, b)) / 2``
-    (Feydy et al. 2019), nonnegative and zero for equal measures. Balanced problems
-    (equal totals); the value comes from the converged dual potentials,
-    ``<a, f> + <b, g> - eps (sum a - sum a sum b)``, computed without storing ``n x m``.
+    With ``debias=True``, the Sinkhorn divergence
+    ``OT_eps(a, b) - (OT_eps(a, a) + OT_eps(b, b)) / 2`` (Feydy et al. 2019), nonnegative and zero
+    for equal measures. Balanced problems (equal totals); the value comes from the converged dual
+    potentials, ``<a, f> + <b, g> - eps (sum a - sum a sum b)``, computed without storing ``n x m``.
     Returns a scalar tensor in the dtype and on the device of ``x``. (GeomLoss'
     ``SamplesLoss("sinkhorn")`` uses the cost ``|x - y|^2 / 2``: its value is half of this.)
     """
@@ -381,7 +448,10 @@ def entropic_value(x, y, a=None, b=None, *, blur: float | None = None, debias: b
     check_cloud(x, "x")
     check_cloud(y, "y")
     if x.dim() != 2 or y.dim() != 2 or x.shape[1] != y.shape[1] or x.device != y.device:
-        raise InputError(f"x {tuple(x.shape)} and y {tuple(y.shape)} must be (n, d) and (m, d) clouds on one device")
+        raise InputError(
+            f"x {tuple(x.shape)} and y {tuple(y.shape)} "
+            "must be (n, d) and (m, d) clouds on one device"
+        )
     a, b = check_weights(a, x, "a").double(), check_weights(b, y.to(x.dtype), "b").double()
     if abs(float(a.sum()) - float(b.sum())) > 1e-6 * float(a.sum()):
         raise InputError("a and b have different totals; entropic_value is for balanced problems")
@@ -393,9 +463,11 @@ def entropic_value(x, y, a=None, b=None, *, blur: float | None = None, debias: b
         _, res, ox, oy, _ = potentials(p, q, u, v, blur, None, tol, max_iter)
         uu, vv = (u, v) if ox is None else (u[ox], v[oy])
         if not res.converged:
-            warn_user(f"entropic_value: Sinkhorn stopped at max_iter={max_iter} (error {res.error:.1e}); "
-                      "raise max_iter or use a larger blur")  # fmt: skip
-        return float((uu * res.f).sum() + (vv * res.g).sum()) - eps * (float(u.sum()) - float(u.sum() * v.sum()))
+            warn_user(f"entropic_value: Sinkhorn stopped at max_iter={max_iter} "
+                      f"(error {res.error:.1e}); raise max_iter or use a larger blur")  # fmt: skip
+        return float((uu * res.f).sum() + (vv * res.g).sum()) - eps * (
+            float(u.sum()) - float(u.sum() * v.sum())
+        )
 
     xd, yd = x.detach().double(), y.detach().to(x.dtype).double()
     out = value(xd, yd, a, b)

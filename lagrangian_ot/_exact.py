@@ -16,7 +16,8 @@ The solver (cost ``|x - y|^2``, weights ``a``, ``b`` of equal totals):
 
 All certification arithmetic is float64. The all-pairs passes run in native
 code on CPU, skipping blocks of points that exact lower bounds rule out, in
-row blocks with torch on other devices, or KeOps when asked for (:class:`kernels.reductions.Reductions`).
+row blocks with torch on other devices, or KeOps when asked for
+(:class:`kernels.reductions.Reductions`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from ._geometry import diameter
@@ -35,8 +35,10 @@ from .kernels.reductions import Reductions
 DENSE_EDGES = 1 << 12  # solve on the complete graph below this many pairs
 COARSE_RATIO = 3  # fine points per coarse point in the warm start
 NEIGHBOURS = 16  # candidate partners per point
-SLACK = 1e-12  # reduced costs above -SLACK * (|u_i| + mean pair cost + squared diameter) count as nonnegative
-CERTIFY = 1e-11  # accepted gap: 1e-6 of the cost plus CERTIFY * squared diameter * mass (rounding of the duals)
+# reduced costs above -SLACK * (|u_i| + mean pair cost + squared diameter) count as nonnegative
+SLACK = 1e-12
+# accepted gap: 1e-6 of the cost plus CERTIFY * squared diameter * mass (rounding of the duals)
+CERTIFY = 1e-11
 MAX_ROUNDS = 30
 
 
@@ -52,21 +54,21 @@ class ExactSolution:
     info: dict
 
 
-def _counts(w: torch.Tensor) -> np.ndarray | None:
-    """``w`` as integer multiples of its smallest positive entry, or None if it is not."""
-    q = (w / w[w > 0].min()).cpu().numpy()
-    r = np.rint(q)
-    if np.abs(q - r).max() > 1e-9 or r.sum() > 2**40:
+def _counts(w: torch.Tensor) -> torch.Tensor | None:
+    """``w`` as integer multiples of its smallest positive entry (float64), or None if it is not."""
+    q = w / w[w > 0].min()
+    r = torch.round(q)
+    if float((q - r).abs().max()) > 1e-9 or float(r.sum()) > 2**40:
         return None
     return r
 
 
-def _amounts(a: torch.Tensor, b: torch.Tensor) -> tuple[np.ndarray, np.ndarray, float, float]:
+def _amounts(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float, float]:
     """Supplies and demands for the flow solver: integers when the weights allow it.
 
     Integral amounts keep every flow integral (a permutation for uniform equal
-    sizes) and free of rounding. Returns ``supply, demand, unit, tol`` with
-    ``mass = flow * unit``.
+    sizes) and free of rounding. Returns ``supply, demand`` (float64, on the device of the
+    weights), ``unit, tol`` with ``mass = flow * unit``.
     """
     n = a.shape[0]
     total = float(a.sum())
@@ -78,24 +80,25 @@ def _amounts(a: torch.Tensor, b: torch.Tensor) -> tuple[np.ndarray, np.ndarray, 
             supply = qa * (sb // g)
             demand = qb * (sa // g)
             return supply, demand, total / float(supply.sum()), 0.5
-    supply = (a / a.sum() * n).cpu().numpy()
-    demand = (b / b.sum() * n).cpu().numpy()
+    supply = a / a.sum() * n
+    demand = b / b.sum() * n
     demand *= supply.sum() / demand.sum()
-    smallest = min(supply[supply > 0].min(), demand[demand > 0].min())
+    smallest = min(float(supply[supply > 0].min()), float(demand[demand > 0].min()))
     return supply, demand, total / n, max(min(1e-10, 1e-6 * smallest), 1e-14 * n)
 
 
-def _edge_costs(x: torch.Tensor, y: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+def _edge_costs(
+    x: torch.Tensor, y: torch.Tensor, src: torch.Tensor, dst: torch.Tensor
+) -> torch.Tensor:
     return ((x[src] - y[dst]) ** 2).sum(-1)  # (E,)
 
 
 def _solve_on_edges(x, y, src, dst, supply, demand, g, tol, flow=None, tight=0.0):
     cost = _edge_costs(x, y, src, dst)
     flow, u, v, info = ssp_transport(
-        x.shape[0], y.shape[0], src.cpu().numpy(), dst.cpu().numpy(), cost.cpu().numpy(),
-        supply, demand, g.cpu().numpy(), tol, flow=flow, tight=tight,
-    )  # fmt: skip
-    return flow, torch.from_numpy(u).to(x.device), torch.from_numpy(v).to(x.device), cost, info
+        x.shape[0], y.shape[0], src, dst, cost, supply, demand, g, tol, flow=flow, tight=tight
+    )  # on the host: (E,), (n,), (m,)
+    return flow.to(x.device), u.to(x.device), v.to(x.device), cost, info
 
 
 def _unique_edges(src, dst, m):
@@ -108,8 +111,18 @@ def _candidates(rows: Reductions, cols: Reductions, f, g, k):
     n, m = rows.x.shape[0], rows.y.shape[0]
     _, best_y = rows.topk(g, k)  # (n, k)
     _, best_x = cols.topk(f, k)  # (m, k)
-    src = torch.cat([torch.arange(n, device=rows.x.device).repeat_interleave(best_y.shape[1]), best_x.reshape(-1)])
-    dst = torch.cat([best_y.reshape(-1), torch.arange(m, device=rows.x.device).repeat_interleave(best_x.shape[1])])
+    src = torch.cat(
+        [
+            torch.arange(n, device=rows.x.device).repeat_interleave(best_y.shape[1]),
+            best_x.reshape(-1),
+        ]
+    )
+    dst = torch.cat(
+        [
+            best_y.reshape(-1),
+            torch.arange(m, device=rows.x.device).repeat_interleave(best_x.shape[1]),
+        ]
+    )
     keep = (src >= 0) & (dst >= 0)
     return _unique_edges(src[keep], dst[keep], m)
 
@@ -124,24 +137,22 @@ def _monotone_edges(x, y, supply, demand):
     pts = torch.cat([x, y])
     centred = pts - pts.mean(0)
     axis = torch.linalg.svd(centred[:: max(1, pts.shape[0] // 4096)], full_matrices=False).Vh[0]
-    ox = torch.argsort(x @ axis).cpu().numpy()
-    oy = torch.argsort(y @ axis).cpu().numpy()
-    ca = np.cumsum(supply[ox])
-    cb = np.cumsum(demand[oy])
+    ox = torch.argsort(x @ axis)
+    oy = torch.argsort(y @ axis)
+    ca = torch.cumsum(supply[ox], 0)
+    cb = torch.cumsum(demand[oy], 0)
     cb *= ca[-1] / cb[-1]
-    cuts = np.unique(np.concatenate([[0.0], ca, cb]))
+    cuts = torch.unique(torch.cat([ca.new_zeros(1), ca, cb]))  # sorted
     mids = 0.5 * (cuts[1:] + cuts[:-1])
-    i = np.minimum(np.searchsorted(ca, mids), len(ox) - 1)
-    j = np.minimum(np.searchsorted(cb, mids), len(oy) - 1)
-    return torch.from_numpy(ox[i]).to(x.device), torch.from_numpy(oy[j]).to(x.device)
+    i = torch.searchsorted(ca, mids).clamp_max(len(ox) - 1)
+    j = torch.searchsorted(cb, mids).clamp_max(len(oy) - 1)
+    return ox[i], oy[j]
 
 
 def _carry_flow(old_src, old_dst, flow, src, dst, m):
     """The flow of the old edge list laid on the new one (a superset)."""
-    new_key = (src * m + dst).cpu().numpy()
-    old_key = (old_src * m + old_dst).cpu().numpy()
-    out = np.zeros(len(new_key))
-    out[np.searchsorted(new_key, old_key)] = flow
+    out = torch.zeros(src.shape[0], dtype=flow.dtype, device=flow.device)
+    out[torch.searchsorted(src * m + dst, old_src * m + old_dst)] = flow
     return out
 
 
@@ -166,7 +177,7 @@ def _coarse_potential(x, y, a, b, backend, depth):
 
 def _fsum(t: torch.Tensor) -> float:
     """Correctly rounded sum (the certificate subtracts large, nearly equal sums)."""
-    return math.fsum(t.detach().double().cpu().numpy().tolist())
+    return math.fsum(t.detach().double().cpu().tolist())
 
 
 def _drop_empty(x, y, a, b, backend, neighbours) -> ExactSolution:
@@ -217,8 +228,8 @@ def solve(
     n, m = x0.shape[0], y0.shape[0]
     x, y = x0, y0
     supply, demand, unit, tol = _amounts(a, b)
-    a_moved = torch.from_numpy(supply * unit).to(x.device)  # the masses the flow carries
-    b_moved = torch.from_numpy(demand * unit).to(x.device)
+    a_moved = supply * unit  # the masses the flow carries
+    b_moved = demand * unit
     total = float(a.sum())
     diam2 = diameter(x, y) ** 2  # the scale of every cost and dual
     rows = Reductions(x, y, backend)
@@ -242,10 +253,14 @@ def solve(
     tight = 0.0
     for rounds in range(1, MAX_ROUNDS + 1):
         try:
-            flow, u, g, cost, sinfo = _solve_on_edges(x0, y0, src, dst, supply, demand, g, tol, flow, tight)
+            flow, u, g, cost, sinfo = _solve_on_edges(
+                x0, y0, src, dst, supply, demand, g, tol, flow, tight
+            )
         except InfeasibleGraph:
             if k >= m:
-                raise RuntimeError("transportation solver found no feasible flow on the complete graph") from None
+                raise RuntimeError(
+                    "transportation solver found no feasible flow on the complete graph"
+                ) from None
             k *= 2  # the graph cannot carry the masses: widen it everywhere
             s2, d2 = _candidates(rows, cols, rows.min(g)[0], g, k)
             src, dst = _unique_edges(torch.cat([src, s2]), torch.cat([dst, d2]), m)
@@ -254,8 +269,7 @@ def solve(
         info["rounds"] = rounds
         info["edges"] = int(src.shape[0])
         info["augmentations"] += sinfo["augmentations"]
-        flow_t = torch.from_numpy(flow).to(x.device)
-        primal = _fsum(flow_t * cost) * unit
+        primal = _fsum(flow * cost) * unit
         slack = SLACK * (u.abs() + primal / total + diam2)  # (n,) rounding allowance of the duals
         tight = float(slack.max())  # a warm restart keeps flow on edges this close to tight
         # All pairs: the best C_ij - g_j of every row, as a rigorous lower bound.
@@ -267,9 +281,12 @@ def solve(
             _, new = rows.topk(g, k, rows=bad)  # (r, k)
             old_src, old_dst = src, dst
             src, dst = _unique_edges(
-                torch.cat([src, bad.repeat_interleave(new.shape[1])]), torch.cat([dst, new.reshape(-1)]), m
+                torch.cat([src, bad.repeat_interleave(new.shape[1])]),
+                torch.cat([dst, new.reshape(-1)]),
+                m,
             )
-            grew = src.shape[0] > old_src.shape[0]  # else the "violations" are rounding: certify as is
+            # else the "violations" are rounding: certify as is
+            grew = src.shape[0] > old_src.shape[0]
         if not bool(violated.any()) or not grew:
             gap = primal - _fsum(a_moved * f) - _fsum(b_moved * g)
             floor = CERTIFY * diam2 * total  # the duals' rounding grows with the squared spread
@@ -278,17 +295,16 @@ def solve(
                     f"exact solver could not certify its plan (cost {primal:.6g}, gap {gap:.3g}); "
                     "the weights or coordinates may span too many orders of magnitude for float64"
                 )
-            support = flow_t > tol
+            support = flow > tol
             if int(support.sum()) > n + m - 1:  # cycles in the support: make the plan basic
                 kept = torch.nonzero(support).reshape(-1)
-                basic = make_basic(n, m, src[kept].cpu().numpy(), dst[kept].cpu().numpy(), flow[kept.cpu().numpy()])
-                flow_t = torch.zeros_like(flow_t)
-                flow_t[kept] = torch.from_numpy(basic).to(flow_t)
-                support = flow_t > tol
+                basic = make_basic(n, m, src[kept], dst[kept], flow[kept])
+                flow = torch.zeros_like(flow)
+                flow[kept] = basic.to(flow)
+                support = flow > tol
             return ExactSolution(
-                src=src[support], dst=dst[support], mass=flow_t[support] * unit, f=f, g=g,
-                cost=_fsum(flow_t[support] * cost[support]) * unit, gap=max(gap, 0.0), info=info,
+                src=src[support], dst=dst[support], mass=flow[support] * unit, f=f, g=g,
+                cost=_fsum(flow[support] * cost[support]) * unit, gap=max(gap, 0.0), info=info,
             )  # fmt: skip
         flow = _carry_flow(old_src, old_dst, flow, src, dst, m)
     raise RuntimeError(f"exact solver did not certify its plan in {MAX_ROUNDS} rounds")
-

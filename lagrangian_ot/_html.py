@@ -30,7 +30,8 @@ from ._io import atomic_path
 
 
 def png_uri(alpha: np.ndarray, rgb) -> str:
-    """A frame as a PNG data URI: opacity ``alpha (rows, cols)`` in [0, 1] over one colour ``rgb``."""
+    """A frame as a PNG data URI: opacity ``alpha (rows, cols)`` in [0, 1] over one colour
+    ``rgb``."""
     from PIL import Image
 
     img = np.empty((*alpha.shape, 4), dtype=np.uint8)
@@ -42,9 +43,17 @@ def png_uri(alpha: np.ndarray, rgb) -> str:
 
 
 def write_page(
-    path: str | os.PathLike, *, title: str, data: dict, controls: str, script: str, note: str = "", output_width: str = "4.5em"
+    path: str | os.PathLike,
+    *,
+    title: str,
+    data: dict,
+    controls: str,
+    script: str,
+    note: str = "",
+    output_width: str = "4.5em",
 ) -> None:
-    """Write the page (replaced atomically): ``controls`` (HTML rows of three cells) and ``script`` (its JavaScript)."""
+    """Write the page (replaced atomically): ``controls`` (HTML rows of three cells) and ``script``
+    (its JavaScript)."""
     values = {
         "TITLE": html.escape(title),
         "OUTPUT_WIDTH": output_width,
@@ -53,7 +62,8 @@ def write_page(
         "SCRIPT": script.strip(),
         "DATA": json.dumps(data, separators=(",", ":")).replace("</", "<\\/"),
     }
-    page = re.sub(r"__([A-Z_]+?)__", lambda m: values[m[1]], _PAGE)  # one pass: no value is expanded again
+    # one pass: no value is expanded again
+    page = re.sub(r"__([A-Z_]+?)__", lambda m: values[m[1]], _PAGE)
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.write(page)
 
@@ -65,11 +75,12 @@ _PAGE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>__TITLE__</title>
 <style>
-  body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; margin: 24px; }
+  body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
+         margin: 24px; }
   h1 { font-size: 17px; font-weight: 600; margin: 0 0 12px; }
   canvas { display: block; border: 1px solid #ddd; max-width: 100%; height: auto; }
-  .controls { display: grid; grid-template-columns: auto minmax(160px, 420px) __OUTPUT_WIDTH__; gap: 6px 12px;
-              align-items: center; margin-top: 12px; max-width: 680px; }
+  .controls { display: grid; grid-template-columns: auto minmax(160px, 420px) __OUTPUT_WIDTH__;
+              gap: 6px 12px; align-items: center; margin-top: 12px; max-width: 680px; }
   output { font-variant-numeric: tabular-nums; }
   button { font: inherit; padding: 2px 12px; }
   p.note { color: #555; max-width: 680px; }
@@ -87,7 +98,9 @@ __NOTE__
 <script id="data" type="application/json">__DATA__</script>
 <script>
 "use strict";
-window.addEventListener("error", function (e) { document.body.dataset.status = "error: " + e.message; });
+window.addEventListener("error", function (e) {
+  document.body.dataset.status = "error: " + e.message;
+});
 (function () {
   const D = JSON.parse(document.getElementById("data").textContent);
   const view = document.getElementById("view"), ctx = view.getContext("2d");
@@ -129,7 +142,9 @@ window.addEventListener("error", function (e) { document.body.dataset.status = "
   function animate(button, draw) {
     let playing = null;
     button.addEventListener("click", function () {
-      if (playing !== null) { cancelAnimationFrame(playing); playing = null; button.textContent = "Play"; return; }
+      if (playing !== null) {
+        cancelAnimationFrame(playing); playing = null; button.textContent = "Play"; return;
+      }
       button.textContent = "Pause";
       let last = performance.now();
       function step(now) {

@@ -41,12 +41,16 @@ def output_folder(path: str | os.PathLike, hint: str = "") -> Path:
     """
     out = Path(path)
     if out.exists() and not out.is_dir():
-        raise InputError(f"output folder {os.fspath(path)!r} exists and is not a folder; choose another{hint}")
+        raise InputError(
+            f"output folder {os.fspath(path)!r} exists and is not a folder; choose another{hint}"
+        )
     probe = out
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
-        raise InputError(f"cannot create output folder {os.fspath(path)!r}: {str(probe)!r} is not a folder")
+        raise InputError(
+            f"cannot create output folder {os.fspath(path)!r}: {str(probe)!r} is not a folder"
+        )
     if not os.access(probe, os.W_OK | os.X_OK):
         raise InputError(f"output folder {os.fspath(path)!r} is not writable; choose another{hint}")
     return out
@@ -75,7 +79,9 @@ class Staging:
                 for item in items:  # check every destination before moving anything
                     target = self.out / item.name
                     if target.exists() and not target.is_file():
-                        raise InputError(f"cannot write {str(target)!r}: something other than a file is there")
+                        raise InputError(
+                            f"cannot write {str(target)!r}: something other than a file is there"
+                        )
                 self.out.mkdir(parents=True, exist_ok=True)
                 for item in items:
                     os.replace(item, self.out / item.name)

@@ -52,7 +52,8 @@ def _bin(p: torch.Tensor, origin: torch.Tensor, side0: float, n_levels: int) -> 
     for k in range(n_levels):
         cell = torch.floor((p - origin) / (side0 / 2**k)).long()  # (n, d)
         bits = cell % 2 if k else torch.zeros_like(cell)
-        child = (bits * (2 ** torch.arange(d, device=p.device))).sum(1)  # which sub-cell of the parent
+        # which sub-cell of the parent
+        child = (bits * (2 ** torch.arange(d, device=p.device))).sum(1)
         key = prev * (2**d) + child
         uniq, inv = torch.unique(key, sorted=True, return_inverse=True)
         ids.append(inv)
@@ -67,7 +68,9 @@ def _bin(p: torch.Tensor, origin: torch.Tensor, side0: float, n_levels: int) -> 
 
 def _centroids(p, w, ids, size):
     mass = torch.zeros(size, dtype=w.dtype, device=w.device).index_add_(0, ids, w)
-    pos = torch.zeros(size, p.shape[1], dtype=p.dtype, device=p.device).index_add_(0, ids, p * w[:, None])
+    pos = torch.zeros(size, p.shape[1], dtype=p.dtype, device=p.device).index_add_(
+        0, ids, p * w[:, None]
+    )
     return pos / mass.clamp_min(torch.finfo(mass.dtype).tiny)[:, None], mass
 
 
@@ -99,9 +102,14 @@ def _affine(levels: _Levels, anc: list[torch.Tensor], p, w, f, grad):
         tiny = torch.finfo(p.dtype).tiny
         wt = w + tiny  # cells of zero mass still get a slope
         mass = torch.zeros(cells, dtype=p.dtype, device=p.device).index_add_(0, ids, wt)
-        beta = torch.zeros_like(centre).index_add_(0, ids, grad * wt[:, None]) / mass.clamp_min(tiny)[:, None]
+        beta = (
+            torch.zeros_like(centre).index_add_(0, ids, grad * wt[:, None])
+            / mass.clamp_min(tiny)[:, None]
+        )
         resid = f - (beta[ids] * (p - centre[ids])).sum(1)
-        alpha = torch.full((cells,), -math.inf, dtype=p.dtype, device=p.device).scatter_reduce_(0, ids, resid, "amax")
+        alpha = torch.full((cells,), -math.inf, dtype=p.dtype, device=p.device).scatter_reduce_(
+            0, ids, resid, "amax"
+        )
         stats.append((alpha, beta, centre))
     return stats
 
@@ -123,7 +131,9 @@ def _lower_bound(lo1, hi1, lo2, hi2, s1, s2) -> torch.Tensor:
         xv = (yv + 0.5 * p).clamp(lo1, hi1)
         return (xv - yv) ** 2 - p * xv - q * yv
 
-    per_axis = torch.minimum(torch.minimum(edge_x(lo1), edge_x(hi1)), torch.minimum(edge_y(lo2), edge_y(hi2)))
+    per_axis = torch.minimum(
+        torch.minimum(edge_x(lo1), edge_x(hi1)), torch.minimum(edge_y(lo2), edge_y(hi2))
+    )
     return per_axis.sum(-1) + (p * c1).sum(-1) + (q * c2).sum(-1) - a1 - a2
 
 
@@ -144,7 +154,14 @@ def _pattern(X: _Levels, Y: _Levels, depth: int, sx, sy, bound: float) -> torch.
             I, J = _child_pairs(I, J, cx, cy)
         a1, b1, c1 = sx[k]
         a2, b2, c2 = sy[k]
-        lb = _lower_bound(X.lo[k][I], X.hi[k][I], Y.lo[k][J], Y.hi[k][J], (a1[I], b1[I], c1[I]), (a2[J], b2[J], c2[J]))
+        lb = _lower_bound(
+            X.lo[k][I],
+            X.hi[k][I],
+            Y.lo[k][J],
+            Y.hi[k][J],
+            (a1[I], b1[I], c1[I]),
+            (a2[J], b2[J], c2[J]),
+        )
         keep = lb <= bound
         I, J = I[keep], J[keep]
     return torch.stack([I, J], 1)
@@ -205,16 +222,23 @@ class Multiscale:
         # the cells stop where they would hold fewer than BLOCK points on average: the
         # levels past that depth are the points themselves, at smaller and smaller blurs
         depth = 1
-        while depth < self.n_levels and min(x.shape[0] / X.lo[depth].shape[0], y.shape[0] / Y.lo[depth].shape[0]) >= BLOCK:
+        while (
+            depth < self.n_levels
+            and min(x.shape[0] / X.lo[depth].shape[0], y.shape[0] / Y.lo[depth].shape[0]) >= BLOCK
+        ):
             depth += 1
-        self.depth = depth  # C: levels 0 .. C-1 are cells; blocks of the points are cells of level C-1
-        self.X, self.Y = (_Levels(v.ids[:depth], v.parent[:depth], v.lo[:depth], v.hi[:depth]) for v in (X, Y))
+        # C: levels 0 .. C-1 are cells; blocks of the points are cells of level C-1
+        self.depth = depth
+        self.X, self.Y = (
+            _Levels(v.ids[:depth], v.parent[:depth], v.lo[:depth], v.hi[:depth]) for v in (X, Y)
+        )
 
     def eps(self, k: int) -> float:
         return 2.0 * self.blurs[k] ** 2
 
     def points(self, k: int):
-        """Level ``k``'s points, weights and blocks: ``x, a, xoff, y, b, yoff`` (+ orders from level C)."""
+        """Level ``k``'s points, weights and blocks: ``x, a, xoff, y, b, yoff`` (+ orders from level
+        C)."""
         L = self.depth
         if k < L:
             nx, ny = self.X.lo[k].shape[0], self.Y.lo[k].shape[0]
@@ -225,18 +249,21 @@ class Multiscale:
             return x, a, bx, y, b, by, None, None
         ox = torch.argsort(self.X.ids[L - 1], stable=True)
         oy = torch.argsort(self.Y.ids[L - 1], stable=True)
-        return (self.x[ox], self.a[ox], self.X.ids[L - 1][ox], self.y[oy], self.b[oy], self.Y.ids[L - 1][oy],
-                ox, oy)  # fmt: skip
+        return (self.x[ox], self.a[ox], self.X.ids[L - 1][ox],
+                self.y[oy], self.b[oy], self.Y.ids[L - 1][oy], ox, oy)  # fmt: skip
 
     def level(self, k: int, f=None, g=None, grad_f=None, grad_g=None) -> Level:
-        """The problem of level ``k``; that level's potentials and their gradients choose its pattern."""
+        """The problem of level ``k``; that level's potentials and their gradients choose its
+        pattern."""
         x, a, bx, y, b, by, ox, oy = self.points(k)
         nbx = int(bx.max()) + 1 if bx.numel() else 0
         nby = int(by.max()) + 1 if by.numel() else 0
         if k == 0:
             pattern = torch.zeros(1, 2, dtype=torch.int64, device=x.device)
         else:
-            pattern = self._pattern(k, x, a, y, b, ox, oy, f, g, grad_f, grad_g, TRUNCATION * self.eps(k))
+            pattern = self._pattern(
+                k, x, a, y, b, ox, oy, f, g, grad_f, grad_g, TRUNCATION * self.eps(k)
+            )
         kernel = BlockSparseKernel(x, y, _offsets(bx, nbx), _offsets(by, nby), pattern)
         return Level(kernel, a.log(), b.log(), self.eps(k), ox, oy)
 
@@ -262,7 +289,8 @@ class Multiscale:
         singles_x = torch.arange(nbx + 1, dtype=torch.int64)
         to_x = BlockSparseKernel(x, ck.y, _offsets(bx, nbx), singles_y, pairs)
         to_y = BlockSparseKernel(ck.x, y, singles_x, _offsets(by, nby), pairs)
-        f_new, tx = (to_x.single() or to_x).rows(g + eps * coarse.log_b, eps, barycentres=True)  # a warm start
+        # a warm start
+        f_new, tx = (to_x.single() or to_x).rows(g + eps * coarse.log_b, eps, barycentres=True)
         g_new, ty = (to_y.single() or to_y).cols(f + eps * coarse.log_a, eps, barycentres=True)
         return f_new, g_new, 2.0 * (x - tx), 2.0 * (y - ty)
 
@@ -274,12 +302,14 @@ class Multiscale:
         return Level(kernel, level.log_a, level.log_b, level.eps, level.order_x, level.order_y)
 
     def missing(self, level: Level, f, g) -> torch.Tensor:
-        """Block pairs of the finest level that the converged potentials need and the pattern lacks."""
+        """Block pairs of the finest level that the converged potentials need and the pattern
+        lacks."""
         k = level.kernel
         eps = level.eps
         _, tx, _, ty = _barycentres(k, f, g, level.log_a, level.log_b, eps)
-        need = self._pattern(self.n_levels, k.x, level.log_a.exp(), k.y, level.log_b.exp(), level.order_x,
-                             level.order_y, f, g, 2.0 * (k.x - tx), 2.0 * (k.y - ty), TRUNCATION * eps)  # fmt: skip
+        need = self._pattern(self.n_levels, k.x, level.log_a.exp(), k.y, level.log_b.exp(),
+                             level.order_x, level.order_y, f, g, 2.0 * (k.x - tx), 2.0 * (k.y - ty),
+                             TRUNCATION * eps)  # fmt: skip
         nby = k.yoff.shape[0] - 1
         have = k.pattern[:, 0] * nby + k.pattern[:, 1]
         key = need[:, 0] * nby + need[:, 1]

@@ -23,7 +23,8 @@ DELAY = 1.0  # seconds before a bar appears: quick jobs print nothing
 
 
 class Progress:
-    """A progress bar of ``total`` units on stderr; ``enabled=None``: only when stderr is a terminal."""
+    """A progress bar of ``total`` units on stderr; ``enabled=None``: only when stderr is a
+    terminal."""
 
     def __init__(self, total: int, *, enabled: bool | None = None, unit: str = "step"):
         self.total = max(int(total), 1)
@@ -36,7 +37,8 @@ class Progress:
             from tqdm import tqdm
 
             self._bar = tqdm(
-                total=self.total, file=sys.stderr, leave=False, unit=unit, dynamic_ncols=True, delay=DELAY,
+                total=self.total, file=sys.stderr, leave=False, unit=unit, dynamic_ncols=True,
+                delay=DELAY,
                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} {elapsed}{postfix}",
             )  # fmt: skip
             self._ticker = threading.Thread(target=self._tick, daemon=True)
@@ -51,7 +53,8 @@ class Progress:
         self.done += 1
 
     def update(self, done: int, label: str = "") -> None:
-        """``done`` of ``total`` units finished (an iterative solver), with a short status ``label``."""
+        """``done`` of ``total`` units finished (an iterative solver), with a short status
+        ``label``."""
         self.done = int(done)
         if self._bar is not None:
             self._bar.n = min(self.done, self.total)

@@ -61,7 +61,8 @@ def _damp(rho: float | None, eps: float) -> float:
 
 
 def translate(f, g, log_a, log_b, rho: float):
-    """Exact dual ascent along ``(f + lam, g - lam)``: ``lam = rho/2 log(sum a e^(-f/rho) / sum b e^(-g/rho))``."""
+    """Exact dual ascent along ``(f + lam, g - lam)``:
+    ``lam = rho/2 log(sum a e^(-f/rho) / sum b e^(-g/rho))``."""
     lam = 0.5 * rho * (torch.logsumexp(log_a - f / rho, 0) - torch.logsumexp(log_b - g / rho, 0))
     return f + lam, g - lam
 
@@ -81,7 +82,9 @@ def column_error(g, g_new_undamped, b, eps: float, rho: float | None, total: flo
     return float(err.sum()) / total
 
 
-def anneal(kernel, log_a, log_b, f, g, schedule, rho: float | None = None, max_iter: int = ANNEAL_ITER):
+def anneal(
+    kernel, log_a, log_b, f, g, schedule, rho: float | None = None, max_iter: int = ANNEAL_ITER
+):
     """At each ``eps`` of ``schedule``, iterate until the marginal error is ``ANNEAL_TOL``
     (at most ``max_iter`` iterations); returns ``f, g`` and the number of iterations."""
     total = 0
@@ -92,8 +95,21 @@ def anneal(kernel, log_a, log_b, f, g, schedule, rho: float | None = None, max_i
 
 
 def converge(
-    kernel, log_a, log_b, f, g, eps: float, rho: float | None, tol: float, max_iter: int, *, target=None,
-    translation: bool = True, progress=None, exact: bool = True, single: bool = True,
+    kernel,
+    log_a,
+    log_b,
+    f,
+    g,
+    eps: float,
+    rho: float | None,
+    tol: float,
+    max_iter: int,
+    *,
+    target=None,
+    translation: bool = True,
+    progress=None,
+    exact: bool = True,
+    single: bool = True,
 ) -> LoopResult:
     """Iterate at ``eps`` until the column error is at most ``tol`` (see the module docstring).
 
@@ -148,7 +164,7 @@ def converge(
         g = accel(g, damp * g_raw, weight, history)
     if it and math.isfinite(error) and target is None:  # stopped short: rows exact for the last g
         f = damp * kernel.rows(g + eps * log_b, eps)
-        if K is not kernel:  # the last error came from the single-precision view: measure it exactly
+        if K is not kernel:  # the last error came from the single-precision view: measure it
             error = column_error(g, kernel.cols(f + eps * log_a, eps), b, eps, rho, total)
     return LoopResult(f, g, it, error, False, history)
 
@@ -210,7 +226,8 @@ class Anderson:
 
     def __call__(self, g, G, weight, history):
         error = history[-1]
-        if error > RESTART * self.best:  # a step that failed: back to the best iterate's plain update
+        # a step that failed: back to the best iterate's plain update
+        if error > RESTART * self.best:
             out, self.best, self.best_G = self.best_G, math.inf, None  # a new baseline: no cycle
             self.last = self.dr = self.dm = None
             return out
@@ -231,26 +248,3 @@ class Anderson:
         out = (g + MIXING * (G - g)).reshape(-1) - gamma @ self.dm
         out = out.reshape(G.shape)
         return out if bool(torch.isfinite(out).all()) else G
-
-
-ROW_CAP = 64  # entries kept per row of a capped sparse plan
-RELATIVE_FLOOR = 1e-12  # entries below this fraction of their row's largest are dropped
-
-
-def top_entries(logp: torch.Tensor, k: int, first_row: int):
-    """The sparse plan's entries in a block of rows ``first_row, ...`` of log plan entries ``logp (r, m)``.
-
-    Per row, the ``k`` largest entries down to :data:`RELATIVE_FLOOR` times the
-    row's largest. Returns ``src, dst, mass`` and the mass left out (a float);
-    a row of ``-inf`` (no admissible partner) has no entries and leaves none out.
-    """
-    top = logp.amax(dim=1, keepdim=True)
-    safe = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
-    total = (logp - safe).exp().sum(1).log() + safe[:, 0]
-    top, j = torch.topk(logp, k, dim=1)  # (r, k)
-    keep = (top >= top[:, :1] + math.log(RELATIVE_FLOOR)) & torch.isfinite(top)
-    p = torch.where(keep, top.exp(), torch.zeros_like(top))
-    rest = torch.where(torch.isneginf(top[:, 0]), 0.0, total.exp() - p.sum(1)).clamp_min(0)
-    rows = torch.arange(first_row, first_row + top.shape[0], device=logp.device)[:, None].expand_as(j)
-    return rows[keep], j[keep], p[keep], float(rest.sum())
-

@@ -5,7 +5,9 @@ path (no matplotlib per frame: the density is coloured with NumPy, the arrows
 drawn with Pillow) and written as soon as they are made, so memory stays that
 of one frame however long the animation. The look is the still figures':
 white background, colour from red (t = 0) to blue (t = 1), opacity rising with
-the density.
+the density. An :class:`~lagrangian_ot.HKPlan` animates alike: its particles
+travel and change mass along the WFR geodesic, on one opacity scale for all
+frames, so that mass that fades or grows shows as it is.
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from . import _particles
 from ._io import atomic_path
 from .errors import InputError, check_int
 from .fields import density
-from .interpolate import mccann
+from .hk import HKPlan
 from .plan import Plan
 from .plot import _style
 
 ARROW_INDEX = 255  # palette entry of the arrows in GIF frames
 MAX_FRAMES = 3000  # at 25 frames per second, two minutes
+PEAK_TIMES = 9  # frames whose masses change share the largest density at this many even times
 
 
 def _check_timing(frames: int, duration: float) -> int:
@@ -39,41 +43,60 @@ def _check_timing(frames: int, duration: float) -> int:
 class Canvas:
     """The fixed frame of an animation: a grid over the whole path and its pixel size.
 
-    Checks the plan (one 2-D plan), ``width`` (pixels) and ``arrows`` (a count).
+    Checks the plan (one 2-D :class:`Plan` or :class:`HKPlan`), ``width`` (pixels) and
+    ``arrows`` (a count). Each frame's opacity rises to its own peak density, except for a
+    plan whose masses change: there all frames share the largest density at
+    :data:`PEAK_TIMES` even times (a frame above it saturates).
     """
 
-    def __init__(self, plan: Plan, sigma: float | None, width: int, arrows: int = 0):
-        if not isinstance(plan, Plan) or plan.src.dim() != 1 or plan.x.shape[-1] != 2:
-            raise InputError("animations take one 2-D plan (for a batch, take plan[i])")
+    def __init__(self, plan: Plan | HKPlan, sigma: float | None, width: int, arrows: int = 0):
+        _particles.check(plan, "animations")
         width, arrows = check_int(width, "width (pixels)", 32, 4096), check_int(arrows, "arrows", 0)
         self.plan = plan
-        self.sigma = float(sigma) if sigma is not None else _style.default_sigma(plan.x)
-        self.grid = _style.frame_grid(torch.cat([plan.x.detach(), plan.y.detach()]), self.sigma, width)
+        self.sigma = float(sigma) if sigma is not None else _particles.sigma_of(plan)
+        self.grid = _style.frame_grid(
+            torch.cat([plan.x.detach(), plan.y.detach()]), self.sigma, width
+        )
         self.width, self.height = self.grid.shape
+        self.peak = None
+        if _particles.fades(plan):
+            self.peak = max(
+                float(self.density(float(t)).max()) for t in np.linspace(0.0, 1.0, PEAK_TIMES)
+            )
         self.track = self._arrow_track(arrows) if arrows else None
+
+    def density(self, t: float) -> np.ndarray:
+        """The smoothed density ``(width, height)`` at time ``t``, indexed ``[x, y]``."""
+        z, mass, _ = _particles.at(self.plan, t)
+        return density(z, mass.detach(), self.grid, self.sigma).double().cpu().numpy()
 
     def alpha(self, t: float) -> np.ndarray:
         """Opacity ``(height, width)`` in [0, 1], top row first."""
-        z = mccann(self.plan, t)
-        rho = density(z, self.plan.mass.detach(), self.grid, self.sigma).double().cpu().numpy()  # (W, H)
-        return _style.density_alpha(rho).T[::-1]
+        return _style.density_alpha(self.density(t), peak=self.peak).T[::-1]
 
     def _arrow_track(self, n_arrows: int):
-        """The arrows of :func:`lagrangian_ot.plot.arrow_segments` at t = 1/2, in pixels: their
-        centres at t = 0 and t = 1 and their half vectors ``(p0, p1, half)``, ``(A, 2)`` each.
-        Centres move linearly in t, as the particles do."""
+        """The arrows of :func:`lagrangian_ot.plot.arrow_segments` at t = 1/2: the indices of
+        their particles ``(A,)`` and their half vectors in pixels ``(A, 2)``. The arrows ride
+        their particles (:meth:`centres`) and keep their length."""
         from .plot import arrow_segments
 
         idx, tails, heads = arrow_segments(self.plan, n_arrows=n_arrows, t=0.5)
         half = (0.5 * (heads - tails)).double().cpu().numpy()
-        ends = mccann(self.plan, torch.tensor([0.0, 1.0], dtype=torch.float64))[:, idx].double().cpu().numpy()
-        p0, p1 = self._pixels(ends[0]), self._pixels(ends[1])
-        return p0, p1, self._pixels(ends[0] + half) - p0
+        origin = np.zeros_like(half)
+        return idx, self._pixels(origin + half) - self._pixels(origin)
+
+    def centres(self, t: float) -> np.ndarray:
+        """``(A, 2)``: the arrows' centres in pixels at time ``t`` (their particles' positions)."""
+        idx, _ = self.track
+        return self._pixels(
+            _particles.at(self.plan, float(t))[0][idx].detach().double().cpu().numpy()
+        )
 
     def arrows(self, t: float):
-        """Arrow ``(tails, heads)`` in pixels at time ``t`` (the canvas must have been made with arrows)."""
-        p0, p1, half = self.track
-        centres = (1 - t) * p0 + t * p1
+        """Arrow ``(tails, heads)`` in pixels at time ``t`` (the canvas must have been made with
+        arrows)."""
+        centres = self.centres(t)
+        half = self.track[1]
         return centres - half, centres + half
 
     def _pixels(self, p: np.ndarray) -> np.ndarray:
@@ -100,9 +123,15 @@ def _draw_arrows(draw, tails: np.ndarray, heads: np.ndarray, fill, width: int) -
 
 
 def frames(
-    plan: Plan, n_frames: int = 48, *, sigma: float | None = None, width: int = 640, arrows: int = 0
+    plan: Plan | HKPlan,
+    n_frames: int = 48,
+    *,
+    sigma: float | None = None,
+    width: int = 640,
+    arrows: int = 0,
 ) -> Iterator[tuple[float, np.ndarray, np.ndarray, tuple | None]]:
-    """Yield ``(t, alpha (H, W), rgb (3,), arrows)`` for ``n_frames`` times from 0 to 1, one at a time.
+    """Yield ``(t, alpha (H, W), rgb (3,), arrows)`` for ``n_frames`` times from 0 to 1, one at a
+    time.
 
     ``arrows`` is None, or with ``arrows > 0`` the ``(tails, heads)`` of that
     many arrows in pixels (see :func:`write_gif`).
@@ -122,7 +151,7 @@ def _line_width(canvas: Canvas) -> int:
 
 
 def write_gif(
-    plan: Plan,
+    plan: Plan | HKPlan,
     path: str | os.PathLike,
     *,
     frames: int = 48,
@@ -135,7 +164,7 @@ def write_gif(
 
     Parameters
     ----------
-    plan : Plan
+    plan : Plan or HKPlan
         One 2-D plan.
     path : path
         The ``.gif`` to write (replaced atomically).
@@ -162,11 +191,14 @@ def write_gif(
         for _, alpha, rgb, arrow in _frames_on(canvas, frames):
             index = np.rint(alpha * (ARROW_INDEX - 1)).astype(np.uint8)
             im = Image.fromarray(index, mode="P")
-            colours = 1.0 - levels[:, None] * (1.0 - rgb[None, :])  # (255, 3): white -> this frame's colour
+            # (255, 3): white -> this frame's colour
+            colours = 1.0 - levels[:, None] * (1.0 - rgb[None, :])
             pal = np.vstack([colours, arrow_rgb])
             im.putpalette((np.rint(pal * 255).astype(np.uint8)).reshape(-1).tolist())
             if arrow is not None:
-                _draw_arrows(ImageDraw.Draw(im), *arrow, fill=ARROW_INDEX, width=_line_width(canvas))
+                _draw_arrows(
+                    ImageDraw.Draw(im), *arrow, fill=ARROW_INDEX, width=_line_width(canvas)
+                )
             if first:
                 im.encoderinfo = {"loop": 0, "duration": delay}
                 fh.writelines(GifImagePlugin.getheader(im, None, {"loop": 0, "duration": delay})[0])
@@ -197,7 +229,7 @@ def ffmpeg_available() -> bool:
 
 
 def write_mp4(
-    plan: Plan,
+    plan: Plan | HKPlan,
     path: str | os.PathLike,
     *,
     frames: int = 48,
@@ -236,7 +268,9 @@ def write_mp4(
             proc.stdin.close()
             err = proc.stderr.read().decode(errors="replace").strip()
             if proc.wait() != 0:
-                raise RuntimeError(f"ffmpeg failed: {err.splitlines()[-1] if err else 'no message'}")
+                raise RuntimeError(
+                    f"ffmpeg failed: {err.splitlines()[-1] if err else 'no message'}"
+                )
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -15,8 +15,8 @@ class InputError(ValueError):
 
 
 def all_finite(t: torch.Tensor) -> bool:
-    """No NaN or infinity in ``t``: a finite sum says so in one pass; otherwise look element by element
-    (a sum can also overflow)."""
+    """No NaN or infinity in ``t``: a finite sum says so in one pass; otherwise look element by
+    element (a sum can also overflow)."""
     import torch
 
     return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
@@ -27,7 +27,9 @@ def check_cloud(x: torch.Tensor, name: str) -> torch.Tensor:
     import torch
 
     if not isinstance(x, torch.Tensor):
-        raise InputError(f"{name} must be a torch.Tensor of shape (n, d) or (B, n, d), got {type(x).__name__}")
+        raise InputError(
+            f"{name} must be a torch.Tensor of shape (n, d) or (B, n, d), got {type(x).__name__}"
+        )
     if x.dim() not in (2, 3):
         raise InputError(f"{name} must have shape (n, d) or (B, n, d), got {tuple(x.shape)}")
     if not x.is_floating_point():
@@ -48,7 +50,9 @@ def check_weights(a: torch.Tensor | None, x: torch.Tensor, name: str) -> torch.T
         return torch.full(x.shape[:-1], 1.0 / n, dtype=x.dtype, device=x.device)
     a = torch.as_tensor(a, device=x.device)
     if a.shape != x.shape[:-1]:
-        raise InputError(f"{name} must have shape {tuple(x.shape[:-1])} to match the cloud, got {tuple(a.shape)}")
+        raise InputError(
+            f"{name} must have shape {tuple(x.shape[:-1])} to match the cloud, got {tuple(a.shape)}"
+        )
     if not all_finite(a):
         raise InputError(f"{name} contains NaN or infinite values")
     if bool((a < 0).any()):
@@ -70,10 +74,17 @@ def check_positive(value: float, name: str) -> float:
 
 
 def check_int(value, name: str, low: int, high: int | None = None) -> int:
-    """An integer (Python, NumPy or a 0-d integer tensor; not a bool) in ``[low, high]`` (no upper bound when ``high`` is None)."""
+    """An integer (Python, NumPy or a 0-d integer tensor; not a bool) in ``[low, high]`` (no upper
+    bound when ``high`` is None)."""
     torch = sys.modules.get("torch")  # a tensor exists only where torch is imported
-    if torch is not None and isinstance(value, torch.Tensor) and value.dim() == 0 and not (value.is_floating_point() or value.is_complex()):
-        value = bool(value) if value.dtype == torch.bool else int(value)  # a bool tensor stays a (refused) bool
+    if (
+        torch is not None
+        and isinstance(value, torch.Tensor)
+        and value.dim() == 0
+        and not (value.is_floating_point() or value.is_complex())
+    ):
+        # a bool tensor stays a (refused) bool
+        value = bool(value) if value.dtype == torch.bool else int(value)
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if ok and low <= value and (high is None or value <= high):
         return int(value)
@@ -81,7 +92,9 @@ def check_int(value, name: str, low: int, high: int | None = None) -> int:
     raise InputError(f"{name} must be an integer {span}, got {value!r}")
 
 
-def check_times(t, name: str = "t", *, extrapolate: bool = False, hint: str = "", dtype=None, device=None):
+def check_times(
+    t, name: str = "t", *, extrapolate: bool = False, hint: str = "", dtype=None, device=None
+):
     """Times as a 1-D tensor, and whether a single time was given: ``(tensor (T,), scalar)``.
 
     ``t`` is a number, a sequence of numbers or a 0-d / 1-D tensor; at least one time, all
@@ -93,9 +106,13 @@ def check_times(t, name: str = "t", *, extrapolate: bool = False, hint: str = ""
     try:
         tt = torch.as_tensor(t, dtype=dtype or torch.float64)
     except (TypeError, ValueError, RuntimeError):
-        raise InputError(f"{name} must be a number or a 1-D sequence of numbers in [0, 1], got {t!r}") from None
+        raise InputError(
+            f"{name} must be a number or a 1-D sequence of numbers in [0, 1], got {t!r}"
+        ) from None
     if tt.dim() > 1:
-        raise InputError(f"{name} must be a float or a 1-D tensor of times, got shape {tuple(tt.shape)}")
+        raise InputError(
+            f"{name} must be a float or a 1-D tensor of times, got shape {tuple(tt.shape)}"
+        )
     scalar = tt.dim() == 0
     tt = tt.reshape(-1)
     if tt.numel() == 0:
@@ -119,6 +136,8 @@ def warn_user(message: str, category: type[Warning] = RuntimeWarning) -> None:
     package = os.path.dirname(os.path.abspath(__file__))
     kernels = os.path.join(os.path.dirname(package), "kernels")
     level, frame = 2, sys._getframe(1)  # stacklevel 2: the caller of this function
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith((package, kernels)):
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+        (package, kernels)
+    ):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)

@@ -34,17 +34,23 @@ class Geodesic:
 def silhouette_geodesic(
     source, target, n: int, *, method: str = "auto", seed: int = 0, sampling: str = "poisson",
     times: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0), sigma: float | None = None,
-    device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64, threshold="auto", progress=None,
+    device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64, threshold="auto",
+    progress=None,
 ) -> Geodesic:  # fmt: skip
     """Sample both silhouettes, place them side by side and match them.
 
-    ``threshold`` is :func:`load_silhouette`'s; ``progress`` (a ``_progress.Progress``) is told each step.
+    ``threshold`` is :func:`load_silhouette`'s; ``progress`` (a ``_progress.Progress``) is told each
+    step.
     """
     step = progress.step if progress is not None else (lambda label: None)
     step(f"sampling {n:,} points in {os.fspath(source)}")
-    x = load_silhouette(source, n, sampling=sampling, seed=seed, threshold=threshold, dtype=dtype).to(device)
+    x = load_silhouette(
+        source, n, sampling=sampling, seed=seed, threshold=threshold, dtype=dtype
+    ).to(device)
     step(f"sampling {n:,} points in {os.fspath(target)}")
-    y = load_silhouette(target, n, sampling=sampling, seed=seed + 1, threshold=threshold, dtype=dtype).to(device)
+    y = load_silhouette(
+        target, n, sampling=sampling, seed=seed + 1, threshold=threshold, dtype=dtype
+    ).to(device)
     shift = torch.tensor([SEPARATION / 2, 0.0], dtype=dtype, device=device)
     step("matching")
     plan = match(x - shift, y + shift, method=method)
@@ -53,7 +59,8 @@ def silhouette_geodesic(
 
 
 def save_npz(geo: Geodesic, path) -> None:
-    """``x, y, src, dst, mass, cost, times`` (and ``sigma, method, gap, source, target``) in one ``.npz``."""
+    """``x, y, src, dst, mass, cost, times`` (and ``sigma, method, gap, source, target``) in one
+    ``.npz``."""
     p = geo.plan
     arrays = {
         "x": p.x.detach().cpu().numpy(),
@@ -82,18 +89,34 @@ def load_npz(path) -> Geodesic:
     except FileNotFoundError:
         raise InputError(f"{os.fspath(path)!r} does not exist") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-        raise InputError(f"{os.fspath(path)!r} is not a geodesic.npz (a NumPy .npz archive) or is damaged") from None
+        raise InputError(
+            f"{os.fspath(path)!r} is not a geodesic.npz (a NumPy .npz archive) or is damaged"
+        ) from None
     missing = {"x", "y", "src", "dst", "mass", "cost", "times", "sigma", "method"} - set(arrays)
     if missing:
-        raise InputError(f"{os.fspath(path)!r} is not a geodesic.npz: no {', '.join(sorted(missing))}")
+        raise InputError(
+            f"{os.fspath(path)!r} is not a geodesic.npz: no {', '.join(sorted(missing))}"
+        )
     x, y = torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"])
     src, dst = torch.from_numpy(arrays["src"]).long(), torch.from_numpy(arrays["dst"]).long()
     if x.dim() != 2 or y.dim() != 2 or src.shape != dst.shape or len(src) != len(arrays["mass"]):
         raise InputError(f"{os.fspath(path)!r}: inconsistent array shapes")
     mass = arrays["mass"]
-    if not (np.isfinite(arrays["x"]).all() and np.isfinite(arrays["y"]).all() and np.isfinite(mass).all()) or (mass < 0).any():
+    if (
+        not (
+            np.isfinite(arrays["x"]).all()
+            and np.isfinite(arrays["y"]).all()
+            and np.isfinite(mass).all()
+        )
+        or (mass < 0).any()
+    ):
         raise InputError(f"{os.fspath(path)!r}: non-finite points or masses, or negative masses")
-    if len(src) and (int(src.min()) < 0 or int(src.max()) >= len(x) or int(dst.min()) < 0 or int(dst.max()) >= len(y)):
+    if len(src) and (
+        int(src.min()) < 0
+        or int(src.max()) >= len(x)
+        or int(dst.min()) < 0
+        or int(dst.max()) >= len(y)
+    ):
         raise InputError(f"{os.fspath(path)!r}: plan indices out of range")
     gap = float(arrays["gap"]) if "gap" in arrays else float("nan")
     plan = Plan(

@@ -36,13 +36,17 @@ class Grid:
         hi = tuple(float(v) for v in self.hi)
         shape = tuple(int(v) for v in self.shape)
         if not (len(lo) == len(hi) == len(shape)) or not shape:
-            raise InputError(f"lo, hi and shape must have the same length >= 1, got {lo}, {hi}, {shape}")
+            raise InputError(
+                f"lo, hi and shape must have the same length >= 1, got {lo}, {hi}, {shape}"
+            )
         if any(not (h > low) for low, h in zip(lo, hi)) or not all(map(math.isfinite, lo + hi)):
             raise InputError(f"grid needs finite lo < hi on every axis, got lo={lo}, hi={hi}")
         if any(s < 1 for s in shape):
             raise InputError(f"grid shape must be positive, got {shape}")
         if math.prod(shape) > MAX_CELLS:
-            raise InputError(f"grid of {math.prod(shape):,} cells is too large (limit {MAX_CELLS:,})")
+            raise InputError(
+                f"grid of {math.prod(shape):,} cells is too large (limit {MAX_CELLS:,})"
+            )
         object.__setattr__(self, "lo", lo)
         object.__setattr__(self, "hi", hi)
         object.__setattr__(self, "shape", shape)
@@ -88,7 +92,8 @@ class Grid:
         >>> import matplotlib.pyplot as plt  # doctest: +SKIP
         >>> rho, grid = lagrangian_ot.raster.image_density("cat", 64)  # doctest: +SKIP
         >>> plt.imshow(**grid.imshow_args(rho), cmap="magma")  # doctest: +SKIP
-        >>> Grid((0.0, 0.0), (2.0, 1.0), (2, 1)).imshow_args(torch.tensor([[1.0], [2.0]]))["X"].tolist()
+        >>> small = Grid((0.0, 0.0), (2.0, 1.0), (2, 1))
+        >>> small.imshow_args(torch.tensor([[1.0], [2.0]]))["X"].tolist()
         [[1.0, 2.0]]
         """
         if self.dim != 2:
@@ -96,7 +101,9 @@ class Grid:
         if isinstance(values, torch.Tensor):
             values = values.detach().cpu().numpy()
         if tuple(values.shape) != self.shape:
-            raise InputError(f"values have shape {tuple(values.shape)} but the grid is {self.shape}")
+            raise InputError(
+                f"values have shape {tuple(values.shape)} but the grid is {self.shape}"
+            )
         return {"X": values.T, "origin": "lower", "extent": self.extent}
 
     def points(self) -> torch.Tensor:
@@ -146,7 +153,8 @@ def check_density(rho, grid: Grid, name: str = "rho") -> torch.Tensor:
 
 
 def check_density_pair(rho0, rho1, grid: Grid, names: tuple[str, str] = ("rho0", "rho1")):
-    """Two nonnegative, finite, not-all-zero float32/float64 densities of ``grid.shape`` on one device.
+    """Two nonnegative, finite, not-all-zero float32/float64 densities of ``grid.shape`` on one
+    device.
 
     Returns them with the second cast to the first's dtype.
     """

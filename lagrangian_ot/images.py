@@ -76,7 +76,8 @@ def match_histograms(
     w1 = rho1.detach().reshape(-1)
     x = grid0.points().to(device=rho0.device, dtype=rho0.dtype)
     y = grid1.points().to(device=rho0.device, dtype=rho0.dtype)
-    return match(x, y, w0 / w0.sum(), w1 / w1.sum(), method="exact", backend=backend)  # empty cells: in no pair
+    # empty cells: in no pair
+    return match(x, y, w0 / w0.sum(), w1 / w1.sum(), method="exact", backend=backend)
 
 
 def image_histogram(
@@ -114,7 +115,10 @@ def image_histogram(
     h, w = gray.shape
     scale = math.sqrt(pixels / (h * w))
     ny, nx = max(1, round(h * scale)), max(1, round(w * scale))
-    small = np.asarray(Image.fromarray(gray.astype(np.float32)).resize((nx, ny), Image.Resampling.BOX), dtype=np.float64)
+    small = np.asarray(
+        Image.fromarray(gray.astype(np.float32)).resize((nx, ny), Image.Resampling.BOX),
+        dtype=np.float64,
+    )
     values = np.clip(1.0 - small if mass == "dark" else small, 0.0, None)
     values = np.flipud(values).T.copy()  # rows top-down -> [x, y] with y up
     if not values.sum() > 0:
@@ -122,7 +126,9 @@ def image_histogram(
         raise InputError(f"{os.fspath(path_or_name)!r} is {where} everywhere: no mass to transport")
     step = float(size) / max(nx, ny)
     cx, cy = (float(c) for c in centre)
-    grid = Grid((cx - nx * step / 2, cy - ny * step / 2), (cx + nx * step / 2, cy + ny * step / 2), (nx, ny))
+    grid = Grid(
+        (cx - nx * step / 2, cy - ny * step / 2), (cx + nx * step / 2, cy + ny * step / 2), (nx, ny)
+    )
     return torch.as_tensor(values / values.sum(), dtype=dtype), grid
 
 
@@ -138,8 +144,12 @@ def image_geodesic(
     silhouette path, each picture's longest side 2 (the silhouettes' diameter).
     """
     half = SEPARATION / 2
-    rho0, grid0 = image_histogram(source, pixels, mass=mass, centre=(-half, 0.0), size=2.0, dtype=dtype)
-    rho1, grid1 = image_histogram(target, pixels, mass=mass, centre=(half, 0.0), size=2.0, dtype=dtype)
+    rho0, grid0 = image_histogram(
+        source, pixels, mass=mass, centre=(-half, 0.0), size=2.0, dtype=dtype
+    )
+    rho1, grid1 = image_histogram(
+        target, pixels, mass=mass, centre=(half, 0.0), size=2.0, dtype=dtype
+    )
     plan = match_histograms(rho0.to(device), rho1.to(device), grid0, grid1)
     sig = float(sigma) if sigma is not None else default_sigma(plan.x)
     return Geodesic(plan, tuple(float(t) for t in times), sig, os.fspath(source), os.fspath(target))

@@ -42,8 +42,11 @@ def mccann(plan: Plan, t, *, extrapolate: bool = False) -> torch.Tensor:
     x0 = take(plan.x, plan.src)  # (..., K, d)
     x1 = take(plan.y, plan.dst)  # (..., K, d)
     hint = "; pass extrapolate=True to continue the lines beyond"
-    single = isinstance(t, (int, float)) or (isinstance(t, torch.Tensor) and t.dim() == 0)  # in float64
-    t, scalar = check_times(t, "t", extrapolate=extrapolate, hint=hint, dtype=None if single else x0.dtype)
+    # in float64
+    single = isinstance(t, (int, float)) or (isinstance(t, torch.Tensor) and t.dim() == 0)
+    t, scalar = check_times(
+        t, "t", extrapolate=extrapolate, hint=hint, dtype=None if single else x0.dtype
+    )
     if scalar:
         return torch.lerp(x0, x1, float(t[0]))
     tt = t.to(x0.device).reshape(-1, *([1] * x0.dim()))  # (T, 1, ..., 1)

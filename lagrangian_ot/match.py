@@ -29,7 +29,14 @@ def _match_one(x, y, a, b, method, blur, reach, backend, tol, max_iter, progress
         )  # fmt: skip
     blur = _entropic.default_blur(x, y) if blur is None else blur
     src, dst, mass, f, g, cost, info = _entropic.entropic_plan(
-        x.double(), y.double(), a.double(), b.double(), blur=blur, reach=reach, tol=tol, max_iter=max_iter,
+        x.double(),
+        y.double(),
+        a.double(),
+        b.double(),
+        blur=blur,
+        reach=reach,
+        tol=tol,
+        max_iter=max_iter,
         progress=progress,
     )
     cost = torch.tensor(cost, dtype=torch.float64, device=x.device)
@@ -46,12 +53,16 @@ def _match_batch_assignment(x, y, a) -> Plan:
     perm, f, g, gaps = _assignment.solve_batch_assignment(x, y)
     src = torch.arange(n, device=x.device).expand(B, n)
     mass = a.to(x.dtype)  # (B, n), uniform
-    cost = (mass.double() * ((x.double() - torch.take_along_dim(y.double(), perm[..., None], dim=1)) ** 2).sum(-1)).sum(-1)
+    cost = (
+        mass.double()
+        * ((x.double() - torch.take_along_dim(y.double(), perm[..., None], dim=1)) ** 2).sum(-1)
+    ).sum(-1)
     total = a.sum(-1, keepdim=True).double()  # potentials scale with the total mass
     return Plan(
         x=x, y=y, src=src, dst=perm, mass=mass, cost=cost.to(x.dtype), method="exact",
         gap=float((gaps * total[:, 0]).max()),
-        potentials=((f * total).to(x.dtype), (g * total).to(x.dtype)), info={"batched": "dense assignment"},
+        potentials=((f * total).to(x.dtype), (g * total).to(x.dtype)),
+        info={"batched": "dense assignment"},
     )  # fmt: skip
 
 
@@ -64,7 +75,10 @@ def _stack(plans: list[Plan], x: torch.Tensor, y: torch.Tensor) -> Plan:
 
     pots = None
     if all(p.potentials is not None for p in plans):
-        pots = (torch.stack([p.potentials[0] for p in plans]), torch.stack([p.potentials[1] for p in plans]))
+        pots = (
+            torch.stack([p.potentials[0] for p in plans]),
+            torch.stack([p.potentials[1] for p in plans]),
+        )
     gaps = [p.gap for p in plans]
     return Plan(
         x=x, y=y,
@@ -79,7 +93,8 @@ def _stack(plans: list[Plan], x: torch.Tensor, y: torch.Tensor) -> Plan:
     )  # fmt: skip
 
 
-@fit_threads(lambda x, y, *_, **__: x.shape[-3:-1].numel() * y.shape[-2])  # one thread for small clouds
+# one thread for small clouds
+@fit_threads(lambda x, y, *_, **__: x.shape[-3:-1].numel() * y.shape[-2])
 def match(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -145,7 +160,9 @@ def match(
     check_cloud(x, "x")
     check_cloud(y, "y")
     if x.dim() != y.dim() or x.shape[-1] != y.shape[-1] or x.shape[:-2] != y.shape[:-2]:
-        raise InputError(f"x {tuple(x.shape)} and y {tuple(y.shape)} must share batch and point dimensions")
+        raise InputError(
+            f"x {tuple(x.shape)} and y {tuple(y.shape)} must share batch and point dimensions"
+        )
     if x.device != y.device:
         raise InputError(f"x is on {x.device} but y is on {y.device}")
     y = y.to(x.dtype)
@@ -173,9 +190,16 @@ def match(
         if x.shape[0] == 0:
             raise InputError("the batch is empty (B = 0)")
         uniform = bool((a == a[..., :1]).all()) and bool((b == b[..., :1]).all())
-        if method == "exact" and uniform and x.shape[1] == y.shape[1] and x.shape[1] <= _assignment.DENSE_LIMIT:
+        if (
+            method == "exact"
+            and uniform
+            and x.shape[1] == y.shape[1]
+            and x.shape[1] <= _assignment.DENSE_LIMIT
+        ):
             return _match_batch_assignment(x, y, a)
-        plans = [_match_one(x[i], y[i], a[i], b[i], method, blur, reach, backend, tol, max_iter, False)
-                 for i in range(x.shape[0])]  # fmt: skip
+        plans = [
+            _match_one(x[i], y[i], a[i], b[i], method, blur, reach, backend, tol, max_iter, False)
+            for i in range(x.shape[0])
+        ]
         return _stack(plans, x, y)
     return _match_one(x, y, a, b, method, blur, reach, backend, tol, max_iter, progress)

@@ -26,7 +26,9 @@ def _times(times) -> torch.Tensor:
     return check_times(times, "times", extrapolate=True)[0]  # finite; the fields exist at any time
 
 
-def continuity_residual(plan: Plan, grid: Grid, times, sigma, *, dt: float = 1e-3, backend: str = "auto"):
+def continuity_residual(
+    plan: Plan, grid: Grid, times, sigma, *, dt: float = 1e-3, backend: str = "auto"
+):
     """``d_t rho + div m`` of the smoothed McCann fields on ``grid`` at ``times``.
 
     ``d_t rho`` by central differences in time (step ``dt``), ``div m`` by
@@ -40,9 +42,11 @@ def continuity_residual(plan: Plan, grid: Grid, times, sigma, *, dt: float = 1e-
     t = _times(times).to(plan.x.dtype)
     mass = plan.mass
     vel = plan.velocity
-    rho_p = density(mccann(plan, t + dt, extrapolate=True), mass, grid, sigma, backend=backend)  # (T, *shape)
+    # (T, *shape)
+    rho_p = density(mccann(plan, t + dt, extrapolate=True), mass, grid, sigma, backend=backend)
     rho_m = density(mccann(plan, t - dt, extrapolate=True), mass, grid, sigma, backend=backend)
-    _, m = density_and_momentum(mccann(plan, t), mass, vel, grid, sigma, backend=backend)  # (T, *shape, d)
+    # (T, *shape, d)
+    _, m = density_and_momentum(mccann(plan, t), mass, vel, grid, sigma, backend=backend)
     dtrho = (rho_p - rho_m) / (2 * dt)
     div = torch.zeros_like(dtrho)
     for a, h in enumerate(grid.spacing):
@@ -50,7 +54,9 @@ def continuity_residual(plan: Plan, grid: Grid, times, sigma, *, dt: float = 1e-
     return dtrho + div, float(dtrho.abs().max())
 
 
-def weak_continuity(plan: Plan, phi: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *, order: int = 16) -> float:
+def weak_continuity(
+    plan: Plan, phi: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *, order: int = 16
+) -> float:
     """The weak continuity equation along the particle paths, for a test function ``phi(t, x)``.
 
     Returns ``int_0^1 sum_k mass_k (d_t phi + V_k . grad phi)(t, Z_k(t)) dt
@@ -64,7 +70,8 @@ def weak_continuity(plan: Plan, phi: Callable[[torch.Tensor, torch.Tensor], torc
     x0 = plan.x.detach().double()[plan.src]  # (K, d)
     v = plan.velocity.detach().double()  # (K, d)
     mass = plan.mass.detach().double()
-    t = torch.tensor((nodes + 1) / 2, dtype=torch.float64)[:, None].expand(-1, x0.shape[0])  # (T, K)
+    # (T, K)
+    t = torch.tensor((nodes + 1) / 2, dtype=torch.float64)[:, None].expand(-1, x0.shape[0])
     t = t.clone().requires_grad_(True)
     z = (x0 + t.detach()[..., None] * v).requires_grad_(True)  # (T, K, d) on the characteristics
     dphi, grad = torch.autograd.grad(phi(t, z).sum(), (t, z))  # (T, K), (T, K, d)
@@ -88,11 +95,15 @@ def kinetic_action(
     """
     nodes, weights = np.polynomial.legendre.leggauss(check_int(n_times, "n_times", 1))
     t = torch.tensor((nodes + 1) / 2, dtype=plan.x.dtype, device=plan.x.device)
-    rho, m = density_and_momentum(mccann(plan, t), plan.mass, plan.velocity, grid, sigma, backend=backend)
+    rho, m = density_and_momentum(
+        mccann(plan, t), plan.mass, plan.velocity, grid, sigma, backend=backend
+    )
     rho = rho.double()
     m = m.double()
     spatial = tuple(range(1, rho.dim()))
     ok = rho > floor * rho.amax(dim=spatial, keepdim=True)
-    energy = torch.where(ok, (m * m).sum(-1) / torch.where(ok, rho, torch.ones_like(rho)), torch.zeros_like(rho))
+    energy = torch.where(
+        ok, (m * m).sum(-1) / torch.where(ok, rho, torch.ones_like(rho)), torch.zeros_like(rho)
+    )
     per_time = energy.sum(dim=spatial).cpu() * grid.cell_volume  # (T,)
     return float((torch.tensor(weights / 2) * per_time).sum())

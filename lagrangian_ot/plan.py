@@ -14,7 +14,8 @@ _DENSE_LIMIT = 10**8
 
 
 def take(points: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``points (..., n, d)``, ``index (..., K)`` -> ``points[..., index, :]`` of shape ``(..., K, d)``."""
+    """``points (..., n, d)``, ``index (..., K)`` -> ``points[..., index, :]`` of shape
+    ``(..., K, d)``."""
     return torch.take_along_dim(points, index.unsqueeze(-1), dim=-2)
 
 
@@ -68,7 +69,9 @@ class Plan:
     def __post_init__(self):
         like = self.x if isinstance(self.x, torch.Tensor) else None
         if not isinstance(self.cost, torch.Tensor) and like is not None:
-            object.__setattr__(self, "cost", torch.as_tensor(self.cost, dtype=like.dtype, device=like.device))
+            object.__setattr__(
+                self, "cost", torch.as_tensor(self.cost, dtype=like.dtype, device=like.device)
+            )
         if self.gap is not None and not isinstance(self.gap, torch.Tensor):
             ref = self.cost if isinstance(self.cost, torch.Tensor) else like
             object.__setattr__(self, "gap", upper_bound(self.gap, ref))  # rounded up: still a bound
@@ -96,18 +99,22 @@ class Plan:
         pots = None if self.potentials is None else (self.potentials[0][i], self.potentials[1][i])
         gap = self.gap
         return Plan(
-            x=self.x[i], y=self.y[i], src=self.src[i][keep], dst=self.dst[i][keep], mass=self.mass[i][keep],
-            cost=self.cost[i], method=self.method, gap=gap, potentials=pots, info=dict(self.info),
+            x=self.x[i], y=self.y[i], src=self.src[i][keep], dst=self.dst[i][keep],
+            mass=self.mass[i][keep], cost=self.cost[i], method=self.method, gap=gap,
+            potentials=pots, info=dict(self.info),
         )  # fmt: skip
 
     def __len__(self) -> int:
         if self.src.dim() < 2:
-            raise TypeError("an unbatched plan has no length; use plan.src.shape[0] for its support")
+            raise TypeError(
+                "an unbatched plan has no length; use plan.src.shape[0] for its support"
+            )
         return self.src.shape[0]
 
     @property
     def converged(self) -> bool:
-        """Whether the solver reached its tolerance (exact plans: always, with their certificate)."""
+        """Whether the solver reached its tolerance (exact plans: always, with their
+        certificate)."""
         info = self.info.get("batch", [self.info]) if "batch" in self.info else [self.info]
         return all(bool(i.get("converged", True)) for i in info)
 
@@ -146,7 +153,9 @@ class Plan:
     def dense(self) -> torch.Tensor:
         """The plan as a dense ``(n, m)`` matrix (small problems only)."""
         if self.n * self.m > _DENSE_LIMIT:
-            raise InputError(f"dense() of a {self.n} x {self.m} plan would not fit; use src, dst, mass")
+            raise InputError(
+                f"dense() of a {self.n} x {self.m} plan would not fit; use src, dst, mass"
+            )
         batch = self.mass.shape[:-1]
         out = torch.zeros(*batch, self.n * self.m, dtype=self.mass.dtype, device=self.mass.device)
         out.scatter_add_(-1, self.src * self.m + self.dst, self.mass)

@@ -11,8 +11,11 @@ from .grid import Grid
 from .silhouette import silhouette_mask
 
 
-def image_density(path_or_name, n: int, *, floor: float = 1e-3, dtype=torch.float64) -> tuple[torch.Tensor, Grid]:
-    """The silhouette of a picture (file or built-in shape) as a density of mass 1 on ``n x n`` cells.
+def image_density(
+    path_or_name, n: int, *, floor: float = 1e-3, dtype=torch.float64
+) -> tuple[torch.Tensor, Grid]:
+    """The silhouette of a picture (file or built-in shape) as a density of mass 1 on ``n x n``
+    cells.
 
     The picture is fitted into the unit square (aspect kept, centred); each cell's
     value is the fraction of it covered by the silhouette, plus ``floor`` times the
@@ -36,7 +39,9 @@ def image_density(path_or_name, n: int, *, floor: float = 1e-3, dtype=torch.floa
     side = max(h, w)
     square = np.zeros((side, side), dtype=np.float32)
     square[(side - h) // 2 : (side - h) // 2 + h, (side - w) // 2 : (side - w) // 2 + w] = mask
-    small = np.asarray(Image.fromarray(square).resize((n, n), Image.Resampling.BOX), dtype=np.float64)
+    small = np.asarray(
+        Image.fromarray(square).resize((n, n), Image.Resampling.BOX), dtype=np.float64
+    )
     cover = np.flipud(small).T.copy()  # rows top-down -> [x, y] with y up
     cover = cover / cover.mean()
     rho = torch.as_tensor(cover + floor, dtype=dtype)

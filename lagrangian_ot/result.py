@@ -6,8 +6,7 @@ all carry
 
 - ``value``: the optimal value found (a scalar tensor: ``W2^2`` of a plan, ``WFR^2`` of a
   semi-coupling or a grid geodesic, the squared Markov distance), in the floating dtype and on
-  the device of the inputs (``float(result.value)`` gives the number; the Markov result's
-  value is still a Python float);
+  the device of the inputs (``float(result.value)`` gives the number);
 - ``converged``: a bool, whether the solver reached its tolerance;
 - ``info``: a dict with at least ``iterations`` (an int) and ``residuals`` (a dict of the
   stopping residuals by name, floats), beside the solver's own details.

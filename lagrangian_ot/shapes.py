@@ -16,7 +16,9 @@ from .errors import InputError
 Painter = Callable[[ImageDraw.ImageDraw, float], None]
 
 
-def _ellipse(draw: ImageDraw.ImageDraw, s: float, cx: float, cy: float, rx: float, ry: float) -> None:
+def _ellipse(
+    draw: ImageDraw.ImageDraw, s: float, cx: float, cy: float, rx: float, ry: float
+) -> None:
     draw.ellipse([(cx - rx) * s, (cy - ry) * s, (cx + rx) * s, (cy + ry) * s], fill=0)
 
 
@@ -25,8 +27,10 @@ def _cat(draw: ImageDraw.ImageDraw, s: float) -> None:
     _ellipse(draw, s, 0.47, 0.68, 0.19, 0.23)  # body
     _ellipse(draw, s, 0.47, 0.49, 0.14, 0.12)  # chest and neck
     _ellipse(draw, s, 0.47, 0.32, 0.135, 0.12)  # head
-    draw.polygon([(0.35 * s, 0.30 * s), (0.34 * s, 0.10 * s), (0.46 * s, 0.22 * s)], fill=0)  # left ear
-    draw.polygon([(0.59 * s, 0.30 * s), (0.60 * s, 0.10 * s), (0.48 * s, 0.22 * s)], fill=0)  # right ear
+    # left ear
+    draw.polygon([(0.35 * s, 0.30 * s), (0.34 * s, 0.10 * s), (0.46 * s, 0.22 * s)], fill=0)
+    # right ear
+    draw.polygon([(0.59 * s, 0.30 * s), (0.60 * s, 0.10 * s), (0.48 * s, 0.22 * s)], fill=0)
     _ellipse(draw, s, 0.37, 0.90, 0.075, 0.04)  # left paw
     _ellipse(draw, s, 0.57, 0.90, 0.075, 0.04)  # right paw
     # tail: a thick quadratic curve from the back of the body up along the right side

@@ -18,7 +18,8 @@ from .kernels.native import farthest_points, poisson_disk
 SAMPLINGS = ("farthest", "poisson", "random", "grid")
 BUILTIN_SIZE = 512
 MIN_PIXELS = 16  # a silhouette smaller than this is a speck, not a shape
-MAX_SIDE = 1024  # larger pictures are reduced to this many pixels on their longer side before sampling
+# larger pictures are reduced to this many pixels on their longer side before sampling
+MAX_SIDE = 1024
 POINTS_PER_PIXEL = 4  # at most this many points per silhouette pixel (the grid sampling: 1)
 PHOTO_MIDTONES = 0.2  # a silhouette has mid-grey pixels only along its edges; a photograph has many
 
@@ -31,12 +32,14 @@ def _decode(key: str) -> Image.Image:
     """
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # below the limit: reduced here
+            # below the limit: reduced here
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(key) as im:
                 frames = getattr(im, "n_frames", 1)
                 side = max(im.size)
                 if im.format == "JPEG" and side > MAX_SIDE:
-                    im.draft("L" if im.mode in ("L", "1") else "RGB", (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8
+                    # decode at 1/2, 1/4 or 1/8
+                    im.draft("L" if im.mode in ("L", "1") else "RGB", (MAX_SIDE, MAX_SIDE))
                 im.load()
                 img = im.copy()
     except Image.DecompressionBombError as exc:
@@ -71,7 +74,8 @@ def _open(path_or_name) -> np.ndarray:
     else:
         if not os.path.exists(key):
             raise InputError(
-                f"no such file or built-in shape: {key!r} (built-in shapes: {', '.join(shapes.names())})"
+                f"no such file or built-in shape: {key!r} "
+                f"(built-in shapes: {', '.join(shapes.names())})"
             )
         if os.path.isdir(key):
             raise InputError(f"{key!r} is a directory, not an image")
@@ -105,8 +109,10 @@ def _warn_if_photograph(gray: np.ndarray, name) -> None:
     mid = float(((gray > lo + band) & (gray < hi - band)).mean())
     if mid > PHOTO_MIDTONES:
         warnings.warn(
-            f"{name!s} does not look like a silhouette ({mid:.0%} of its pixels are mid-greys): its threshold "
-            "may keep a blob. For a photograph, match its grey levels as a density (lagot interpolate --density), "
+            f"{name!s} does not look like a silhouette ({mid:.0%} "
+            "of its pixels are mid-greys): its threshold "
+            "may keep a blob. For a photograph, match its grey "
+            "levels as a density (lagot interpolate --density), "
             "or set the threshold (--threshold, threshold=)",
             UserWarning,
             stacklevel=3,
@@ -121,7 +127,9 @@ def silhouette_mask(path_or_name, threshold="auto") -> np.ndarray:
     """
     gray = _open(path_or_name)
     if gray.size == 0 or gray.max() - gray.min() < 1e-3:
-        raise InputError(f"{path_or_name!s}: the image is blank (no contrast), no silhouette to find")
+        raise InputError(
+            f"{path_or_name!s}: the image is blank (no contrast), no silhouette to find"
+        )
     if threshold == "auto":
         _warn_if_photograph(gray, path_or_name)  # a threshold given is a choice made
         thr = _otsu(gray)
@@ -129,7 +137,9 @@ def silhouette_mask(path_or_name, threshold="auto") -> np.ndarray:
         try:
             thr = float(threshold)
         except (TypeError, ValueError):
-            raise InputError(f"threshold must be 'auto' or a number in (0, 1), got {threshold!r}") from None
+            raise InputError(
+                f"threshold must be 'auto' or a number in (0, 1), got {threshold!r}"
+            ) from None
         if not 0 < thr < 1:
             raise InputError(f"threshold must be in (0, 1), got {thr}")
     dark = gray < thr
@@ -164,7 +174,9 @@ def _grid_sample(mask: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarr
 
     lo, hi = 1.0, float(max(H, W))
     if len(lattice(lo)) < n:
-        raise InputError(f"n={n} is larger than the silhouette's {int(mask.sum())} pixels; use fewer points")
+        raise InputError(
+            f"n={n} is larger than the silhouette's {int(mask.sum())} pixels; use fewer points"
+        )
     for _ in range(60):  # largest step with at least n lattice points
         mid = (lo + hi) / 2
         if len(lattice(mid)) >= n:
@@ -184,12 +196,12 @@ def _poisson_sample(pix: np.ndarray, n: int, rng: np.random.Generator) -> np.nda
     order = rng.permutation(len(pix))
     span = pix.max(0) - pix.min(0)
     lo, hi = 1e-3 * float(span.max()), 2.0 * float(np.sqrt(np.prod(span + 1) / n)) + 1.0
-    best = poisson_disk(pix, order, lo)
+    best = poisson_disk(pix, order, lo).numpy()
     if len(best) < n:
         raise InputError(f"cannot place {n} points in the silhouette; use fewer points")
     for _ in range(40):
         mid = 0.5 * (lo + hi)
-        acc = poisson_disk(pix, order, mid)
+        acc = poisson_disk(pix, order, mid).numpy()
         if len(acc) >= n:
             lo, best = mid, acc
             if len(acc) == n:
@@ -256,12 +268,16 @@ def load_silhouette(
     mask = silhouette_mask(path_or_name, threshold)
     pixels = int(mask.sum())
     if pixels < MIN_PIXELS:
-        raise InputError(f"{path_or_name!s}: the silhouette has only {pixels} pixels; draw it larger")
+        raise InputError(
+            f"{path_or_name!s}: the silhouette has only {pixels} pixels; draw it larger"
+        )
     per_pixel = 1 if sampling == "grid" else POINTS_PER_PIXEL
     if n > per_pixel * pixels:
         raise InputError(
-            f"n={n} is larger than the silhouette of {path_or_name!s} can give: at most {per_pixel * pixels:,} points "
-            f"({per_pixel} per pixel of its {pixels:,} pixels at {mask.shape[1]} x {mask.shape[0]}); "
+            f"n={n} is larger than the silhouette of {path_or_name!s} "
+            f"can give: at most {per_pixel * pixels:,} points "
+            f"({per_pixel} per pixel of its {pixels:,} "
+            f"pixels at {mask.shape[1]} x {mask.shape[0]}); "
             "use fewer points or a larger picture"
         )
     rng = np.random.default_rng(seed)
@@ -278,7 +294,7 @@ def load_silhouette(
     else:
         factor = max(1, math.ceil(math.sqrt(2 * n / mask.sum())))
         pix = _pixels(_upsample(mask, factor) if factor > 1 else mask) / factor
-        order = farthest_points(pix, n, start=int(rng.integers(len(pix))))
+        order = farthest_points(pix, n, start=int(rng.integers(len(pix)))).numpy()
         pts = pix[order] + rng.uniform(-0.05, 0.05, (n, 2)) / factor
     pts = torch.from_numpy(np.ascontiguousarray(pts, dtype=np.float64))
     pts = pts - pts.mean(0)

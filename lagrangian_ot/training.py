@@ -22,7 +22,8 @@ def _permutations(a: torch.Tensor, b: torch.Tensor, method: str, generator, blur
     """``a, b (B, n, D)`` -> target index for every source, ``(B, n)``."""
     B, n, D = a.shape
     if method == "exact":
-        if D <= 3 and n > _assignment.DENSE_LIMIT:  # large low-dimensional batches: the multiscale solver
+        # large low-dimensional batches: the multiscale solver
+        if D <= 3 and n > _assignment.DENSE_LIMIT:
             return torch.stack([match(a[i], b[i], method="exact").permutation for i in range(B)])
         return _assignment.batch_permutations(a, b)
     # sinkhorn: sample a partner per source from its row of the entropic plan
@@ -30,7 +31,11 @@ def _permutations(a: torch.Tensor, b: torch.Tensor, method: str, generator, blur
     for i in range(B):
         plan = match(a[i].double(), b[i].double(), method="sinkhorn", blur=blur)
         P = plan.dense()  # (n, n)
-        out[i] = torch.multinomial(P / P.sum(1, keepdim=True), 1, generator=generator).reshape(-1).to(a.device)
+        out[i] = (
+            torch.multinomial(P / P.sum(1, keepdim=True), 1, generator=generator)
+            .reshape(-1)
+            .to(a.device)
+        )
     return out
 
 
@@ -90,7 +95,8 @@ def ot_pairs(
         feats *= size
     a = x0.detach().reshape(-1, n, feats)  # (B, n, D)
     b = x1.detach().reshape(-1, n, feats)
-    if method != "exact" and not (all_finite(a) and all_finite(b)):  # the exact path checks its costs
+    # the exact path checks its costs
+    if method != "exact" and not (all_finite(a) and all_finite(b)):
         raise InputError("ot_pairs: the samples contain NaN or infinite values")
     gen = None
     if seed is not None:
@@ -107,7 +113,14 @@ class OTPairs:
     >>> x0, x1 = pair(torch.randn(8, 2), torch.randn(8, 2))
     """
 
-    def __init__(self, method: str = "exact", *, dim: int = 0, seed: int | None = None, blur: float | None = None):
+    def __init__(
+        self,
+        method: str = "exact",
+        *,
+        dim: int = 0,
+        seed: int | None = None,
+        blur: float | None = None,
+    ):
         if method not in ("exact", "sinkhorn"):
             raise InputError(f"unknown method {method!r}; expected 'exact' or 'sinkhorn'")
         self.method, self.dim, self.seed, self.blur = method, dim, seed, blur
@@ -145,8 +158,8 @@ def w2_loss(
     Batched clouds ``(B, n, d)`` give ``(B,)``.
     """
     with torch.no_grad():
-        plan = match(x.detach(), y.detach(), None if a is None else a.detach(), None if b is None else b.detach(),
-                     method=method, blur=blur)  # fmt: skip
+        plan = match(x.detach(), y.detach(), None if a is None else a.detach(),
+                     None if b is None else b.detach(), method=method, blur=blur)  # fmt: skip
     xs = torch.take_along_dim(x, plan.src.unsqueeze(-1), dim=-2)  # (..., K, d)
     yd = torch.take_along_dim(y, plan.dst.unsqueeze(-1), dim=-2)
     value = (plan.mass.to(x.dtype) * ((xs - yd) ** 2).sum(-1)).sum(-1)  # (...,)

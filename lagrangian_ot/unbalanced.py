@@ -108,7 +108,9 @@ def barycenter_path(
     work = torch.float64
     d = len(grid.shape)
     shift = eps * kernel_log_scale(grid, eps) / d  # the heat kernel's factor, spread over the axes
-    kernel = GridKernel([((ax[:, None] - ax[None, :]) ** 2 - shift).to(dev, work) for ax in grid.axes], grid.shape)
+    kernel = GridKernel(
+        [((ax[:, None] - ax[None, :]) ** 2 - shift).to(dev, work) for ax in grid.axes], grid.shape
+    )
     T = ts.numel()
     w = torch.stack([1 - ts, ts], dim=1).to(dev, work).reshape((T, 2) + (1,) * d)  # (T, 2, 1...)
     logw = w.log()
@@ -120,7 +122,8 @@ def barycenter_path(
     def barycentre(g_raw):  # log q from the columns' soft-minima (log K^T u = -g_raw / eps)
         if rho is None:  # balanced: geometric mean
             return -(w * g_raw).sum(1, keepdim=True) / eps
-        return torch.logsumexp(logw - (1 - fi) * g_raw / eps, dim=1, keepdim=True) / (1 - fi)  # power mean
+        # power mean
+        return torch.logsumexp(logw - (1 - fi) * g_raw / eps, dim=1, keepdim=True) / (1 - fi)
 
     def target(g_raw):
         return (fi * barycentre(g_raw)).expand_as(g_raw)
@@ -128,20 +131,25 @@ def barycenter_path(
     zero = torch.zeros((T, 2, *grid.shape), dtype=work, device=dev)
     with Progress(max_iter, enabled=progress, unit="it") as bar:
         res = _sinkhorn.converge(
-            kernel, log_a, zero, zero, zero, eps, rho, tol, max_iter, target=target, translation=False, progress=bar
+            kernel, log_a, zero, zero, zero, eps, rho, tol, max_iter, target=target,
+            translation=False, progress=bar,
         )  # fmt: skip
-    path = barycentre(kernel.cols(res.f + eps * log_a, eps))[:, 0].exp()  # a density: the kernel carries the cell volume
+    # a density: the kernel carries the cell volume
+    path = barycentre(kernel.cols(res.f + eps * log_a, eps))[:, 0].exp()
     if not bool(torch.isfinite(path).all()):
         raise RuntimeError("barycenter_path: non-finite values (try a larger blur)")
     if not res.converged:
         warn_user(
-            f"barycenter_path stopped at max_iter={max_iter}: the couplings' marginals are {res.error:.2e} "
+            f"barycenter_path stopped at max_iter={max_iter}: "
+            f"the couplings' marginals are {res.error:.2e} "
             f"from the barycentres (tol {tol:.0e}); raise max_iter or use a larger blur"
         )
     return path.to(dtype)
 
 
-def gaussian_mixture(grid_axis: torch.Tensor, components: Sequence[tuple[float, float, float]]) -> torch.Tensor:
+def gaussian_mixture(
+    grid_axis: torch.Tensor, components: Sequence[tuple[float, float, float]]
+) -> torch.Tensor:
     """``sum_k w_k N(mu_k, s_k)`` evaluated on ``grid_axis`` (1-D): components ``(w, mu, s)``."""
     x = grid_axis.double()
     out = torch.zeros_like(x)

@@ -1,4 +1,5 @@
-"""Run one measurement of a benchmark in a fresh child process (its own peak memory, a time limit)."""
+"""Run one measurement of a benchmark in a fresh child process (its own peak memory, a time
+limit)."""
 
 from __future__ import annotations
 

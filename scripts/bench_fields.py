@@ -69,7 +69,9 @@ def main() -> None:
     t_auto, (rho, mom) = timed(lambda: density_and_momentum(z, mass, vel, grid, sigma), repeat=2)
     t_vel, _ = timed(lambda: velocity(z, mass, vel, grid, sigma))
     t_exact, (rho_ref, mom_ref) = timed(
-        lambda: density_and_momentum(z.double(), mass.double(), vel.double(), grid, sigma, backend="torch")
+        lambda: density_and_momentum(
+            z.double(), mass.double(), vel.double(), grid, sigma, backend="torch"
+        )
     )
     err_rho = float((rho.double() - rho_ref).abs().max() / rho_ref.abs().max())
     err_mom = float((mom.double() - mom_ref).abs().max() / mom_ref.abs().max())
@@ -109,7 +111,9 @@ def main() -> None:
     sel = torch.randperm(bgrid.points().shape[0], generator=g)[:2000]
     from lagrangian_ot.kernels.gaussian import gaussian_sum
 
-    exact = gaussian_sum(bgrid.points()[sel].double(), big.double(), bmass.double()[:, None], 0.004, backend="torch")[:, 0]
+    exact = gaussian_sum(
+        bgrid.points()[sel].double(), big.double(), bmass.double()[:, None], 0.004, backend="torch"
+    )[:, 0]
     err_big = float((rho_big.reshape(-1)[sel].double() - exact).abs().max() / exact.abs().max())
     rows.append(("ours, auto (FFT)", "1M, 1 x 1024^2", t_big, f"{err_big:.1e}"))
 
@@ -125,10 +129,14 @@ def main() -> None:
 
     small = particles(2000)
     cost = float(small.cost)
-    print(f"\nkinetic action of the smoothed fields, 2,000 particles, W2^2 = plan.cost = {cost:.6f}")
+    print(
+        f"\nkinetic action of the smoothed fields, 2,000 particles, W2^2 = plan.cost = {cost:.6f}"
+    )
     print(f"{'sigma':>8}{'grid step':>11}{'action':>12}{'(cost - action) / cost':>25}")
     for sig in (0.2, 0.1, 0.05, 0.025):
-        box = Grid.around(mccann(small, torch.linspace(0, 1, 9, dtype=torch.float64)), 8, pad=6 * sig)
+        box = Grid.around(
+            mccann(small, torch.linspace(0, 1, 9, dtype=torch.float64)), 8, pad=6 * sig
+        )
         cells = [max(8, round((hi - lo) / (sig / 4))) for lo, hi in zip(box.lo, box.hi)]
         kg = Grid(box.lo, box.hi, cells)
         act = kinetic_action(small, kg, sig, n_times=16)

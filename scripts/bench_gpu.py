@@ -67,7 +67,12 @@ def pot_pairs(x0: torch.Tensor, x1: torch.Tensor):
 
     n = x0.shape[0]
     M = torch.cdist(x0, x1) ** 2
-    plan = ot.emd(np.full(n, 1.0 / n), np.full(n, 1.0 / n), M.cpu().numpy().astype(np.float64), numItermax=10**8)
+    plan = ot.emd(
+        np.full(n, 1.0 / n),
+        np.full(n, 1.0 / n),
+        M.cpu().numpy().astype(np.float64),
+        numItermax=10**8,
+    )
     return x0, x1[torch.from_numpy(plan.argmax(1)).to(x1.device)]
 
 
@@ -82,9 +87,13 @@ def pair_samples(n: int, d: int, seed: int, device):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke test)")
-    parser.add_argument("--skip-plans", action="store_true", help="skip the exact and Sinkhorn rows")
+    parser.add_argument(
+        "--skip-plans", action="store_true", help="skip the exact and Sinkhorn rows"
+    )
     parser.add_argument("--keops", action="store_true", help="also time KeOps' exact sum (opt-in)")
-    parser.add_argument("--device", default="cuda", help="the device compared with the CPU (default cuda)")
+    parser.add_argument(
+        "--device", default="cuda", help="the device compared with the CPU (default cuda)"
+    )
     args = parser.parse_args()
     gpu, cpu = torch.device(args.device), torch.device("cpu")
     if gpu.type == "cuda" and not torch.cuda.is_available():
@@ -109,13 +118,18 @@ def main() -> None:
             lambda dev: match(*x[dev], method="exact"),
             repeat=1,
             warm=n == 10_000,  # the first size warms up (and compiles) for both
-            check=lambda a, b: f"cost rel. diff {abs(float(a.cost) - float(b.cost)) / float(b.cost):.1e}, gap {a.gap:.1e}",
+            check=lambda a, b: (
+                "cost rel. diff "
+                f"{abs(float(a.cost) - float(b.cost)) / float(b.cost):.1e}, gap {a.gap:.1e}"
+            ),
         )
-    for n in () if args.skip_plans else sorted({min(big, 20_000), big}):  # GPU only (the CPU rows: bench_sinkhorn.py)
+    # GPU only (the CPU rows: bench_sinkhorn.py)
+    for n in () if args.skip_plans else sorted({min(big, 20_000), big}):
         xb = clouds(n, gpu)
         t_s, p_s = timed(lambda: match(*xb, method="sinkhorn", blur=0.01), 1, gpu, warm=False)
         print(f"GPU only: sinkhorn plan, blur 0.01, n={n:,}: {t_s:.4f} s, marginal error "
-              f"{p_s.info['marginal_error']:.1e} after {p_s.info['iterations']} iterations", flush=True)  # fmt: skip
+              f"{p_s.info['marginal_error']:.1e} after "
+              f"{p_s.info['iterations']} iterations", flush=True)  # fmt: skip
 
     plan = match(*clouds(big, cpu, torch.float64), method="exact")
     times = torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0], dtype=torch.float64)
@@ -138,16 +152,26 @@ def main() -> None:
         repeat=2,
         check=lambda a, b: f"max rel. diff {rel(a, b):.1e}",
     )
-    t_k, rho_k = timed(lambda: density(data[gpu][0][2], data[gpu][1], grid, 0.01, backend="torch"), 3, gpu)
-    t_f, rho_f = timed(lambda: density(data[gpu][0][2], data[gpu][1], grid, 0.01, backend="fft"), 3, gpu)
+    t_k, rho_k = timed(
+        lambda: density(data[gpu][0][2], data[gpu][1], grid, 0.01, backend="torch"), 3, gpu
+    )
+    t_f, rho_f = timed(
+        lambda: density(data[gpu][0][2], data[gpu][1], grid, 0.01, backend="fft"), 3, gpu
+    )
     print(f"GPU, {big:,} particles on 512^2: exact separable sums {t_k:.4f} s, FFT {t_f:.4f} s, "
           f"FFT vs exact max rel. diff {rel(rho_f, rho_k):.1e}", flush=True)  # fmt: skip
     if args.keops:  # opt-in: pykeops may crash the process on some CUDA stacks
-        t_ko, rho_ko = timed(lambda: density(data[gpu][0][2], data[gpu][1], q[gpu], 0.01, backend="keops"), 3, gpu)
+        t_ko, rho_ko = timed(
+            lambda: density(data[gpu][0][2], data[gpu][1], q[gpu], 0.01, backend="keops"), 3, gpu
+        )
         print(f"GPU, KeOps exact sum on all 512^2 points: {t_ko:.4f} s, "
-              f"vs separable max rel. diff {rel(rho_ko, rho_k.reshape(-1)):.1e}", flush=True)  # fmt: skip
+              "vs separable max rel. diff "
+              f"{rel(rho_ko, rho_k.reshape(-1)):.1e}", flush=True)  # fmt: skip
 
-    print(f"\n{'pairing':<22}{'ours GPU (s)':>13}{'POT loop GPU (s)':>18}{'speed-up':>10}{'ours CPU (s)':>14}  same cost")
+    print(
+        f"\n{'pairing':<22}{'ours GPU (s)':>13}{'POT loop GPU (s)':>18}{'speed-up':>10}"
+        f"{'ours CPU (s)':>14}  same cost"
+    )
     sizes = (1024,) if args.quick else (1024, 4096)
     for n in sizes:
         for d in (2, 64, 3072):
@@ -159,8 +183,8 @@ def main() -> None:
             t_cpu, _ = timed(lambda: ot_pairs(*s[cpu]), repeat, cpu, warm)
             ours = float(((a.double() - b.double()) ** 2).sum(1).mean())
             ref = float(((a.double() - c.double()) ** 2).sum(1).mean())
-            print(f"n={n:<6} d={d:<11}{t_ours:>13.4f}{t_pot:>18.4f}{t_pot / t_ours:>9.1f}x{t_cpu:>14.4f}  "
-                  f"{abs(ours - ref) / ref:.1e}", flush=True)  # fmt: skip
+            print(f"n={n:<6} d={d:<11}{t_ours:>13.4f}{t_pot:>18.4f}{t_pot / t_ours:>9.1f}x"
+                  f"{t_cpu:>14.4f}  {abs(ours - ref) / ref:.1e}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

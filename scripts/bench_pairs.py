@@ -30,7 +30,12 @@ def pot_pairs(x0: torch.Tensor, x1: torch.Tensor):
 
     n = x0.shape[0]
     M = torch.cdist(x0, x1) ** 2
-    plan = ot.emd(np.full(n, 1.0 / n), np.full(n, 1.0 / n), M.cpu().numpy().astype(np.float64), numItermax=10**8)
+    plan = ot.emd(
+        np.full(n, 1.0 / n),
+        np.full(n, 1.0 / n),
+        M.cpu().numpy().astype(np.float64),
+        numItermax=10**8,
+    )
     return x0, x1[torch.from_numpy(plan.argmax(1)).to(x1.device)]
 
 
@@ -65,9 +70,12 @@ def main() -> None:
     dev = args.device
     ot_pairs(*samples(8, 2, 0, dev))  # load the native library outside the timings
     pot_pairs(*samples(8, 2, 0, dev))
-    print(f"device: {torch.cuda.get_device_name(dev) if dev.startswith('cuda') else 'cpu'}, torch threads: {torch.get_num_threads()}")
-    print(f"{'batch':>6}{'d':>6}{'ours (s)':>10}{'POT loop (s)':>14}{'speed-up':>10}{'pairs cost (ours)':>19}"
-          f"{'rel. diff':>11}{'x0 @ x1.T (s)':>15}")  # fmt: skip
+    print(
+        f"device: {torch.cuda.get_device_name(dev) if dev.startswith('cuda') else 'cpu'}, "
+        f"torch threads: {torch.get_num_threads()}"
+    )
+    print(f"{'batch':>6}{'d':>6}{'ours (s)':>10}{'POT loop (s)':>14}{'speed-up':>10}"
+          f"{'pairs cost (ours)':>19}{'rel. diff':>11}{'x0 @ x1.T (s)':>15}")  # fmt: skip
     for n in map(int, args.sizes.split(",")):
         for d in map(int, args.dims.split(",")):
             x0, x1 = samples(n, d, n + d, dev)

@@ -1,4 +1,5 @@
-"""What a picture's size costs: sampling 1,000 points in a disk drawn at 1,000 to 12,000 pixels a side.
+"""What a picture's size costs: sampling 1,000 points in a disk drawn at 1,000 to 12,000 pixels a
+side.
 
 Each size runs in a fresh process (time and peak memory of that process); the anchor is the
 1,000 x 1,000 picture, measured in the same run. Pictures larger than
@@ -38,13 +39,18 @@ def main() -> None:
             ImageDraw.Draw(img).ellipse([0.2 * side, 0.25 * side, 0.8 * side, 0.7 * side], fill=0)
             img.save(path)
             del img
-            out = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True
+            )
             seconds, mb = map(float, out.stdout.split())
             rows.append((side, seconds, mb))
     anchor_s, anchor_mb = rows[0][1], rows[0][2]
     print(f"{'picture':>15} {'seconds':>8} {'ratio':>6} {'peak MB':>8} {'ratio':>6}")
     for side, seconds, mb in rows:
-        print(f"{side:>6} x {side:<6} {seconds:8.2f} {seconds / anchor_s:5.1f}x {mb:8.0f} {mb / anchor_mb:5.1f}x")
+        print(
+            f"{side:>6} x {side:<6} {seconds:8.2f} "
+            f"{seconds / anchor_s:5.1f}x {mb:8.0f} {mb / anchor_mb:5.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -37,10 +37,26 @@ def jobs(quick: bool, out: str) -> dict[str, list[str]]:
     n = "1000" if quick else "3000"
     tests = ["tests/test_unbalanced.py", "tests/test_interpolate.py", "tests/test_grid.py"]
     return {
-        f"lagot bb --max-iter {bb_iter}": ["-c", cli, "bb", "--max-iter", bb_iter, "--out", f"{out}/bb"],
+        f"lagot bb --max-iter {bb_iter}": [
+            "-c",
+            cli,
+            "bb",
+            "--max-iter",
+            bb_iter,
+            "--out",
+            f"{out}/bb",
+        ],
         "lagot unbalanced": ["-c", cli, "unbalanced", "--out", f"{out}/unb"],
         f"lagot interpolate --n {n}": ["-c", cli, "interpolate", "--n", n, "--out", f"{out}/int"],
-        "pytest " + " ".join(Path(t).stem for t in tests): ["-c", PYTEST, "-q", "-x", "-p", "no:cacheprovider", *tests],
+        "pytest " + " ".join(Path(t).stem for t in tests): [
+            "-c",
+            PYTEST,
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            *tests,
+        ],
     }
 
 
@@ -57,14 +73,18 @@ def run(args: list[str], variant: str, busy: bool) -> float:
     try:
         time.sleep(0.2 if busy else 0.0)
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True
+        )
         seconds = time.perf_counter() - start
     finally:
         if hog is not None:
             hog.kill()  # by its pid
             hog.wait()
     if proc.returncode != 0:
-        raise SystemExit(f"{args}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        raise SystemExit(
+            f"{args}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        )
     return seconds
 
 
@@ -74,14 +94,24 @@ def main() -> None:
     parser.add_argument("--variants", default="pool,policy,omp1")
     opts = parser.parse_args()
     variants = opts.variants.split(",")
-    print(f"cores available: {len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.1f} at the start")
-    print(f"{'job':<42} {'variant':<8} {'idle s':>8} {'busy s':>8} {'busy/idle':>10} {'busy/anchor':>12}")
+    print(
+        f"cores available: {len(os.sched_getaffinity(0))}, "
+        f"load average {os.getloadavg()[0]:.1f} at the start"
+    )
+    print(
+        f"{'job':<42} {'variant':<8} {'idle s':>8} "
+        f"{'busy s':>8} {'busy/idle':>10} {'busy/anchor':>12}"
+    )
     with tempfile.TemporaryDirectory() as out:
         for name, args in jobs(opts.quick, out).items():
             times = {v: (run(args, v, False), run(args, v, True)) for v in variants}
             anchor = times.get("policy", next(iter(times.values())))[0]
             for v, (idle, busy) in times.items():
-                print(f"{name:<42} {v:<8} {idle:8.1f} {busy:8.1f} {busy / idle:9.1f}x {busy / anchor:11.1f}x", flush=True)
+                print(
+                    f"{name:<42} {v:<8} {idle:8.1f} {busy:8.1f} "
+                    f"{busy / idle:9.1f}x {busy / anchor:11.1f}x",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -66,15 +66,22 @@ def barycentres(args) -> None:
         for t in times:
             w = np.array([1 - t, t])
             if reach is None:
-                ref.append(ot.bregman.barycenter(A, M, eps, weights=w, method="sinkhorn_log", numItermax=20000, stopThr=1e-9))
+                ref.append(
+                    ot.bregman.barycenter(
+                        A, M, eps, weights=w, method="sinkhorn_log", numItermax=20000, stopThr=1e-9
+                    )
+                )
             else:
-                ref.append(ot.unbalanced.barycenter_unbalanced(A, M, eps, 2 * reach**2, weights=w, numItermax=20000, stopThr=1e-9))
+                ref.append(
+                    ot.unbalanced.barycenter_unbalanced(
+                        A, M, eps, 2 * reach**2, weights=w, numItermax=20000, stopThr=1e-9
+                    )
+                )
         t_pot = time.perf_counter() - start
         ref = np.stack(ref)
         diff = float(np.abs(ours - ref).max() / ref.max())
         masses = " ".join(f"{m:.4f}" for m in ours.sum(1) * vol)
         print(f"{name:<12}{t_ours:>10.2f}{t_pot:>10.2f}{diff:>17.1e}   {masses}", flush=True)
-
 
 
 def wfr_table() -> None:
@@ -88,25 +95,40 @@ def wfr_table() -> None:
     from lagrangian_ot import Grid
     from lagrangian_ot.dynamic import wfr
 
-    print(f"\nWFR on grids (Douglas-Rachford, staggered), float64, CPU {torch.get_num_threads()} threads")
-    print(f"{'grid':>14} {'problem':>16} {'ms/iter':>8} {'iters to 1%':>12} {'time to 1%':>11} {'error':>9} {'reference':>10}")
+    print(
+        "\nWFR on grids (Douglas-Rachford, staggered), "
+        f"float64, CPU {torch.get_num_threads()} threads"
+    )
+    print(
+        f"{'grid':>14} {'problem':>16} {'ms/iter':>8} {'iters to 1%':>12} "
+        f"{'time to 1%':>11} {'error':>9} {'reference':>10}"
+    )
     kappa = 0.2
     for n in (64, 128):
         grid = Grid((0.0, 0.0), (1.0, 1.0), (n, n))
         g0 = gaussian(grid, (0.4, 0.45), 0.08, torch.float64, "cpu")
         cases = {
             "scaled copies": (g0, 4 * g0, 4 * kappa**2 * (2 - 1) ** 2),
-            "move and grow": (g0, 1.6 * gaussian(grid, (0.6, 0.55), 0.07, torch.float64, "cpu"), None),
+            "move and grow": (
+                g0,
+                1.6 * gaussian(grid, (0.6, 0.55), 0.07, torch.float64, "cpu"),
+                None,
+            ),
         }
         for name, (r0, r1, exact) in cases.items():
             if exact is None:
                 exact = wfr(r0, r1, grid, kappa, n_times=16, tol=1e-4, max_iter=5000).value
+
             def run(k, r0=r0, r1=r1, grid=grid):
                 return wfr(r0, r1, grid, kappa, n_times=16, max_iter=k, tol=1e-12, multilevel=False)
 
             ms = per_iteration_ms(run, False, repeats=1)
             k, err, secs = iterations_to(run, exact)
-            print(f"{f'{n}x{n}x16':>14} {name:>16} {ms:8.1f} {k:12d} {secs:10.2f}s {err:9.5f} {exact:10.5f}", flush=True)
+            print(
+                f"{f'{n}x{n}x16':>14} {name:>16} {ms:8.1f} "
+                f"{k:12d} {secs:10.2f}s {err:9.5f} {exact:10.5f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

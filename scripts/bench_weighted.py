@@ -1,4 +1,5 @@
-"""Exact plans between weighted clouds: DOTmark image pairs, against POT and against uniform problems.
+"""Exact plans between weighted clouds: DOTmark image pairs, against POT and against uniform
+problems.
 
 DOTmark (Schrieber, Schuhmacher, Gottschlich 2017), ten classes of images as
 histograms, in ``../shared/dotmark`` (or ``--data``). Convention of its README:
@@ -33,8 +34,8 @@ import time
 
 from _child import rss_mb, run_worker
 
-CLASSES = ("CauchyDensity", "ClassicImages", "GRFmoderate", "GRFrough", "GRFsmooth", "LogGRF", "LogitGRF",
-           "MicroscopyImages", "Shapes", "WhiteNoise")  # fmt: skip
+CLASSES = ("CauchyDensity", "ClassicImages", "GRFmoderate", "GRFrough", "GRFsmooth", "LogGRF",
+           "LogitGRF", "MicroscopyImages", "Shapes", "WhiteNoise")  # fmt: skip
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "dotmark")
 
 
@@ -62,7 +63,8 @@ def worker(solver: str, data: str, cls: str, R: int) -> dict:
     else:
         from lagrangian_ot import match
 
-        match(torch.rand(60, 2, dtype=torch.float64), torch.rand(50, 2, dtype=torch.float64))  # load the library
+        # load the library
+        match(torch.rand(60, 2, dtype=torch.float64), torch.rand(50, 2, dtype=torch.float64))
         xt, yt, at, bt = (torch.from_numpy(v) for v in (x, y, a, b))
     base = rss_mb()
     start = time.perf_counter()
@@ -74,8 +76,8 @@ def worker(solver: str, data: str, cls: str, R: int) -> dict:
         cost, gap, support = float(plan.cost), float(plan.gap), int((plan.mass > 0).sum())
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "peak_mb": max(peak - base, 0.0), "cost": cost, "gap": gap, "support": support,
-            "n": len(x), "m": len(y)}  # fmt: skip
+    return {"seconds": seconds, "peak_mb": max(peak - base, 0.0), "cost": cost, "gap": gap,
+            "support": support, "n": len(x), "m": len(y)}  # fmt: skip
 
 
 def measure(solver: str, data: str, cls: str, R: int, limit: float):
@@ -84,10 +86,18 @@ def measure(solver: str, data: str, cls: str, R: int, limit: float):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128, 256], choices=[32, 64, 128, 256])
-    parser.add_argument("--classes", nargs="+", default=list(CLASSES), choices=CLASSES, metavar="CLASS")
-    parser.add_argument("--limit", type=float, default=600.0, help="seconds per measurement (default 600)")
-    parser.add_argument("--data", default=DATA, help="the DOTmark folder (default ../shared/dotmark)")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[32, 64, 128, 256], choices=[32, 64, 128, 256]
+    )
+    parser.add_argument(
+        "--classes", nargs="+", default=list(CLASSES), choices=CLASSES, metavar="CLASS"
+    )
+    parser.add_argument(
+        "--limit", type=float, default=600.0, help="seconds per measurement (default 600)"
+    )
+    parser.add_argument(
+        "--data", default=DATA, help="the DOTmark folder (default ../shared/dotmark)"
+    )
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -95,8 +105,9 @@ def main() -> None:
         print(json.dumps(worker(solver, data, cls, int(R))))
         return
 
-    head = (f"{'class':<17}{'R':>4}{'n':>7}{'m':>7}{'ours s':>9}{'MB':>7}{'anchor':>8}{'anchor s':>10}{'MB':>7}"
-            f"{'ratio':>8}{'rel. diff':>11}{'gap':>9}{'support/(n+m-1)':>17}")  # fmt: skip
+    head = (f"{'class':<17}{'R':>4}{'n':>7}{'m':>7}{'ours s':>9}{'MB':>7}{'anchor':>8}"
+            f"{'anchor s':>10}{'MB':>7}{'ratio':>8}{'rel. diff':>11}{'gap':>9}"
+            f"{'support/(n+m-1)':>17}")  # fmt: skip
     print(head)
     print("-" * len(head))
     lim = f">{args.limit:g}"
@@ -110,8 +121,13 @@ def main() -> None:
             if ours and anchor and anchor_name == "pot":
                 rel = f"{abs(ours['cost'] - anchor['cost']) / anchor['cost']:.1e}"
             ratio = "-"
-            if ours and anchor:  # POT: its time over ours (speed-up); uniform: ours over its time (slow-down)
-                r = anchor["seconds"] / ours["seconds"] if anchor_name == "pot" else ours["seconds"] / anchor["seconds"]
+            # POT: its time over ours (speed-up); uniform: ours over its time (slow-down)
+            if ours and anchor:
+                r = (
+                    anchor["seconds"] / ours["seconds"]
+                    if anchor_name == "pot"
+                    else ours["seconds"] / anchor["seconds"]
+                )
                 ratios.append(r)
                 ratio = f"{r:.2f}x"
             n, m = (ours["n"], ours["m"]) if ours else ("-", "-")
@@ -126,10 +142,14 @@ def main() -> None:
         if ratios:
             what = "POT time / ours" if R <= 64 else "ours / uniform"
             print(f"  R = {R}: {what}: median {statistics.median(ratios):.2f}x, "
-                  f"{'worst' if R <= 64 else 'largest'} {(min(ratios) if R <= 64 else max(ratios)):.2f}x "
+                  f"{'worst' if R <= 64 else 'largest'} "
+                  f"{(min(ratios) if R <= 64 else max(ratios)):.2f}x "
                   f"over {len(ratios)} pairs", flush=True)  # fmt: skip
-    print("targets (issue 16): R = 64 >= 30x POT in median, >= 10x worst; R = 128 <= 3x uniform, median <= 3 s; "
-          "R = 256 <= 60 s and <= 2 GB")
+    print(
+        "targets (issue 16): R = 64 >= 30x POT in median, "
+        ">= 10x worst; R = 128 <= 3x uniform, median <= 3 s; "
+        "R = 256 <= 60 s and <= 2 GB"
+    )
 
 
 if __name__ == "__main__":

@@ -78,7 +78,8 @@ def integrate(model, x0, n_steps: int, scheme: str = "euler", record: bool = Fal
 
 @torch.no_grad()
 def straightness(model, x0, n_steps: int = 64) -> float:
-    """Mean over paths of ``int_0^1 |v - (x_1 - x_0)|^2 dt`` (0 for straight, constant-speed paths)."""
+    """Mean over paths of ``int_0^1 |v - (x_1 - x_0)|^2 dt`` (0 for straight, constant-speed
+    paths)."""
     _, path = integrate(model, x0, n_steps, "euler", record=True)
     chord = path[-1] - path[0]
     h = 1.0 / n_steps
@@ -104,17 +105,22 @@ def main() -> None:
     test0 = load_silhouette("cat", 2000, sampling="random", seed=3) - SHIFT
     test1 = load_silhouette("disks", 2000, sampling="random", seed=4) + SHIFT
     models = {}
-    print(f"{'pairs':<12}{'train (s)':>10}{'straightness':>14}" + "".join(f"{f'W2 {s} step':>12}" for s in (1, 2, 4, 8))
-          + f"{'W2 8 midp.':>12}")  # fmt: skip
+    steps = "".join(f"{f'W2 {s} step':>12}" for s in (1, 2, 4, 8))
+    print(f"{'pairs':<12}{'train (s)':>10}{'straightness':>14}" + steps + f"{'W2 8 midp.':>12}")
     for pairs in ("independent", "ot"):
-        model, seconds = train(source, target, pairs=pairs, steps=args.steps, batch=args.batch, seed=0)
+        model, seconds = train(
+            source, target, pairs=pairs, steps=args.steps, batch=args.batch, seed=0
+        )
         models[pairs] = model
         dists = [w2(integrate(model, test0, s), test1) for s in (1, 2, 4, 8)]
         mid = w2(integrate(model, test0, 8, "midpoint"), test1)
         print(f"{pairs:<12}{seconds:>10.1f}{straightness(model, test0[:500]):>14.4f}"
               + "".join(f"{d:>12.4f}" for d in dists) + f"{mid:>12.4f}", flush=True)  # fmt: skip
-    print(f"reference: W2 between the test source and target = {w2(test0, test1):.4f}; "
-          f"between two target samples = {w2(load_silhouette('disks', 2000, sampling='random', seed=5) + SHIFT, test1):.4f}")
+    print(
+        f"reference: W2 between the test source and target = {w2(test0, test1):.4f}; "
+        "between two target samples = "
+        f"{w2(load_silhouette('disks', 2000, sampling='random', seed=5) + SHIFT, test1):.4f}"
+    )
 
     from matplotlib.figure import Figure
 

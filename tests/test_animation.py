@@ -17,7 +17,9 @@ from lagrangian_ot.animation import write_gif, write_mp4
 def plan():
     g = torch.Generator().manual_seed(7)
     x = torch.rand(300, 2, generator=g, dtype=torch.float64)
-    y = torch.rand(300, 2, generator=g, dtype=torch.float64) * 0.6 + torch.tensor([2.5, 0.2], dtype=torch.float64)
+    y = torch.rand(300, 2, generator=g, dtype=torch.float64) * 0.6 + torch.tensor(
+        [2.5, 0.2], dtype=torch.float64
+    )
     return match(x, y)
 
 
@@ -79,8 +81,17 @@ def test_mp4_has_the_frames(plan, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"frames": 1}, {"frames": 2.5}, {"frames": 5000}, {"duration": 0}, {"duration": float("nan")}, {"width": 10},
-     {"arrows": -1}, {"arrows": 2.5}]
+    "kwargs",
+    [
+        {"frames": 1},
+        {"frames": 2.5},
+        {"frames": 5000},
+        {"duration": 0},
+        {"duration": float("nan")},
+        {"width": 10},
+        {"arrows": -1},
+        {"arrows": 2.5},
+    ],
 )
 def test_bad_animation_settings(plan, tmp_path, kwargs):
     with pytest.raises(InputError):
@@ -103,3 +114,28 @@ def test_bad_frame_settings_fail_before_any_frame(plan, kwargs):
 
     with pytest.raises(InputError):
         frames(plan, **kwargs)
+
+
+def test_hk_plans_animate_on_one_opacity_scale(tmp_path):
+    # mass fades at the source and grows at the target (pi kappa is below the gap): at t = 1/2
+    # both clouds hold a quarter of their mass, and the frame shows it lighter than the ends
+    from lagrangian_ot import hk_plan
+    from lagrangian_ot.animation import Canvas
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(80, 2, generator=g, dtype=torch.float64) * 0.5
+    y = torch.rand(80, 2, generator=g, dtype=torch.float64) * 0.5 + torch.tensor(
+        [0.9, 0.0], dtype=torch.float64
+    )
+    plan = hk_plan(x, y, None, None, 0.05)
+    canvas = Canvas(plan, None, 200, arrows=10)
+    ends, middle = (
+        max(float(canvas.alpha(0.0).max()), float(canvas.alpha(1.0).max())),
+        float(canvas.alpha(0.5).max()),
+    )
+    assert ends > 0.9 and middle < 0.6 * ends
+    write_gif(plan, tmp_path / "hk.gif", frames=5, arrows=10, width=200)
+    frames, _ = _frames(tmp_path / "hk.gif")
+    assert len(frames) == 5
+    ink = [float((1 - f).sum()) for f in frames]
+    assert ink[2] < 0.8 * min(ink[0], ink[-1])

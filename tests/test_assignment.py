@@ -19,7 +19,8 @@ def cost_matrices():
     for d in (2, 64):
         x, y = rng.normal(size=(150, d)), rng.normal(size=(150, d)) * 0.5 + 1.0
         out[f"points-d{d}"] = ((x[:, None] - y[None]) ** 2).sum(-1)
-    x, y = rng.normal(size=(600, 2)), rng.normal(size=(600, 2)) * 2.0 + 1.0  # 512 rows and more: single-precision bids
+    # 512 rows and more: single-precision bids
+    x, y = rng.normal(size=(600, 2)), rng.normal(size=(600, 2)) * 2.0 + 1.0
     out["points-d2-600"] = ((x[:, None] - y[None]) ** 2).sum(-1)
     grid = rng.integers(0, 3, size=(2, 120, 2)).astype(float)  # repeated points: many ties
     out["ties"] = ((grid[0][:, None] - grid[1][None]) ** 2).sum(-1)
@@ -29,7 +30,8 @@ def cost_matrices():
     out["offset"] = 1e6 - 3 * rng.random((50, 50))  # large, negative after the kernel's prices
     out["negative"] = -rng.random((40, 40)) * 1e-3
     out["huge-600"] = rng.random((600, 600)) * 1e200  # beyond single precision: double bids
-    out["separable"] = rng.random(300)[:, None] + rng.random(300)[None, :]  # every permutation is optimal
+    # every permutation is optimal
+    out["separable"] = rng.random(300)[:, None] + rng.random(300)[None, :]
     out["equal-rows"] = np.tile(rng.random(300), (300, 1))
     return out
 
@@ -42,19 +44,23 @@ def test_kernel_is_optimal_and_certified(name):
     C = MATRICES[name]
     n = C.shape[0]
     perm, u, v, bad = assign_costs(C[None])
-    perm, u, v = perm[0], u[0], v[0]
+    perm, u, v = perm[0].numpy(), u[0].numpy(), v[0].numpy()  # the kernel returns CPU tensors
     assert sorted(perm.tolist()) == list(range(n))
     rows, cols = linear_sum_assignment(C)
     best = C[rows, cols].sum()
     assert C[np.arange(n), perm].sum() == pytest.approx(best, rel=1e-12, abs=1e-12)
     scale = np.abs(C).max() + 1e-300
     assert bad[0] <= 1e-12 * scale
-    assert (u[:, None] + v[None, :] - C).max() <= bad[0] + 1e-15 * scale  # dual feasible on all pairs
-    np.testing.assert_allclose(u + v[perm], C[np.arange(n), perm], rtol=0, atol=1e-12 * scale)  # tight
+    # dual feasible on all pairs
+    assert (u[:, None] + v[None, :] - C).max() <= bad[0] + 1e-15 * scale
+    # tight
+    np.testing.assert_allclose(u + v[perm], C[np.arange(n), perm], rtol=0, atol=1e-12 * scale)
 
 
 def test_plain_loops_give_the_same_results(monkeypatch):
-    stack = np.stack([MATRICES[k][:101, :101] for k in ("points-d2", "points-d64", "ties", "uniform-257")])
+    stack = np.stack(
+        [MATRICES[k][:101, :101] for k in ("points-d2", "points-d64", "ties", "uniform-257")]
+    )
     large = MATRICES["points-d2-600"][None]
     vector = assign_costs(stack), assign_costs(large)
     monkeypatch.setenv("LAGOT_NATIVE_SIMD", "0")
@@ -89,7 +95,9 @@ def test_batches_match_problem_by_problem():
     for b in range(5):
         C = torch.cdist(x[b].double(), y[b].double()).pow(2).numpy()
         rows, cols = linear_sum_assignment(C)
-        assert C[np.arange(60), perm[b].numpy()].sum() == pytest.approx(C[rows, cols].sum(), rel=1e-12)
+        assert C[np.arange(60), perm[b].numpy()].sum() == pytest.approx(
+            C[rows, cols].sum(), rel=1e-12
+        )
 
 
 @pytest.mark.slow
@@ -112,7 +120,9 @@ def test_float32_products_for_wide_samples_match_pot():
     a, b = ot_pairs(x0, x1)
     X0, X1 = x0.reshape(120, -1).double().numpy(), x1.reshape(120, -1).double().numpy()
     ref = ot.emd2(np.full(120, 1 / 120), np.full(120, 1 / 120), ot.dist(X0, X1))
-    assert float(((a - b) ** 2).reshape(120, -1).sum(1).double().mean()) == pytest.approx(ref, rel=1e-6)
+    assert float(((a - b) ** 2).reshape(120, -1).sum(1).double().mean()) == pytest.approx(
+        ref, rel=1e-6
+    )
 
 
 def test_float32_products_of_far_offset_samples_stay_optimal():

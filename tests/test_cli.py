@@ -22,7 +22,11 @@ OUTPUTS = {
 
 def lagot(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "lagrangian_ot", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+        [sys.executable, "-m", "lagrangian_ot", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
     )
 
 
@@ -33,10 +37,23 @@ def test_interpolate_end_to_end_on_files(tmp_path):
     assert r.returncode == 0, r.stderr
     assert {"cat.png", "disks.png"} <= set(os.listdir(shapes_dir))
     out = tmp_path / "out"
-    r = lagot("interpolate", str(shapes_dir / "cat.png"), str(shapes_dir / "disks.png"), "--n", "300", "--out", str(out))
+    r = lagot(
+        "interpolate",
+        str(shapes_dir / "cat.png"),
+        str(shapes_dir / "disks.png"),
+        "--n",
+        "300",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
-    assert len(lines) == 1 and "n=300" in lines[0] and "method exact" in lines[0] and "W2^2" in lines[0]
+    assert (
+        len(lines) == 1
+        and "n=300" in lines[0]
+        and "method exact" in lines[0]
+        and "W2^2" in lines[0]
+    )
     assert r.stderr == ""  # no progress bar when stderr is not a terminal
     assert set(os.listdir(out)) == OUTPUTS
     data = np.load(out / "geodesic.npz")
@@ -62,7 +79,17 @@ def test_help_is_useful():
     r = lagot("--help")
     assert r.returncode == 0 and "interpolate" in r.stdout and "shapes" in r.stdout
     r = lagot("interpolate", "--help")
-    for word in ("SRC", "--n", "--method", "--times", "--sigma", "--seed", "--device", "--out", "density-sequence"):
+    for word in (
+        "SRC",
+        "--n",
+        "--method",
+        "--times",
+        "--sigma",
+        "--seed",
+        "--device",
+        "--out",
+        "density-sequence",
+    ):
         assert word in r.stdout
 
 
@@ -105,7 +132,10 @@ def _under_a_file(d):
         (lambda d: ["unicorn", "disks"], "built-in shapes"),
         (lambda d: ["cat"], "both SRC and DST"),
         (_under_a_file, "output folder"),
-        (lambda d: ["--out", str(d / "afile2")] if (d / "afile2").write_text("x") else [], "not a folder"),
+        (
+            lambda d: ["--out", str(d / "afile2")] if (d / "afile2").write_text("x") else [],
+            "not a folder",
+        ),
         (lambda d: ["--times", "0,2"], "--times"),
         (lambda d: ["--times", "a,b"], "--times"),
         (lambda d: ["--sigma", "-1"], "--sigma"),
@@ -139,7 +169,11 @@ class _nothing:
 
 def test_argument_errors_exit_2_in_a_real_process(tmp_path):
     r = lagot("interpolate", "--n", "ten")
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert (
+        r.returncode == 2
+        and len(r.stderr.strip().splitlines()) == 1
+        and "Traceback" not in r.stderr
+    )
     r = lagot("interpolate", str(tmp_path / "nope.png"), "disks", "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and r.stderr.startswith("lagot: error: no such file")
     assert not (tmp_path / "o").exists()
@@ -184,7 +218,17 @@ def test_grid_sampling_error_creates_no_folder(tmp_path, capsys):
     img[8:16, 8:16] = 0
     Image.fromarray(img).save(tmp_path / "small.png")
     out = tmp_path / "o"
-    args = ["interpolate", str(tmp_path / "small.png"), "disks", "--n", "1000", "--sampling", "grid", "--out", str(out)]
+    args = [
+        "interpolate",
+        str(tmp_path / "small.png"),
+        "disks",
+        "--n",
+        "1000",
+        "--sampling",
+        "grid",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 2
     assert "larger than the silhouette" in capsys.readouterr().err
     assert not out.exists()
@@ -200,7 +244,19 @@ def test_shapes_rejects_bad_sizes(tmp_path, capsys, size):
 @pytest.mark.slow
 def test_animate_and_redraw_from_npz(tmp_path):
     out = tmp_path / "out"
-    r = lagot("interpolate", "--n", "200", "--out", str(out), "--animate", "--frames", "6", "--arrows", "10", "--html")
+    r = lagot(
+        "interpolate",
+        "--n",
+        "200",
+        "--out",
+        str(out),
+        "--animate",
+        "--frames",
+        "6",
+        "--arrows",
+        "10",
+        "--html",
+    )
     assert r.returncode == 0, r.stderr
     names = set(os.listdir(out))
     assert OUTPUTS | {"geodesic.gif", "panel.html"} <= names
@@ -209,8 +265,16 @@ def test_animate_and_redraw_from_npz(tmp_path):
     figs = tmp_path / "figs"
     r = lagot("figure", str(out / "geodesic.npz"), "--out", str(figs), "--formats", "png,svg")
     assert r.returncode == 0, r.stderr
-    stems = ("density-sequence", "midpoint-velocities", "trajectories", "velocity-field", "plan-lines")
-    assert set(os.listdir(figs)) == {f"{s}.{e}" for s in stems for e in ("png", "svg")} | {"figure.png"}
+    stems = (
+        "density-sequence",
+        "midpoint-velocities",
+        "trajectories",
+        "velocity-field",
+        "plan-lines",
+    )
+    assert set(os.listdir(figs)) == {f"{s}.{e}" for s in stems for e in ("png", "svg")} | {
+        "figure.png"
+    }
     # the redrawn sequence is the same picture as the original one
     a = np.asarray(Image.open(out / "density-sequence.png").convert("L"), dtype=float)
     b = np.asarray(Image.open(figs / "density-sequence.png").convert("L"), dtype=float)
@@ -251,9 +315,10 @@ def test_load_npz_round_trip(tmp_path):
 def test_bad_figure_and_animation_input(tmp_path, args):
     (tmp_path / "notnpz.txt").write_text("hello")
     (tmp_path / "empty.npz").write_bytes(b"")
-    np.savez(tmp_path / "ok.npz", x=np.zeros((3, 2)), y=np.ones((3, 2)), src=np.arange(3), dst=np.arange(3),
-             mass=np.full(3, 1 / 3), cost=np.asarray(2.0), times=np.asarray([0.0, 1.0]), sigma=np.asarray(0.1),
-             method=np.asarray("exact"), gap=np.asarray(0.0))  # fmt: skip
+    np.savez(tmp_path / "ok.npz", x=np.zeros((3, 2)), y=np.ones((3, 2)), src=np.arange(3),
+             dst=np.arange(3), mass=np.full(3, 1 / 3), cost=np.asarray(2.0),
+             times=np.asarray([0.0, 1.0]), sigma=np.asarray(0.1), method=np.asarray("exact"),
+             gap=np.asarray(0.0))  # fmt: skip
     whole = (tmp_path / "ok.npz").read_bytes()
     (tmp_path / "trunc.npz").write_bytes(whole[: len(whole) // 2])
     r = lagot(*args, "--out", str(tmp_path / "o"), cwd=tmp_path)
@@ -273,7 +338,9 @@ def test_keops_probe_reports_a_crash_instead_of_crashing(monkeypatch):
 
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: Done(-signal.SIGSEGV))
     assert "crashed (signal 11)" in keops_probe()
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: Done(1, "Traceback\nImportError: no pykeops"))
+    monkeypatch.setattr(
+        subprocess, "run", lambda *a, **k: Done(1, "Traceback\nImportError: no pykeops")
+    )
     assert keops_probe() == "failed: ImportError: no pykeops"
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: Done(0))
     assert keops_probe() == "compiles and runs"
@@ -285,7 +352,12 @@ def test_library_errors_name_the_option_on_the_command_line():
     from lagrangian_ot.cli import _as_flags
 
     args = argparse.Namespace(sigma=None, max_iter=5, command="figure", run=None)
-    assert _as_flags("sigma must be a finite number > 0, got -1", args) == "--sigma must be a finite number > 0, got -1"
-    assert _as_flags("max_iter must be an integer >= 1", args) == "--max-iter must be an integer >= 1"
+    assert (
+        _as_flags("sigma must be a finite number > 0, got -1", args)
+        == "--sigma must be a finite number > 0, got -1"
+    )
+    assert (
+        _as_flags("max_iter must be an integer >= 1", args) == "--max-iter must be an integer >= 1"
+    )
     assert _as_flags("the plan is empty", args) == "the plan is empty"  # not an option: as it is
     assert _as_flags("run must be", args) == "run must be"

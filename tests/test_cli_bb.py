@@ -12,7 +12,12 @@ from lagrangian_ot.cli import main
 def test_bb_writes_both_figures(tmp_path, capsys):
     out = tmp_path / "bb"
     assert main(["bb", "--n", "16", "--n-times", "8", "--max-iter", "200", "--out", str(out)]) == 0
-    assert set(os.listdir(out)) == {"bb-duality.png", "bb-duality.pdf", "bb-geodesic.png", "bb-geodesic.pdf"}
+    assert set(os.listdir(out)) == {
+        "bb-duality.png",
+        "bb-duality.pdf",
+        "bb-geodesic.png",
+        "bb-geodesic.pdf",
+    }
     line = capsys.readouterr().out.strip()
     assert line.count("\n") == 0 and "1-D W2^2" in line and "cat -> disks W2^2" in line
     with Image.open(out / "bb-geodesic.png") as im:
@@ -24,7 +29,19 @@ def test_bb_between_two_pictures(tmp_path, capsys):
     shapes = tmp_path / "shapes"
     assert main(["shapes", "--write", str(shapes), "--size", "64"]) == 0
     out = tmp_path / "bb"
-    args = ["bb", str(shapes / "star.png"), "ring", "--n", "16", "--n-times", "8", "--max-iter", "100", "--out", str(out)]
+    args = [
+        "bb",
+        str(shapes / "star.png"),
+        "ring",
+        "--n",
+        "16",
+        "--n-times",
+        "8",
+        "--max-iter",
+        "100",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     assert set(os.listdir(out)) == {"bb-geodesic.png", "bb-geodesic.pdf"}
     assert "star.png -> ring" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""The command line's first minutes: fast --version and --help, plain help, honest tools, progress."""
+"""The command line's first minutes: fast --version and --help, plain help, honest tools,
+progress."""
 
 import io
 import os
@@ -31,7 +32,12 @@ def test_version_and_help_do_not_import_torch():
     assert r.returncode == 0, r.stderr
     assert "HEAVY []" in r.stderr
     start = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "lagrangian_ot", "--version"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "lagrangian_ot", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0 and r.stdout.startswith("lagot ")
     assert time.perf_counter() - start < 5  # about 0.2 s; importing torch took 1.2 s or more
 
@@ -59,7 +65,9 @@ def all_help(parser):
 
 def test_help_speaks_plainly():
     text = " ".join(all_help(build_parser()).split())
-    assert "seed" not in text.replace("--seed SEED", "").replace("--seed", "").replace("seed of the sampling", "")
+    assert "seed" not in text.replace("--seed SEED", "").replace("--seed", "").replace(
+        "seed of the sampling", ""
+    )
     for words in ("density snapshots", "mirror image", "ffmpeg", "chromium", "figure.png"):
         assert words in text, words
 
@@ -73,7 +81,20 @@ def test_doctor_reports_ffmpeg_and_chromium(capsys):
 def test_a_skipped_mp4_is_said(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(animation, "ffmpeg_available", lambda: False)
     out = tmp_path / "o"
-    args = ["interpolate", "--n", "60", "--times", "0,1", "--animate", "--frames", "3", "--arrows", "0", "--out", str(out)]
+    args = [
+        "interpolate",
+        "--n",
+        "60",
+        "--times",
+        "0,1",
+        "--animate",
+        "--frames",
+        "3",
+        "--arrows",
+        "0",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "no geodesic.mp4" in err and "ffmpeg" in err
@@ -86,10 +107,24 @@ def test_figure_redraws_beside_its_input_with_figure_png(tmp_path, capsys, monke
     before = np.asarray(Image.open(out / "figure.png").convert("L"), dtype=float)
     os.remove(out / "figure.png")
     monkeypatch.chdir(tmp_path)  # nothing may land in the working folder
-    assert main(["figure", str(out / "geodesic.npz"), "--kind", "sequence", "arrows", "--formats", "png"]) == 0
+    assert (
+        main(
+            [
+                "figure",
+                str(out / "geodesic.npz"),
+                "--kind",
+                "sequence",
+                "arrows",
+                "--formats",
+                "png",
+            ]
+        )
+        == 0
+    )
     assert not (tmp_path / "lagot-figures").exists()
     after = np.asarray(Image.open(out / "figure.png").convert("L"), dtype=float)
-    assert before.shape == after.shape and np.abs(before - after).mean() < 1.0  # the same picture, redrawn
+    # the same picture, redrawn
+    assert before.shape == after.shape and np.abs(before - after).mean() < 1.0
     assert "figure.png" in capsys.readouterr().out
 
 

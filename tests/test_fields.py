@@ -70,7 +70,11 @@ def ref_velocity(rho, m, nspatial, floor):
     dims = tuple(range(-nspatial, 0))
     peak = rho.abs().amax(dim=dims, keepdim=True)
     ok = rho > floor * peak
-    v = torch.where(ok[..., None], m / torch.where(ok, rho, torch.ones_like(rho))[..., None], torch.zeros_like(m))
+    v = torch.where(
+        ok[..., None],
+        m / torch.where(ok, rho, torch.ones_like(rho))[..., None],
+        torch.zeros_like(m),
+    )
     # cells too close to the threshold to decide reliably
     ambiguous = (rho - floor * peak).abs() <= 1e-9 * peak
     return v, ok, ambiguous
@@ -175,13 +179,17 @@ def test_grid_fields_batched_particles(d):
     v = velocity(z, mass, vel, grid, sigma)
     assert v.shape == (T, *grid.shape, d)
     for i in range(T):
-        torch.testing.assert_close(v[i], velocity(z[i], mass, vel[i], grid, sigma), rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(
+            v[i], velocity(z[i], mass, vel[i], grid, sigma), rtol=1e-12, atol=1e-14
+        )
 
 
 def test_scalar_and_broadcast_mass_and_velocity():
     z, _, _ = _particles(K=6, d=2, seed=30)
     grid = GRIDS[2]
-    rho_ref, m_ref = ref_fields_grid(z, torch.full((6,), 0.5, dtype=F64), torch.tensor([1.0, -2.0]), grid, 0.2)
+    rho_ref, m_ref = ref_fields_grid(
+        z, torch.full((6,), 0.5, dtype=F64), torch.tensor([1.0, -2.0]), grid, 0.2
+    )
     _close(density(z, 0.5, grid, 0.2), rho_ref)
     _close(momentum(z, 0.5, torch.tensor([1.0, -2.0], dtype=F64), grid, 0.2), m_ref)
 
@@ -252,7 +260,9 @@ def test_mass_conservation(d, sigma, shape):
     rho, m = density_and_momentum(z, mass, vel, grid, sigma)
     spatial = tuple(range(1, d + 1))
     total = rho.sum(dim=spatial) * grid.cell_volume  # one per time slice
-    torch.testing.assert_close(total, torch.full((2,), float(mass.sum()), dtype=F64), rtol=0, atol=1e-6)
+    torch.testing.assert_close(
+        total, torch.full((2,), float(mass.sum()), dtype=F64), rtol=0, atol=1e-6
+    )
     # the momentum integrates to sum_k mass_k V_k
     mom = m.sum(dim=spatial) * grid.cell_volume  # (2, d)
     torch.testing.assert_close(mom, (mass[:, None] * vel).sum(-2), rtol=0, atol=1e-6)
@@ -314,8 +324,16 @@ def test_continuity_equation_on_grid(mccann_plan):
     for a in range(2):
         shift = [0.0, 0.0]
         shift[a] = h
-        gp = Grid(tuple(low + s for low, s in zip(lo, shift)), tuple(u + s for u, s in zip(hi, shift)), shape)
-        gm = Grid(tuple(low - s for low, s in zip(lo, shift)), tuple(u - s for u, s in zip(hi, shift)), shape)
+        gp = Grid(
+            tuple(low + s for low, s in zip(lo, shift)),
+            tuple(u + s for u, s in zip(hi, shift)),
+            shape,
+        )
+        gm = Grid(
+            tuple(low - s for low, s in zip(lo, shift)),
+            tuple(u - s for u, s in zip(hi, shift)),
+            shape,
+        )
         div += (momentum(z, plan.mass, plan.velocity, gp, sigma)[..., a]
                 - momentum(z, plan.mass, plan.velocity, gm, sigma)[..., a]) / (2 * h)  # fmt: skip
     scale = float(dt_rho.abs().max())
@@ -357,7 +375,9 @@ def test_velocity_on_grid_with_empty_region(floor):
 
 def test_velocity_floor_is_relative_to_each_time_slice():
     # two time slices with very different peaks: the floor uses each slice's own maximum
-    z = torch.stack([torch.tensor([[0.5, 0.5], [0.6, 0.5]]), torch.tensor([[0.2, 0.2], [0.9, 0.9]])]).to(F64)
+    z = torch.stack(
+        [torch.tensor([[0.5, 0.5], [0.6, 0.5]]), torch.tensor([[0.2, 0.2], [0.9, 0.9]])]
+    ).to(F64)
     mass = torch.tensor([1.0, 1.0], dtype=F64)
     vel = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=F64)
     grid = Grid((-0.5, -0.5), (1.5, 1.5), (16, 16))
@@ -372,7 +392,9 @@ def test_velocity_floor_is_relative_to_each_time_slice():
 
 def test_velocity_at_queries_far_and_near():
     z, mass, vel = _particles(K=9, d=2, seed=101)
-    q = torch.cat([_queries(20, 2, seed=102), torch.tensor([[50.0, 50.0], [-40.0, 3.0]], dtype=F64)])
+    q = torch.cat(
+        [_queries(20, 2, seed=102), torch.tensor([[50.0, 50.0], [-40.0, 3.0]], dtype=F64)]
+    )
     sigma = [0.2, 0.1]
     rho_ref, m_ref = ref_fields(z, mass, vel, q, sigma)
     v_ref, ok, ambiguous = ref_velocity(rho_ref, m_ref, 1, 1e-3)
@@ -508,11 +530,21 @@ WITH_VEL = [momentum, velocity, density_and_momentum]
         {"sigma": [0.2, 0.0]},  # one axis not positive
         {"sigma": [0.2, float("nan")]},
         {"sigma": [0.1, 0.2, 0.3]},  # wrong number of per-axis sigmas
-        {"z": torch.zeros(0, 2, dtype=F64), "mass": torch.zeros(0, dtype=F64), "vel": torch.zeros(0, 2, dtype=F64)},
-        {"z": torch.tensor([[0.0, 0.1], [float("nan"), 0.2]], dtype=F64),
-         "mass": torch.ones(2, dtype=F64), "vel": torch.zeros(2, 2, dtype=F64)},  # fmt: skip
-        {"z": torch.tensor([[0.0, float("inf")]], dtype=F64),
-         "mass": torch.ones(1, dtype=F64), "vel": torch.zeros(1, 2, dtype=F64)},  # fmt: skip
+        {
+            "z": torch.zeros(0, 2, dtype=F64),
+            "mass": torch.zeros(0, dtype=F64),
+            "vel": torch.zeros(0, 2, dtype=F64),
+        },
+        {
+            "z": torch.tensor([[0.0, 0.1], [float("nan"), 0.2]], dtype=F64),
+            "mass": torch.ones(2, dtype=F64),
+            "vel": torch.zeros(2, 2, dtype=F64),
+        },
+        {
+            "z": torch.tensor([[0.0, float("inf")]], dtype=F64),
+            "mass": torch.ones(1, dtype=F64),
+            "vel": torch.zeros(1, 2, dtype=F64),
+        },
         {"z": torch.zeros(5, dtype=F64)},  # points must be (..., K, d)
         {"z": torch.zeros(5, 2, dtype=torch.long)},  # integer points
         {"mass": torch.ones(6, dtype=F64)},  # mass shape mismatch
@@ -525,7 +557,9 @@ WITH_VEL = [momentum, velocity, density_and_momentum]
         {"where": [[0.0, 0.0]]},  # neither a Grid nor a tensor
         {"backend": "numpy"},
     ],
-    ids=lambda kw: ",".join(f"{k}={v if not isinstance(v, torch.Tensor) else tuple(v.shape)}" for k, v in kw.items()),
+    ids=lambda kw: ",".join(
+        f"{k}={v if not isinstance(v, torch.Tensor) else tuple(v.shape)}" for k, v in kw.items()
+    ),
 )
 def test_bad_input_raises(fn, kw):
     with pytest.raises(InputError):
@@ -535,8 +569,12 @@ def test_bad_input_raises(fn, kw):
 @pytest.mark.parametrize("fn", WITH_VEL, ids=lambda f: f.__name__)
 @pytest.mark.parametrize(
     "vel",
-    [torch.zeros(5, 3, dtype=F64), torch.zeros(6, 2, dtype=F64), torch.zeros(3, dtype=F64),
-     torch.tensor([[float("nan"), 0.0]] * 5, dtype=F64)],  # fmt: skip
+    [
+        torch.zeros(5, 3, dtype=F64),
+        torch.zeros(6, 2, dtype=F64),
+        torch.zeros(3, dtype=F64),
+        torch.tensor([[float("nan"), 0.0]] * 5, dtype=F64),
+    ],
     ids=["d+1", "K+1", "wrong_d_vector", "nan"],
 )
 def test_bad_velocity_raises(fn, vel):

@@ -36,7 +36,8 @@ def test_fft_backend_is_within_1e_3_of_the_exact_sum(d, shape, sigma):
 
 @pytest.mark.parametrize("order,expected", [(1, 2.0), (3, 4.0)])
 def test_fft_error_falls_with_the_bin_size(order, expected):
-    """Error against the exact sum as the bins shrink: order + 1 for a B-spline deposit of that order."""
+    """Error against the exact sum as the bins shrink: order + 1 for a B-spline deposit of that
+    order."""
     z, m = cloud(500, 1, seed=3)
     sigma = 0.05
     axes = [torch.arange(-0.2, 1.2, sigma, dtype=F64)]  # output cells of one sigma
@@ -86,7 +87,9 @@ def test_fft_keeps_batches_mass_and_dtype():
     out = density(zt, m.float(), grid, 0.05, backend="fft")
     assert out.shape == (3, 80, 80) and out.dtype == torch.float32
     total = out.double().sum(dim=(1, 2)) * grid.cell_volume
-    torch.testing.assert_close(total, torch.full((3,), float(m.sum()), dtype=F64), rtol=1e-4, atol=0)
+    torch.testing.assert_close(
+        total, torch.full((3,), float(m.sum()), dtype=F64), rtol=1e-4, atol=0
+    )
 
 
 def test_fft_refuses_a_huge_binning_grid_before_allocating():

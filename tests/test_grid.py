@@ -30,7 +30,9 @@ def test_cell_centres_1d():
     g = Grid((-1.0,), (1.0,), (4,))
     (ax,) = g.axes
     assert ax.dtype == torch.float64
-    torch.testing.assert_close(ax, torch.tensor([-0.75, -0.25, 0.25, 0.75], dtype=torch.float64), rtol=0, atol=1e-15)
+    torch.testing.assert_close(
+        ax, torch.tensor([-0.75, -0.25, 0.25, 0.75], dtype=torch.float64), rtol=0, atol=1e-15
+    )
     assert g.spacing == (0.5,)
     assert g.cell_volume == 0.5
     assert g.extent == (-1.0, 1.0)
@@ -38,7 +40,11 @@ def test_cell_centres_1d():
 
 @pytest.mark.parametrize(
     "lo, hi, shape",
-    [((0.0,), (3.0,), (6,)), ((0.0, -2.0), (1.0, 2.0), (5, 3)), ((-1.0, 0.0, 2.0), (1.0, 0.5, 5.0), (2, 3, 4))],
+    [
+        ((0.0,), (3.0,), (6,)),
+        ((0.0, -2.0), (1.0, 2.0), (5, 3)),
+        ((-1.0, 0.0, 2.0), (1.0, 0.5, 5.0), (2, 3, 4)),
+    ],
 )
 def test_axes_are_cell_centres(lo, hi, shape):
     g = Grid(lo, hi, shape)
@@ -49,14 +55,18 @@ def test_axes_are_cell_centres(lo, hi, shape):
         vol *= h
         assert g.spacing[a] == pytest.approx(h, rel=1e-15)
         assert ax.shape == (shape[a],)
-        expected = torch.tensor([lo[a] + (i + 0.5) * h for i in range(shape[a])], dtype=torch.float64)
+        expected = torch.tensor(
+            [lo[a] + (i + 0.5) * h for i in range(shape[a])], dtype=torch.float64
+        )
         torch.testing.assert_close(ax, expected, rtol=0, atol=1e-14)
         # the centres are half a cell inside the box on each side
         assert float(ax[0]) - lo[a] == pytest.approx(h / 2, rel=1e-12)
         assert hi[a] - float(ax[-1]) == pytest.approx(h / 2, rel=1e-12)
     assert g.cell_volume == pytest.approx(vol, rel=1e-14)
     # the cells tile the box
-    assert g.cell_volume * math.prod(shape) == pytest.approx(math.prod(h - low for low, h in zip(lo, hi)), rel=1e-14)
+    assert g.cell_volume * math.prod(shape) == pytest.approx(
+        math.prod(h - low for low, h in zip(lo, hi)), rel=1e-14
+    )
     assert g.extent == tuple(v for pair in zip(lo, hi) for v in pair)
 
 
@@ -66,7 +76,8 @@ def test_points_c_order_2d():
     assert p.shape == (6, 2)
     assert p.dtype == torch.float64
     expected = torch.tensor(
-        [[0.5, 0.5], [0.5, 1.5], [0.5, 2.5], [1.5, 0.5], [1.5, 1.5], [1.5, 2.5]], dtype=torch.float64
+        [[0.5, 0.5], [0.5, 1.5], [0.5, 2.5], [1.5, 0.5], [1.5, 1.5], [1.5, 2.5]],
+        dtype=torch.float64,
     )
     torch.testing.assert_close(p, expected, rtol=0, atol=1e-15)
 
@@ -81,7 +92,9 @@ def test_points_c_order_3d_matches_index():
         for j in range(3):
             for k in range(4):
                 r = (i * 3 + j) * 4 + k
-                torch.testing.assert_close(p[r], torch.stack([ax[0][i], ax[1][j], ax[2][k]]), rtol=0, atol=0)
+                torch.testing.assert_close(
+                    p[r], torch.stack([ax[0][i], ax[1][j], ax[2][k]]), rtol=0, atol=0
+                )
     # reshaping the points to (*shape, d) puts coordinate a along axis a
     pr = p.reshape(2, 3, 4, 3)
     torch.testing.assert_close(pr[:, 0, 0, 0], ax[0], rtol=0, atol=0)
@@ -216,7 +229,8 @@ def test_imshow_args_draw_the_field_right_way_up():
     ax.set_axis_off()
     fig.subplots_adjust(0, 0, 1, 1)
     fig.canvas.draw()
-    pixels = np.asarray(fig.canvas.buffer_rgba())[..., 0].astype(float)  # (rows from the top, columns)
+    # (rows from the top, columns)
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., 0].astype(float)
     rows, cols = np.nonzero(pixels > 0.5 * pixels.max())
     row, col = rows.mean() + 0.5, cols.mean() + 0.5  # centre of the bright spot
     plt.close(fig)

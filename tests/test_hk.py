@@ -1,4 +1,5 @@
-"""Wasserstein-Fisher-Rao (HK) plans and travelling Diracs, against closed forms, POT and the field pipeline.
+"""Wasserstein-Fisher-Rao (HK) plans and travelling Diracs, against closed forms, POT and the field
+pipeline.
 
 Conventions (REFERENCE.md): no 1/2 in the action; two Diracs at distance d cost
 ``4 kappa^2 (h0 + h1 - 2 sqrt(h0 h1) cos(min(d / (2 kappa), pi/2)))``.
@@ -23,10 +24,17 @@ def t64(v):
 
 
 def two_diracs(h0, h1, d, kappa):
-    """The closed form of REFERENCE.md, section 2, with ``1 - cos = 2 sin^2(./2)`` (no cancellation at small d)."""
+    """The closed form of REFERENCE.md, section 2, with ``1 - cos = 2 sin^2(./2)`` (no cancellation
+    at small d)."""
     theta = min(d / (2 * kappa), math.pi / 2)
-    value = 4 * kappa**2 * ((math.sqrt(h0) - math.sqrt(h1)) ** 2 + 4 * math.sqrt(h0 * h1) * math.sin(theta / 2) ** 2)
-    assert value == pytest.approx(4 * kappa**2 * (h0 + h1 - 2 * math.sqrt(h0 * h1) * math.cos(theta)), abs=1e-12)
+    value = (
+        4
+        * kappa**2
+        * ((math.sqrt(h0) - math.sqrt(h1)) ** 2 + 4 * math.sqrt(h0 * h1) * math.sin(theta / 2) ** 2)
+    )
+    assert value == pytest.approx(
+        4 * kappa**2 * (h0 + h1 - 2 * math.sqrt(h0 * h1) * math.cos(theta)), abs=1e-12
+    )
     return value
 
 
@@ -69,7 +77,12 @@ def random_plan():
 
 @pytest.mark.parametrize(
     "h0, h1, d, kappa, dim",
-    [(1.0, 4.0, 1.0, 1.0, 2), (2.0, 0.5, 0.7, 0.3, 1), (1.0, 1.0, 2.5, 0.8, 3), (0.3, 0.3, 1e-3, 2.0, 2)],
+    [
+        (1.0, 4.0, 1.0, 1.0, 2),
+        (2.0, 0.5, 0.7, 0.3, 1),
+        (1.0, 1.0, 2.5, 0.8, 3),
+        (0.3, 0.3, 1e-3, 2.0, 2),
+    ],
 )
 def test_two_diracs_travel_as_one_particle(h0, h1, d, kappa, dim):
     x0 = torch.zeros(1, dim, dtype=D)
@@ -96,7 +109,8 @@ def test_two_diracs_travel_as_one_particle(h0, h1, d, kappa, dim):
 
 @pytest.mark.parametrize("t", [0.25, 0.5, 0.8])
 def test_travelling_dirac_is_a_constant_speed_geodesic(t):
-    """``WFR(mu0, mu_t) = t WFR(mu0, mu1)`` and ``WFR(mu_t, mu1) = (1 - t) WFR(mu0, mu1)``, by the closed form.
+    """``WFR(mu0, mu_t) = t WFR(mu0, mu1)`` and ``WFR(mu_t, mu1) = (1 - t) WFR(mu0, mu1)``, by the
+    closed form.
 
     This checks the position of the particle (not only its mass) against the two-Dirac formula.
     """
@@ -174,7 +188,8 @@ def _pot_objective(G, a, b, M, rho):
 
 
 @pytest.mark.slow
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # scipy's L-BFGS-B options, as POT passes them
+# scipy's L-BFGS-B options, as POT passes them
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize("solver", ["mm_unbalanced", "lbfgsb_unbalanced"])
 def test_static_value_matches_pot(solver):
     """POT's unregularised KL-relaxed solvers on the cost ``4 kappa^2 ell``, ``reg_m = 4 kappa^2``.
@@ -218,8 +233,11 @@ def test_semi_coupling_marginals_and_identities(random_plan):
     assert float(plan.static) == pytest.approx(value, rel=1e-8)
     # LMS: HK^2 = 4 kappa^2 (sum a + sum b - 2 sum gamma) at the optimum
     rho = 4 * plan.kappa**2
-    # (gamma is the entropic plan: its first-order conditions carry an O(eps) term, the value's do not)
-    assert rho * float(plan.a.sum() + plan.b.sum() - 2 * plan.gamma.sum()) == pytest.approx(value, rel=1e-4)
+    # (gamma is the entropic plan: its first-order conditions carry an O(eps) term, the value's do
+    # not)
+    assert rho * float(plan.a.sum() + plan.b.sum() - 2 * plan.gamma.sum()) == pytest.approx(
+        value, rel=1e-4
+    )
     assert 0 <= plan.gap <= 1e-4 * value and float(plan.lower) <= value
     assert float(plan.pair_costs.sum()) == pytest.approx(value, rel=1e-14)
     assert plan.info["residual"] <= 1e-9
@@ -228,7 +246,10 @@ def test_semi_coupling_marginals_and_identities(random_plan):
 def test_value_converges_as_blur_shrinks():
     x, y, a, b = clouds(4, 12, 9)
     ref = hk_plan(x, y, a, b, 0.4, blur=1e-4)
-    errors = [abs(float(hk_plan(x, y, a, b, 0.4, blur=bl).value) - float(ref.value)) for bl in (3e-2, 1e-2, 3e-3)]
+    errors = [
+        abs(float(hk_plan(x, y, a, b, 0.4, blur=bl).value) - float(ref.value))
+        for bl in (3e-2, 1e-2, 3e-3)
+    ]
     assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-6 * float(ref.value)
     assert ref.gap < 1e-6 * float(ref.value)
 
@@ -264,12 +285,13 @@ def test_zero_masses_carry_no_particle():
 def test_action_equals_value(random_plan):
     plan = random_plan
     assert hk_action(plan, n_times=24) == pytest.approx(float(plan.value), rel=1e-10)
-    assert hk_action(plan, n_times=3) == pytest.approx(float(plan.value), rel=1e-10)  # constant integrands
+    # constant integrands
+    assert hk_action(plan, n_times=3) == pytest.approx(float(plan.value), rel=1e-10)
 
 
 def test_velocities_and_sources_are_the_time_derivatives(random_plan):
-    """Finite differences of the positions and masses give the returned ``v`` and ``s`` (d/dt h = s),
-    and the action computed from those finite differences is the value."""
+    """Finite differences of the positions and masses give the returned ``v`` and ``s`` (d/dt h =
+    s), and the action computed from those finite differences is the value."""
     plan = random_plan
     t, w = gauss_legendre(12)
     dt = 1e-5
@@ -302,7 +324,10 @@ def test_fields_fade_and_grow(random_plan):
         assert mass == pytest.approx(float(h.sum()), rel=1e-6)
     # the far source fades out where it stands, the far target grows where it stands
     corner = grid.points().sub(t64([-3.0, -3.0])).norm(dim=1).argmin()
-    fading = [float(density(*hk_interpolate(plan, t)[:2], grid, sigma).reshape(-1)[corner]) for t in (0.0, 0.5, 1.0)]
+    fading = [
+        float(density(*hk_interpolate(plan, t)[:2], grid, sigma).reshape(-1)[corner])
+        for t in (0.0, 0.5, 1.0)
+    ]
     assert fading[0] > fading[1] > fading[2] >= 0
 
 
@@ -313,14 +338,18 @@ def _d4(f, h, dim):
 
 
 def test_smoothed_fields_satisfy_the_balance_equation(random_plan):
-    """``d_t rho + div m = zeta`` with ``zeta = sum_k s_k G(x - z_k)``: the smoothed fields of the particles."""
+    """``d_t rho + div m = zeta`` with ``zeta = sum_k s_k G(x - z_k)``: the smoothed fields of the
+    particles."""
     plan = random_plan
     grid = Grid((-0.5, -0.5), (1.6, 1.6), (90, 90))
     sigma, t, dt = 0.15, 0.4, 1e-4
     zp, hp, _, _ = hk_interpolate(plan, t + dt)
     zm, hm, _, _ = hk_interpolate(plan, t - dt)
     z, h, v, s = hk_interpolate(plan, t)
-    dtrho = (density(zp, hp, grid, sigma, backend="torch") - density(zm, hm, grid, sigma, backend="torch")) / (2 * dt)
+    dtrho = (
+        density(zp, hp, grid, sigma, backend="torch")
+        - density(zm, hm, grid, sigma, backend="torch")
+    ) / (2 * dt)
     m = momentum(z, h, v, grid, sigma, backend="torch")
     div = _d4(m[..., 0], grid.spacing[0], 0)[:, 2:-2] + _d4(m[..., 1], grid.spacing[1], 1)[2:-2, :]
     zeta = density(z, s, grid, sigma, backend="torch")
@@ -404,7 +433,8 @@ def test_bad_times_and_options():
 
 
 def _pcg(matvec, rhs, diag, rtol, max_iter):
-    """The shared conjugate gradients on one system with a Jacobi preconditioner, as hk_plan's Newton steps use them."""
+    """The shared conjugate gradients on one system with a Jacobi preconditioner, as hk_plan's
+    Newton steps use them."""
     from lagrangian_ot._cg import pcg
 
     return pcg(lambda p: matvec(p[0])[None], lambda r: r / diag, rhs[None], rtol, max_iter)[0][0]
@@ -417,25 +447,73 @@ def test_newton_cg_solves_spd_systems_and_survives_lost_curvature():
     rhs = torch.rand(30, generator=g, dtype=D)
     u = _pcg(lambda p: A @ p, rhs, A.diagonal().clone(), 1e-12, 200)
     assert torch.allclose(u, torch.linalg.solve(A, rhs), rtol=1e-9, atol=1e-12)
-    # no positive curvature (round-off on a singular direction): an ascent direction, never inf or NaN
+    # no positive curvature (round-off on a singular direction): an ascent direction, never inf or
+    # NaN
     diag = torch.full((30,), 2.0, dtype=D)
     v = _pcg(lambda p: -p, rhs, diag, 1e-12, 200)
     assert torch.equal(v, rhs / diag)
 
 
 def test_sparse_plan_blocks_keep_the_largest_entries_and_skip_empty_rows():
-    from lagrangian_ot._sinkhorn import (  # shared by the balanced and HK plans
+    from lagrangian_ot._entropic import (  # shared by the balanced and HK plans
         RELATIVE_FLOOR,
-        top_entries,
+        sparse_plan,
     )
+    from lagrangian_ot.kernels.softmin import DenseKernel
 
-    logp = torch.tensor([[0.0, -1.0, -2.0, -30.0], [-math.inf] * 4, [-3.0, -math.inf, -3.0, -1.0]], dtype=D)
+    def top_entries(logp, k, first_row):
+        # log plan entries logp (r, m) as the costs -logp at zero potentials and masses, eps = 1
+        zero_f, zero_g = torch.zeros(logp.shape[0], dtype=D), torch.zeros(logp.shape[1], dtype=D)
+        rows = (torch.arange(first_row, first_row + logp.shape[0]), torch.arange(logp.shape[1]))
+        plan = sparse_plan(
+            DenseKernel(-logp), zero_f, zero_g, zero_f, zero_g, 1.0, 0.0, rows, row_cap=k
+        )
+        return plan[:4]
+
+    logp = torch.tensor(
+        [[0.0, -1.0, -2.0, -30.0], [-math.inf] * 4, [-3.0, -math.inf, -3.0, -1.0]], dtype=D
+    )
     src, dst, mass, dropped = top_entries(logp, 3, first_row=5)
     assert src.tolist() == [5, 5, 5, 7, 7, 7] and dst.tolist()[:3] == [0, 1, 2]
     assert sorted(dst.tolist()[3:]) == [0, 2, 3]
     # left out: row 5's fourth entry; row 6 has no mass, row 7 none beyond its three finite ones
     assert dropped == pytest.approx(math.exp(-30.0), rel=1e-9)
     assert torch.allclose(mass[:3], torch.tensor([1.0, math.exp(-1), math.exp(-2)], dtype=D))
-    assert math.log(RELATIVE_FLOOR) > -30.0  # with room for all four, the fourth of row 5 is below the floor
+    # with room for all four, the fourth of row 5 is below the floor
+    assert math.log(RELATIVE_FLOOR) > -30.0
     src, _, _, dropped = top_entries(logp, 4, first_row=0)
     assert src.tolist().count(0) == 3 and dropped == pytest.approx(math.exp(-30.0), rel=1e-9)
+
+
+def test_the_shared_sparse_plan_builder_caps_rows_on_every_dense_kernel():
+    # the k largest entries of each row of a_i b_j exp((f_i + g_j - c_ij) / eps), in (src, dst)
+    # order, from the stored, the recomputed (point) and the HK costs alike
+    from lagrangian_ot._entropic import sparse_plan
+    from lagrangian_ot.hk._costs import _Costs
+    from lagrangian_ot.kernels.softmin import DenseKernel, PointKernel
+
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.rand(7, 2, generator=g, dtype=D), torch.rand(9, 2, generator=g, dtype=D)
+    f, h = torch.rand(7, generator=g, dtype=D) * 0.1, torch.rand(9, generator=g, dtype=D) * 0.1
+    log_a, log_b = torch.full((7,), -math.log(7), dtype=D), torch.full((9,), -math.log(9), dtype=D)
+    eps, k = 0.05, 4
+    squared = torch.cdist(x, y) ** 2
+    kernels = [(squared, DenseKernel(squared)), (squared, PointKernel(x, y))]
+    # pi kappa beyond every pair: all finite
+    kernels.append((cost_matrix(x, y, 0.6), _Costs(x, y, 0.6)))
+    for cost, kernel in kernels:
+        dense = (log_a[:, None] + log_b + (f[:, None] + h - cost) / eps).exp()  # (7, 9)
+        src, dst, mass, dropped, value, entropy = sparse_plan(
+            kernel, f, h, log_a, log_b, eps, 0.0, row_cap=k
+        )
+        assert (
+            src.tolist() == sorted(src.tolist())
+            and torch.bincount(src, minlength=7).tolist() == [k] * 7
+        )
+        for i in range(7):
+            row = dst[src == i]
+            assert row.tolist() == sorted(row.tolist())
+            assert set(row.tolist()) == set(torch.topk(dense[i], k).indices.tolist())
+        torch.testing.assert_close(mass, dense[src, dst])
+        assert dropped == pytest.approx(float(dense.sum() - mass.sum()), rel=1e-9)
+        assert value is None and entropy is None  # the capped plan's callers have their own values

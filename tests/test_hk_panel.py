@@ -11,7 +11,7 @@ from test_panel import _browser, needs_browser
 
 from lagrangian_ot import InputError, hk_interpolate, hk_plan
 from lagrangian_ot.cli import main
-from lagrangian_ot.hk_panel import unbalanced_frames, write_unbalanced_panel
+from lagrangian_ot.panel import unbalanced_frames, write_unbalanced_panel
 
 KAPPAS = (0.05, 0.5)
 
@@ -20,7 +20,9 @@ KAPPAS = (0.05, 0.5)
 def clouds():
     g = torch.Generator().manual_seed(5)
     x = torch.rand(60, 2, generator=g, dtype=torch.float64) * 0.5
-    y = torch.rand(50, 2, generator=g, dtype=torch.float64) * 0.5 + torch.tensor([0.9, 0.0], dtype=torch.float64)
+    y = torch.rand(50, 2, generator=g, dtype=torch.float64) * 0.5 + torch.tensor(
+        [0.9, 0.0], dtype=torch.float64
+    )
     b = torch.full((50,), 2.0 / 50, dtype=torch.float64)  # twice the mass of x
     return x, y, b
 
@@ -35,7 +37,9 @@ def panel(clouds, tmp_path_factory):
 
 def test_frames_carry_the_plans_masses(clouds):
     x, y, b = clouds
-    rho, masses, values, canvas, plans = unbalanced_frames(x, y, None, b, KAPPAS, times=[0.0, 0.5, 1.0], width=120)
+    rho, masses, values, canvas, plans = unbalanced_frames(
+        x, y, None, b, KAPPAS, times=[0.0, 0.5, 1.0], width=120
+    )
     assert rho.shape[:2] == (2, 3) and masses.shape == (2, 3)
     assert torch.allclose(masses[:, 0], torch.ones(2, dtype=torch.float64))
     assert torch.allclose(masses[:, -1], torch.full((2,), 2.0, dtype=torch.float64))
@@ -60,11 +64,15 @@ def test_panel_is_self_contained(panel):
     assert text.count("data:image/png;base64,") == 2 * 5
     for needle in ("http://", "https://", "<link", "@import", "url(", "<script src"):
         assert needle not in text
-    data = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', text, re.S).group(1))
+    data = json.loads(
+        re.search(r'<script id="data" type="application/json">(.*?)</script>', text, re.S).group(1)
+    )
     assert data["kappas"] == list(KAPPAS) and len(data["masses"][0]) == 5
 
 
-@pytest.mark.parametrize("kwargs", [{"kappas": ()}, {"kappas": (0.0,)}, {"frames": 1}, {"width": 4}])
+@pytest.mark.parametrize(
+    "kwargs", [{"kappas": ()}, {"kappas": (0.0,)}, {"frames": 1}, {"width": 4}]
+)
 def test_bad_panel_settings(clouds, tmp_path, kwargs):
     x, y, b = clouds
     with pytest.raises(InputError):
@@ -95,7 +103,17 @@ def test_the_kappa_control_changes_the_picture(panel, tmp_path):
 @pytest.mark.slow
 def test_lagot_unbalanced_lagrangian_and_html(tmp_path, capsys):
     out = tmp_path / "u"
-    args = ["unbalanced", "--lagrangian", "--html", "--kappas", "0.1,1", "--n", "60", "--out", str(out)]
+    args = [
+        "unbalanced",
+        "--lagrangian",
+        "--html",
+        "--kappas",
+        "0.1,1",
+        "--n",
+        "60",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     names = {p.name for p in out.iterdir()}
     assert {"hk-sequence.png", "hk-sequence.pdf", "unbalanced.html", "unbalanced.png"} <= names
@@ -126,5 +144,24 @@ def test_given_plans_must_match_the_kappas(clouds):
 def test_tall_clouds_keep_the_frame_within_bounds():
     x = torch.tensor([[0.0, 0.0], [0.05, 0.0], [0.0, 0.05]], dtype=torch.float64)
     y = x + torch.tensor([0.0, 5.0], dtype=torch.float64)
-    _, _, _, canvas, _ = unbalanced_frames(x, y, None, None, (1.0,), frames=2, width=560, sigma=0.02)
+    _, _, _, canvas, _ = unbalanced_frames(
+        x, y, None, None, (1.0,), frames=2, width=560, sigma=0.02
+    )
     assert max(canvas.shape) <= 4096 and all(s % 2 == 0 for s in canvas.shape)
+
+
+def test_the_old_module_still_imports_with_a_warning():
+    import lagrangian_ot.hk_panel as old
+    import lagrangian_ot.panel as new
+
+    moves = (
+        ("unbalanced_frames", "unbalanced_frames"),
+        ("write_unbalanced_panel", "write_unbalanced_panel"),
+        ("MAX_FRAMES", "MAX_UNBALANCED_FRAMES"),
+    )
+    for name, moved in moves:
+        with pytest.warns(DeprecationWarning, match=f"lagrangian_ot.panel.{moved}"):
+            assert getattr(old, name) is getattr(new, moved)
+    with pytest.warns(DeprecationWarning):
+        from lagrangian_ot.hk_panel import write_unbalanced_panel as old_writer
+    assert old_writer is write_unbalanced_panel

@@ -1,4 +1,5 @@
-"""Histograms and pictures on grids as densities: exact plans on pixel centres, and the command line."""
+"""Histograms and pictures on grids as densities: exact plans on pixel centres, and the command
+line."""
 
 import numpy as np
 import ot
@@ -72,7 +73,9 @@ def test_image_histogram_reads_grey_levels_as_mass(tmp_path):
     Image.fromarray(img).save(tmp_path / "a.png")
     rho, grid = lot.image_histogram(tmp_path / "a.png", 200)
     assert grid.shape == (20, 10) and float(rho.sum()) == pytest.approx(1.0)
-    assert grid.hi[0] - grid.lo[0] == pytest.approx(1.0) and grid.hi[1] - grid.lo[1] == pytest.approx(0.5)
+    assert grid.hi[0] - grid.lo[0] == pytest.approx(1.0) and grid.hi[1] - grid.lo[
+        1
+    ] == pytest.approx(0.5)
     # ink on paper: all the mass in the left half (x) and the top half (y up)
     assert float(rho[:10, 5:].sum()) == pytest.approx(1.0)
     bright, _ = lot.image_histogram(tmp_path / "a.png", 200, mass="bright")
@@ -90,13 +93,23 @@ def test_interpolate_density_end_to_end(tmp_path, capsys):
         blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 40.0)
         Image.fromarray((255 * (1 - blob)).astype(np.uint8)).save(tmp_path / name)
     out = tmp_path / "out"
-    args = ["interpolate", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--density", "--n", "900"]
+    args = [
+        "interpolate",
+        str(tmp_path / "a.png"),
+        str(tmp_path / "b.png"),
+        "--density",
+        "--n",
+        "900",
+    ]
     assert main([*args, "--times", "0,0.5,1", "--out", str(out)]) == 0
     assert "method exact" in capsys.readouterr().out
     data = np.load(out / "geodesic.npz")
     assert data["x"].shape == (900, 2) and float(data["mass"].sum()) == pytest.approx(1.0)
-    # the dark blob moves 20 pixels right and 16 down (of 2/48 each), besides the side-by-side shift of 3
+    # the dark blob moves 20 pixels right and 16 down (of 2/48 each), besides the side-by-side shift
+    # of 3
     shift = (data["mass"][:, None] * (data["y"][data["dst"]] - data["x"][data["src"]])).sum(0)
     np.testing.assert_allclose(shift, [3 + 20 * 2 / 48, -16 * 2 / 48], atol=0.08)
-    assert {"figure.png", "density-sequence.png", "midpoint-velocities.png"} <= set(p.name for p in out.iterdir())
+    assert {"figure.png", "density-sequence.png", "midpoint-velocities.png"} <= set(
+        p.name for p in out.iterdir()
+    )
     assert main([*args, "--out", str(tmp_path / "x"), "--n", "2"]) == 2

@@ -79,10 +79,14 @@ def test_rows_are_linear_interpolation(fixture, request):
     z = mccann(plan, torch.tensor(ts, dtype=torch.float64), extrapolate=True)
     for i, t in enumerate(ts):
         torch.testing.assert_close(z[i], _ref(plan, t), rtol=1e-14, atol=1e-14)
-        torch.testing.assert_close(mccann(plan, t, extrapolate=True), _ref(plan, t), rtol=1e-14, atol=1e-14)
+        torch.testing.assert_close(
+            mccann(plan, t, extrapolate=True), _ref(plan, t), rtol=1e-14, atol=1e-14
+        )
 
 
-@pytest.mark.parametrize("t", [1.5, -0.1, torch.tensor(1.0001, dtype=torch.float64), torch.tensor([0.0, 0.5, 2.0])])
+@pytest.mark.parametrize(
+    "t", [1.5, -0.1, torch.tensor(1.0001, dtype=torch.float64), torch.tensor([0.0, 0.5, 2.0])]
+)
 def test_times_outside_0_1_are_refused_unless_extrapolating(plan64, t):
     with pytest.raises(InputError, match=r"\[0, 1\].*extrapolate=True"):
         mccann(plan64, t)
@@ -123,7 +127,12 @@ def test_keeps_cuda_device(dtype):
     plan = match(x, y, method="exact")
     dev = torch.device("cuda")
     gplan = dataclasses.replace(
-        plan, x=plan.x.to(dev), y=plan.y.to(dev), src=plan.src.to(dev), dst=plan.dst.to(dev), mass=plan.mass.to(dev)
+        plan,
+        x=plan.x.to(dev),
+        y=plan.y.to(dev),
+        src=plan.src.to(dev),
+        dst=plan.dst.to(dev),
+        mass=plan.mass.to(dev),
     )
     for t in (0.4, torch.tensor([0.0, 0.4, 1.0])):
         z = mccann(gplan, t)

@@ -33,16 +33,26 @@ def test_neumann_solve_matches_a_dense_laplacian():
     dense = np.kron(lap1(5, 0.3), np.eye(7)) + np.kron(np.eye(5), lap1(7, 0.2))
     f = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     u = dct.neumann_solve(f, lam, shift=2.5)
-    np.testing.assert_allclose((dense + 2.5 * np.eye(35)) @ u.reshape(-1).numpy(), f.reshape(-1).numpy(), atol=1e-10)
+    np.testing.assert_allclose(
+        (dense + 2.5 * np.eye(35)) @ u.reshape(-1).numpy(), f.reshape(-1).numpy(), atol=1e-10
+    )
     g = f - f.mean()  # zero mean: solvable without a shift
-    np.testing.assert_allclose(dense @ dct.neumann_solve(g, lam).reshape(-1).numpy(), g.reshape(-1).numpy(), atol=1e-10)
+    np.testing.assert_allclose(
+        dense @ dct.neumann_solve(g, lam).reshape(-1).numpy(), g.reshape(-1).numpy(), atol=1e-10
+    )
 
 
 def _direct(f, gamma, r, m):
     best = None
     for x0 in (0.05, 1.0, 3.0):
+
         def obj(z):
-            return gamma * f(z[0], z[1:]) + 0.5 * ((z[0] - r) ** 2 + ((z[1:] - m) ** 2).sum()) if z[0] > 0 else 1e9
+            return (
+                gamma * f(z[0], z[1:]) + 0.5 * ((z[0] - r) ** 2 + ((z[1:] - m) ** 2).sum())
+                if z[0] > 0
+                else 1e9
+            )
+
         res = minimize(obj, np.r_[x0, 0.5 * m], method="Nelder-Mead",
                        options={"xatol": 1e-11, "fatol": 1e-15, "maxiter": 40000})  # fmt: skip
         best = res if best is None or res.fun < best.fun else best
@@ -55,7 +65,11 @@ def _direct(f, gamma, r, m):
         ("w2", lambda r, m, g: prox_w2(r, m, g), lambda a, b: (b**2).sum() / a),
         ("w2 torch", lambda r, m, g: prox_w2_torch(r, m, g), lambda a, b: (b**2).sum() / a),
         ("w3", lambda r, m, g: prox_wp(r, m, g, 3.0), lambda a, b: np.linalg.norm(b) ** 3 / a**2),
-        ("beta 1/2", lambda r, m, g: prox_mobility(r, m, g, 0.5), lambda a, b: (b**2).sum() / a**0.5),
+        (
+            "beta 1/2",
+            lambda r, m, g: prox_mobility(r, m, g, 0.5),
+            lambda a, b: (b**2).sum() / a**0.5,
+        ),
     ],
 )
 def test_prox_against_direct_minimisation(name, prox, f):

@@ -41,8 +41,8 @@ def _theta(a: float, b: float) -> float:
 def _two_point(r: float, s: float) -> float:
     """``|int_s^r du / sqrt(theta(u, 1 - u))|`` by adaptive quadrature."""
     quad = pytest.importorskip("scipy.integrate").quad
-    value, error = quad(lambda u: 1.0 / math.sqrt(_theta(u, 1.0 - u)), min(r, s), max(r, s), epsabs=1e-12,
-                        epsrel=1e-12, limit=200)  # fmt: skip
+    value, error = quad(lambda u: 1.0 / math.sqrt(_theta(u, 1.0 - u)), min(r, s), max(r, s),
+                        epsabs=1e-12, epsrel=1e-12, limit=200)  # fmt: skip
     assert error < 1e-9
     return value
 
@@ -107,15 +107,16 @@ def test_two_point_closed_form(r, s):
     geo = markov_distance(_two(r), _two(s), TWO_RATES, TWO_PI, n_times=64)
     assert isinstance(geo, MarkovGeodesic)
     assert geo.distance == pytest.approx(exact, rel=1e-3)
-    assert geo.value == pytest.approx(geo.distance**2, rel=1e-12)
+    assert float(geo.value) == pytest.approx(geo.distance**2, rel=1e-12)
     assert geo.residual <= 1e-10
 
 
 @pytest.mark.parametrize("r, s", [(0.8, 0.3), (0.95, 0.02)])
 def test_two_point_converges_at_second_order(r, s):
     exact = _two_point(r, s)
-    errors = [abs(markov_distance(_two(r), _two(s), TWO_RATES, TWO_PI, n_times=t).distance - exact) / exact
-              for t in (8, 16, 32)]  # fmt: skip
+    distances = [markov_distance(_two(r), _two(s), TWO_RATES, TWO_PI, n_times=t).distance
+                 for t in (8, 16, 32)]  # fmt: skip
+    errors = [abs(d - exact) / exact for d in distances]
     assert errors[0] > errors[1] > errors[2]
     assert errors[0] / errors[1] > 3.0 and errors[1] / errors[2] > 3.0  # about 4 each: O(dt^2)
     assert errors[2] < 5e-4
@@ -150,8 +151,10 @@ def test_symmetric_and_zero_on_the_diagonal(complete):
     assert backward.distance == pytest.approx(forward.distance, rel=1e-8)
     assert torch.allclose(backward.path, forward.path.flip(0), atol=1e-8)
     same = markov_distance(p, p, rates, pi, n_times=16)
-    assert same.distance == 0.0 and same.value == 0.0
-    assert torch.allclose(same.path, p.expand(17, 5), atol=1e-15, rtol=0) and not bool(same.flux.any())
+    assert same.distance == 0.0 and float(same.value) == 0.0
+    assert torch.allclose(same.path, p.expand(17, 5), atol=1e-15, rtol=0) and not bool(
+        same.flux.any()
+    )
 
 
 def test_triangle_inequality():
@@ -160,9 +163,10 @@ def test_triangle_inequality():
     d = {}
     for name, (x, y) in {"ab": (a, b), "bc": (b, c), "ac": (a, c)}.items():
         for t in (8, 16):
-            d[name, t] = markov_distance(x, y, rates, pi, n_times=t).value
+            d[name, t] = float(markov_distance(x, y, rates, pi, n_times=t).value)
     # exactly for the discrete problem: gluing the geodesic a -> b with m intervals to b -> c
-    # with T - m intervals is a path with T intervals, so W_T^2 / T <= W_m^2 / m + W_{T - m}^2 / (T - m)
+    # with T - m intervals is a path with T intervals, so W_T^2 / T <= W_m^2 / m + W_{T - m}^2 / (T
+    # - m)
     assert d["ac", 16] / 16 <= d["ab", 8] / 8 + d["bc", 8] / 8 + 1e-10 * d["ac", 16]
     # and the triangle inequality itself, up to the discretisation error
     assert math.sqrt(d["ac", 16]) <= math.sqrt(d["ab", 16]) + math.sqrt(d["bc", 16])
@@ -179,8 +183,10 @@ def test_minimal_against_an_independent_action():
     w = (pi[:, None] * rates).numpy()
     path = geo.path.numpy()
     base = _reduced_action(path, w, pi.numpy())
-    assert base == pytest.approx(geo.value, rel=1e-9)
-    assert _flux_action(path, geo.flux.numpy(), w, pi.numpy()) == pytest.approx(geo.value, rel=1e-9)
+    assert base == pytest.approx(float(geo.value), rel=1e-9)
+    assert _flux_action(path, geo.flux.numpy(), w, pi.numpy()) == pytest.approx(
+        float(geo.value), rel=1e-9
+    )
     rng = np.random.default_rng(10)
     for _ in range(4):
         move = rng.normal(size=(5, 4))
@@ -201,9 +207,9 @@ def test_disconnected_graph_with_matching_masses():
     p = torch.tensor([0.4, 0.1, 0.25, 0.25], dtype=F64)
     q = torch.tensor([0.1, 0.4, 0.3, 0.2], dtype=F64)
     geo = markov_distance(p, q, rates, pi, n_times=32)
-    first = markov_distance(_two(0.8), _two(0.2), TWO_RATES, TWO_PI, n_times=32).value
-    second = markov_distance(_two(0.5), _two(0.6), TWO_RATES, TWO_PI, n_times=32).value
-    assert geo.value == pytest.approx(0.5 * first + 0.5 * second, rel=1e-8)
+    first = float(markov_distance(_two(0.8), _two(0.2), TWO_RATES, TWO_PI, n_times=32).value)
+    second = float(markov_distance(_two(0.5), _two(0.6), TWO_RATES, TWO_PI, n_times=32).value)
+    assert float(geo.value) == pytest.approx(0.5 * first + 0.5 * second, rel=1e-8)
     assert torch.allclose(geo.path[:, :2].sum(1), torch.full((33,), 0.5, dtype=F64), atol=1e-14)
 
 
@@ -217,7 +223,7 @@ def test_block_solver_matches_dense(monkeypatch):
     dense = markov_distance(p, q, rates, pi, n_times=12)
     monkeypatch.setattr(_newton, "_DENSE_LIMIT", 0)  # Newton systems by block Cholesky
     block = markov_distance(p, q, rates, pi, n_times=12)
-    assert block.value == pytest.approx(dense.value, rel=1e-10)
+    assert float(block.value) == pytest.approx(float(dense.value), rel=1e-10)
     assert torch.allclose(block.path, dense.path, atol=1e-9)
 
 
@@ -227,7 +233,9 @@ def test_path_endpoints_and_continuity():
     steps = 12
     geo = markov_distance(p, q, rates, pi, n_times=steps)
     assert geo.path.shape == (steps + 1, 5) and geo.flux.shape == (steps, 5, 5)
-    assert torch.allclose(geo.path[0], p, atol=1e-15) and torch.allclose(geo.path[-1], q, atol=1e-15)
+    assert torch.allclose(geo.path[0], p, atol=1e-15) and torch.allclose(
+        geo.path[-1], q, atol=1e-15
+    )
     assert torch.allclose(geo.path.sum(1), torch.ones(steps + 1, dtype=F64), atol=1e-14)
     assert bool((geo.path > 0).all())
     assert torch.allclose(geo.flux, -geo.flux.transpose(1, 2), atol=0)
@@ -242,6 +250,10 @@ def test_float32_in_float32_out():
     ref = markov_distance(p, q, rates, pi, n_times=8)
     geo = markov_distance(p.float(), q.float(), rates.float(), pi.float(), n_times=8)
     assert geo.path.dtype == torch.float32 and geo.flux.dtype == torch.float32
+    assert geo.value.dtype == torch.float32 and geo.value.dim() == 0
+    assert ref.value.dtype == torch.float64 and float(ref.value) == pytest.approx(
+        ref.distance**2, rel=1e-12
+    )
     assert geo.distance == pytest.approx(ref.distance, rel=1e-5)
 
 
@@ -252,6 +264,7 @@ def test_cuda_matches_cpu():
     ref = markov_distance(p, q, rates, pi, n_times=8)
     geo = markov_distance(p.cuda(), q.cuda(), rates.cuda(), pi.cuda(), n_times=8)
     assert geo.path.device.type == "cuda" and geo.flux.device.type == "cuda"
+    assert geo.value.device.type == "cuda"
     assert geo.distance == pytest.approx(ref.distance, rel=1e-9)
 
 
@@ -285,7 +298,9 @@ def test_newton_derivatives_match_autograd(spread):
     h_ref = torch.autograd.functional.hessian(action, inner).reshape(steps - 1, n, steps - 1, n)
     q = torch.eye(n, dtype=F64) - proj  # compare on mass-preserving moves only
     scale = float(h_ref.abs().max())
-    assert torch.allclose(gradient @ q, g_ref @ q, rtol=0, atol=1e-9 * float(g_ref.abs().max()) + 1e-12)
+    assert torch.allclose(
+        gradient @ q, g_ref @ q, rtol=0, atol=1e-9 * float(g_ref.abs().max()) + 1e-12
+    )
     for k in range(steps - 1):
         assert torch.allclose(q @ diag[k] @ q, q @ h_ref[k, :, k] @ q, rtol=0, atol=1e-8 * scale)
     for k in range(steps - 2):
@@ -313,10 +328,10 @@ def test_bad_masses():
     p = _two(0.3)
     _bad("rho1 has negative entries", p, torch.tensor([1.2, -0.2], dtype=F64), TWO_RATES, TWO_PI)
     _bad("rho0 contains NaN", torch.tensor([math.nan, 0.5], dtype=F64), p, TWO_RATES, TWO_PI)
-    _bad(re.escape("rho1 sums to 0.93, not 1; divide by its sum"), p, torch.tensor([0.5, 0.43], dtype=F64),
-         TWO_RATES, TWO_PI)  # fmt: skip
-    _bad(re.escape("rho1 has length 3, but rho0 has length 2"), p, torch.full((3,), 1 / 3, dtype=F64),
-         TWO_RATES, TWO_PI)  # fmt: skip
+    _bad(re.escape("rho1 sums to 0.93, not 1; divide by its sum"), p,
+         torch.tensor([0.5, 0.43], dtype=F64), TWO_RATES, TWO_PI)  # fmt: skip
+    _bad(re.escape("rho1 has length 3, but rho0 has length 2"), p,
+         torch.full((3,), 1 / 3, dtype=F64), TWO_RATES, TWO_PI)  # fmt: skip
     _bad(r"rho0 must have shape \(n,\)", p[None], p, TWO_RATES, TWO_PI)
     _bad("rho0 must be a torch.Tensor", [0.3, 0.7], p, TWO_RATES, TWO_PI)
     _bad("rho0 must be a floating tensor", torch.tensor([0, 1]), p, TWO_RATES, TWO_PI)
@@ -330,7 +345,13 @@ def test_bad_chain():
     _bad("rates has negative off-diagonal", p, q, -TWO_RATES, TWO_PI)
     _bad("rates contains NaN", p, q, torch.tensor([[0.0, math.nan], [1.0, 0.0]], dtype=F64), TWO_PI)
     skew = torch.tensor([[0.0, 1.0], [2.0, 0.0]], dtype=F64)
-    _bad(r"not reversible with respect to pi: pi_x K\(x, y\) = 0\.5 but pi_y K\(y, x\) = 1", p, q, skew, TWO_PI)
+    _bad(
+        r"not reversible with respect to pi: pi_x K\(x, y\) = 0\.5 but pi_y K\(y, x\) = 1",
+        p,
+        q,
+        skew,
+        TWO_PI,
+    )
     # a generator matrix (negative diagonal) is fine: the diagonal is ignored
     generator = TWO_RATES - torch.eye(2, dtype=F64)
     assert markov_distance(p, q, generator, TWO_PI, n_times=4).distance > 0

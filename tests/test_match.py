@@ -108,7 +108,11 @@ def test_exact_duplicates_collinear_and_ties(gen):
     t = torch.linspace(0, 1, 90, dtype=F64)
     line = torch.stack([t, 2 * t], 1)  # collinear
     assert_exact(match(line, line.flip(0) + 0.1, method="exact"), line, line.flip(0) + 0.1)
-    g = torch.stack(torch.meshgrid(torch.arange(8.0), torch.arange(8.0), indexing="ij"), -1).reshape(-1, 2).double()
+    g = (
+        torch.stack(torch.meshgrid(torch.arange(8.0), torch.arange(8.0), indexing="ij"), -1)
+        .reshape(-1, 2)
+        .double()
+    )
     assert_exact(match(g, g + 0.5, method="exact"), g, g + 0.5)  # many equal costs
 
 
@@ -331,7 +335,9 @@ def test_batched_plans_index_and_empty_batches(gen):
     plan = match(x, y)
     assert len(plan) == 3
     one = plan[1]
-    assert one.src.dim() == 1 and float(one.cost) == pytest.approx(float(match(x[1], y[1]).cost), rel=1e-12)
+    assert one.src.dim() == 1 and float(one.cost) == pytest.approx(
+        float(match(x[1], y[1]).cost), rel=1e-12
+    )
     with pytest.raises(InputError, match="empty"):
         match(torch.zeros(0, 5, 2, dtype=F64), torch.zeros(0, 5, 2, dtype=F64))
 
@@ -339,7 +345,10 @@ def test_batched_plans_index_and_empty_batches(gen):
 @pytest.mark.slow
 def test_sinkhorn_warns_when_it_does_not_converge(gen):
     g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(50, 2, generator=g, dtype=F64), torch.randn(50, 2, generator=g, dtype=F64) + 1
+    x, y = (
+        torch.randn(50, 2, generator=g, dtype=F64),
+        torch.randn(50, 2, generator=g, dtype=F64) + 1,
+    )
     with pytest.warns(RuntimeWarning, match="did not converge"):
         plan = match(x, y, method="sinkhorn", blur=0.5, max_iter=2, tol=1e-12)
     assert plan.info["marginal_error"] > 1e-12 and not plan.converged

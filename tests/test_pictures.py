@@ -1,4 +1,5 @@
-"""Pictures of any size and kind: bombs refused, big pictures reduced, limits said up front, warnings."""
+"""Pictures of any size and kind: bombs refused, big pictures reduced, limits said up front,
+warnings."""
 
 import time
 import warnings
@@ -22,7 +23,8 @@ def disk_picture(path, side, fmt=None):
 
 @pytest.fixture
 def small_pixel_limit(monkeypatch):
-    """Pillow's safety limits lowered to 10,000 pixels (warning) and 20,000 (error): small files test them."""
+    """Pillow's safety limits lowered to 10,000 pixels (warning) and 20,000 (error): small files
+    test them."""
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)
 
 
@@ -37,7 +39,8 @@ def test_a_decompression_bomb_is_one_line_and_exit_2(tmp_path, small_pixel_limit
 
 
 def test_pillows_warning_never_reaches_the_user(tmp_path, small_pixel_limit):
-    path = disk_picture(tmp_path / "big.png", 120)  # 14,400 pixels: above the warning limit, below the error
+    # 14,400 pixels: above the warning limit, below the error
+    path = disk_picture(tmp_path / "big.png", 120)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any warning would fail here
         mask = silhouette_mask(path)
@@ -64,7 +67,8 @@ def test_large_pictures_are_reduced_before_sampling(tmp_path):
     start = time.perf_counter()
     load_silhouette(large, 2000)
     t_large = time.perf_counter() - start
-    assert t_large < 3 * t_small + 1.0  # decoding 16 M pixels adds a little, sampling them would add much more
+    # decoding 16 M pixels adds a little, sampling them would add much more
+    assert t_large < 3 * t_small + 1.0
 
 
 def test_jpeg_is_decoded_reduced(tmp_path):
@@ -79,11 +83,16 @@ def test_n_is_checked_up_front_with_the_limit(tmp_path, capsys):
     Image.fromarray(img).save(tmp_path / "small.png")
     path = str(tmp_path / "small.png")
     assert load_silhouette(path, 400).shape == (400, 2)  # 4 per pixel
-    with pytest.raises(InputError, match=r"larger than the silhouette.*at most 400 points.*100 pixels"):
+    with pytest.raises(
+        InputError, match=r"larger than the silhouette.*at most 400 points.*100 pixels"
+    ):
         load_silhouette(path, 401)
     start = time.perf_counter()
-    assert main(["interpolate", "cat", "disks", "--n", "10000000", "--out", str(tmp_path / "o")]) == 2
-    assert time.perf_counter() - start < 20  # said before any sampling (it used to fail after 21 s and 2.3 GB)
+    assert (
+        main(["interpolate", "cat", "disks", "--n", "10000000", "--out", str(tmp_path / "o")]) == 2
+    )
+    # said before any sampling (it used to fail after 21 s and 2.3 GB)
+    assert time.perf_counter() - start < 20
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "at most" in err and "points" in err
 
@@ -103,7 +112,8 @@ def test_a_photograph_gets_a_warning_and_a_silhouette_none(tmp_path):
         warnings.simplefilter("error")
         for name in ("cat", "disks", "ring", "star"):
             silhouette_mask(name)
-        silhouette_mask(disk_picture(tmp_path / "disk.jpg", 300, fmt="JPEG"))  # JPEG noise is no photograph
+        # JPEG noise is no photograph
+        silhouette_mask(disk_picture(tmp_path / "disk.jpg", 300, fmt="JPEG"))
 
 
 def test_multi_frame_pictures_get_a_warning(tmp_path, capsys):
@@ -115,7 +125,9 @@ def test_multi_frame_pictures_get_a_warning(tmp_path, capsys):
     with pytest.warns(UserWarning, match="has 3 frames; using the first"):
         silhouette_mask(path)
     out = tmp_path / "o"
-    assert main(["interpolate", path, "disks", "--n", "60", "--times", "0,1", "--out", str(out)]) == 0
+    assert (
+        main(["interpolate", path, "disks", "--n", "60", "--times", "0,1", "--out", str(out)]) == 0
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"lagot: warning: {path} has 3 frames; using the first"]  # one line, once
 

@@ -8,7 +8,9 @@ from lagrangian_ot import Plan, match
 
 def clouds(n=200, dtype=torch.float64):
     g = torch.Generator().manual_seed(1)
-    return torch.rand(n, 2, generator=g, dtype=dtype), torch.rand(n, 2, generator=g, dtype=dtype) + 0.5
+    return torch.rand(n, 2, generator=g, dtype=dtype), torch.rand(
+        n, 2, generator=g, dtype=dtype
+    ) + 0.5
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -26,15 +28,29 @@ def test_cost_and_gap_are_alike(dtype):
 def test_a_float_gap_is_converted_and_stays_a_bound():
     x, y = clouds(3, torch.float32)
     idx = torch.arange(3)
-    plan = Plan(x, y, idx, idx, torch.full((3,), 1 / 3), cost=torch.tensor(1.0), method="exact", gap=1e-9 + 1e-17)
+    plan = Plan(
+        x,
+        y,
+        idx,
+        idx,
+        torch.full((3,), 1 / 3),
+        cost=torch.tensor(1.0),
+        method="exact",
+        gap=1e-9 + 1e-17,
+    )
     assert isinstance(plan.gap, torch.Tensor) and plan.gap.dtype == torch.float32
     assert float(plan.gap) >= 1e-9 + 1e-17  # rounded up, never down
-    assert Plan(x, y, idx, idx, torch.ones(3), cost=torch.tensor(1.0), method="sinkhorn").gap is None
+    assert (
+        Plan(x, y, idx, idx, torch.ones(3), cost=torch.tensor(1.0), method="sinkhorn").gap is None
+    )
 
 
 def test_batched_plans_have_one_gap_for_all_problems():
     g = torch.Generator().manual_seed(2)
-    x, y = torch.rand(4, 30, 2, generator=g, dtype=torch.float64), torch.rand(4, 30, 2, generator=g, dtype=torch.float64)
+    x, y = (
+        torch.rand(4, 30, 2, generator=g, dtype=torch.float64),
+        torch.rand(4, 30, 2, generator=g, dtype=torch.float64),
+    )
     plan = match(x, y)
     assert plan.cost.shape == (4,) and plan.gap.dim() == 0
     one = plan[1]

@@ -10,8 +10,12 @@ from lagrangian_ot import InputError, load_silhouette, match, mccann, plot
 
 @pytest.fixture(scope="module")
 def plan():
-    x = load_silhouette("cat", 300, dtype=torch.float64) - torch.tensor([1.5, 0.0], dtype=torch.float64)
-    y = load_silhouette("disks", 300, dtype=torch.float64) + torch.tensor([1.5, 0.0], dtype=torch.float64)
+    x = load_silhouette("cat", 300, dtype=torch.float64) - torch.tensor(
+        [1.5, 0.0], dtype=torch.float64
+    )
+    y = load_silhouette("disks", 300, dtype=torch.float64) + torch.tensor(
+        [1.5, 0.0], dtype=torch.float64
+    )
     return match(x, y)
 
 
@@ -107,3 +111,62 @@ def test_plot_rejects_bad_plans(plan):
         plot.density_sequence(match(x3, x3))
     with pytest.raises(InputError, match="times"):
         plot.density_sequence(plan, [])
+
+
+@pytest.fixture(scope="module")
+def hk():
+    """Two clouds farther apart than pi kappa for the first kappa (mass fades and grows in
+    place) with twice the mass at the target, and close enough for the second (mass travels)."""
+    from lagrangian_ot import hk_plan
+
+    g = torch.Generator().manual_seed(11)
+    x = torch.rand(80, 2, generator=g, dtype=torch.float64) * 0.5
+    y = torch.rand(60, 2, generator=g, dtype=torch.float64) * 0.5 + torch.tensor(
+        [0.9, 0.0], dtype=torch.float64
+    )
+    b = torch.full((60,), 2.0 / 60, dtype=torch.float64)
+    return hk_plan(x, y, None, b, 0.05), hk_plan(x, y, None, b, 0.5)
+
+
+def test_every_figure_takes_an_hk_plan(hk, tmp_path):
+    for plan in hk:
+        for name, fig in (
+            ("sequence", plot.density_sequence(plan, (0.0, 0.5, 1.0))),
+            ("arrows", plot.midpoint_arrows(plan, 20)),
+            ("geodesic", plot.geodesic_figure(plan, (0.0, 1.0), n_arrows=20)),
+            ("trajectories", plot.trajectories(plan, 20)),
+            ("velocity", plot.velocity_field(plan, 0.5, cells=12)),
+            ("lines", plot.plan_lines(plan, max_lines=50)),
+        ):
+            plot.save(fig, tmp_path / f"{name}.png")
+            assert (tmp_path / f"{name}.png").stat().st_size > 0
+
+
+def test_hk_arrows_ride_the_travelling_particles(hk):
+    from lagrangian_ot import hk_interpolate
+
+    plan = hk[1]
+    idx, tails, heads = plot.arrow_segments(plan, n_arrows=15, scale=0.3, t=0.4)
+    z, h, _, _ = hk_interpolate(plan, 0.4)
+    torch.testing.assert_close((tails + heads) / 2, z[idx])  # centred at the particle at t
+    torch.testing.assert_close(heads - tails, 0.3 * (plan.end - plan.start)[idx])
+    assert bool((h[idx] > 0).all())  # only particles with mass at t carry an arrow
+
+
+def test_hk_density_sequence_shares_one_opacity_scale(hk, monkeypatch):
+    # the panels of a plan whose mass changes are drawn against the largest density of all
+    # panels: with mass fading in place, the midpoint panel is lighter than the last one
+    from lagrangian_ot.plot import _geodesic
+
+    peaks = []
+    real = _geodesic._style.rgba_image
+    monkeypatch.setattr(
+        _geodesic._style,
+        "rgba_image",
+        lambda rho, rgb, **kw: peaks.append(kw) or real(rho, rgb, **kw),
+    )
+    plot.density_sequence(hk[0], (0.0, 0.5, 1.0))
+    assert len(peaks) == 3 and len({p["peak"] for p in peaks}) == 1 and peaks[0]["peak"] > 0
+    peaks.clear()
+    plot.density_sequence(match(hk[0].x, hk[0].x + 1), (0.0, 1.0))  # balanced: each panel its own
+    assert [p["peak"] for p in peaks] == [None, None]

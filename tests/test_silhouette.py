@@ -84,7 +84,9 @@ def test_threshold_detects_both_polarities(tmp_path, tee):
     light = load_silhouette(write(tmp_path / "light.png", 255 - tee), 300, sampling="grid")
     torch.testing.assert_close(dark, light)
     gray = np.where(tee < 128, 90, 170)  # low contrast, away from 0.5
-    torch.testing.assert_close(load_silhouette(write(tmp_path / "gray.png", gray), 300, sampling="grid"), dark)
+    torch.testing.assert_close(
+        load_silhouette(write(tmp_path / "gray.png", gray), 300, sampling="grid"), dark
+    )
 
 
 def test_transparent_background_uses_alpha(tmp_path, tee):
@@ -120,7 +122,11 @@ def test_grid_sampling_refuses_more_points_than_pixels(tmp_path):
         (lambda d: str(d / "missing.png"), {}, "no such file"),
         (lambda d: "unicorn", {}, "built-in shapes"),
         (lambda d: str(d), {}, "directory"),
-        (lambda d: (d / "notes.png").write_text("not an image") and str(d / "notes.png"), {}, "cannot read"),
+        (
+            lambda d: (d / "notes.png").write_text("not an image") and str(d / "notes.png"),
+            {},
+            "cannot read",
+        ),
         (lambda d: write(d / "blank.png", np.full((50, 50), 200)), {}, "blank"),
         (lambda d: "cat", {"n": 0}, "n must be"),
         (lambda d: "cat", {"n": 2.5}, "n must be"),

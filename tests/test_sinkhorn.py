@@ -9,7 +9,13 @@ import torch
 
 from lagrangian_ot import _entropic, _sinkhorn, match
 from lagrangian_ot._geometry import diameter
-from lagrangian_ot.kernels.softmin import BlockSparseKernel, DenseKernel, GridKernel, PointKernel, SparseKernel
+from lagrangian_ot.kernels.softmin import (
+    BlockSparseKernel,
+    DenseKernel,
+    GridKernel,
+    PointKernel,
+    SparseKernel,
+)
 
 ot = pytest.importorskip("ot")
 F64 = torch.float64
@@ -26,7 +32,15 @@ def weights(n, g):
 
 def pot_plan(x, y, a, b, blur):
     C = (torch.cdist(x, y) ** 2).numpy()
-    P = ot.sinkhorn(a.numpy(), b.numpy(), C, 2 * blur**2, method="sinkhorn_log", stopThr=1e-14, numItermax=200_000)
+    P = ot.sinkhorn(
+        a.numpy(),
+        b.numpy(),
+        C,
+        2 * blur**2,
+        method="sinkhorn_log",
+        stopThr=1e-14,
+        numItermax=200_000,
+    )
     return torch.from_numpy(P), torch.from_numpy(C)
 
 
@@ -50,7 +64,11 @@ def test_kernels_agree_with_pot_log_sinkhorn(gen, kernel):
     assert info["converged"] and info["marginal_error"] <= 1e-10
     P, C = pot_plan(x, y, a, b, blur)
     eps = 2 * blur**2
-    full = a[:, None] * b[None, :] * torch.exp((f[:, None] + g[None, :] - torch.from_numpy(C.numpy())) / eps)
+    full = (
+        a[:, None]
+        * b[None, :]
+        * torch.exp((f[:, None] + g[None, :] - torch.from_numpy(C.numpy())) / eps)
+    )
     assert float((full - P).abs().sum()) < 1e-6
     assert info["entropic_cost"] == pytest.approx(float((P * C).sum()), rel=1e-6)
     kl = float((P * (P / (a[:, None] * b[None, :])).log()).sum())  # P sums to one
@@ -65,10 +83,14 @@ def test_multiscale_matches_dense_in_3d(gen):
     a, b = torch.full((700,), 1 / 700, dtype=F64), torch.full((600,), 1 / 600, dtype=F64)
     out = {}
     for kernel in ("dense", "multiscale"):
-        *_, info = _entropic.entropic_plan(x, y, a, b, blur=0.1, reach=None, tol=1e-8, max_iter=10_000, kernel=kernel)
+        *_, info = _entropic.entropic_plan(
+            x, y, a, b, blur=0.1, reach=None, tol=1e-8, max_iter=10_000, kernel=kernel
+        )
         out[kernel] = info
     assert out["multiscale"]["pairs"] < 700 * 600
-    assert out["multiscale"]["entropic_cost"] == pytest.approx(out["dense"]["entropic_cost"], rel=1e-7)
+    assert out["multiscale"]["entropic_cost"] == pytest.approx(
+        out["dense"]["entropic_cost"], rel=1e-7
+    )
 
 
 def test_block_sparse_torch_path_matches_native(gen):
@@ -78,7 +100,10 @@ def test_block_sparse_torch_path_matches_native(gen):
     yoff = torch.tensor([0, 50, 150])
     pattern = torch.tensor([[0, 0], [0, 1], [1, 1], [2, 0]])
     k = BlockSparseKernel(x, y, xoff, yoff, pattern)
-    h_y, h_x = torch.randn(150, generator=gen, dtype=F64), torch.randn(200, generator=gen, dtype=F64)
+    h_y, h_x = (
+        torch.randn(150, generator=gen, dtype=F64),
+        torch.randn(200, generator=gen, dtype=F64),
+    )
     native = (k.rows(h_y, 0.3, barycentres=True), k.cols(h_x, 0.3, barycentres=True))
     k._native = None
     gathered = (k.rows(h_y, 0.3, barycentres=True), k.cols(h_x, 0.3, barycentres=True))
@@ -115,8 +140,12 @@ def test_sparse_kernel_native_and_torch_match_dense(gen):
     torch.testing.assert_close(native[1], ref.cols(h_x, 0.05), rtol=1e-12, atol=1e-12)
     assert math.isinf(float(native[0][5])) and math.isinf(float(native[1][7]))
     k32 = SparseKernel(n, m, i, j, C[i, j].float())  # not float64: the torch path
-    torch.testing.assert_close(k32.rows(h_y.float(), 0.05).double(), native[0], rtol=1e-4, atol=1e-4)
-    assert bool(k.contains(i, j).all()) and not bool(k.contains(torch.tensor([5]), torch.tensor([0])).any())
+    torch.testing.assert_close(
+        k32.rows(h_y.float(), 0.05).double(), native[0], rtol=1e-4, atol=1e-4
+    )
+    assert bool(k.contains(i, j).all()) and not bool(
+        k.contains(torch.tensor([5]), torch.tensor([0])).any()
+    )
 
 
 def test_fused_soft_minimum_with_rows_far_apart(gen):
@@ -146,7 +175,9 @@ def test_truncated_point_kernel_matches_dense(gen):
     a, b = weights(300, gen), weights(250, gen)
     out = {}
     for kernel in ("dense", "points"):
-        *_, info = _entropic.entropic_plan(x, y, a, b, blur=0.2, reach=None, tol=1e-8, max_iter=20_000, kernel=kernel)
+        *_, info = _entropic.entropic_plan(
+            x, y, a, b, blur=0.2, reach=None, tol=1e-8, max_iter=20_000, kernel=kernel
+        )
         out[kernel] = info
     assert out["points"]["pairs"] < 0.25 * 300 * 250 and out["points"]["converged"]
     assert out["points"]["entropic_cost"] == pytest.approx(out["dense"]["entropic_cost"], rel=1e-6)
@@ -168,13 +199,20 @@ def test_point_and_grid_kernels_match_dense(gen):
     x, y = cloud(50, 5, gen), cloud(40, 5, gen)
     h = torch.randn(40, generator=gen, dtype=F64)
     dense = DenseKernel(torch.cdist(x, y) ** 2)
-    torch.testing.assert_close(PointKernel(x, y).rows(h, 0.7), dense.rows(h, 0.7), rtol=1e-11, atol=1e-11)
-    torch.testing.assert_close(PointKernel(x, y).cols(torch.randn(50, dtype=F64) * 0, 0.7), dense.cols(torch.zeros(50, dtype=F64), 0.7))
+    torch.testing.assert_close(
+        PointKernel(x, y).rows(h, 0.7), dense.rows(h, 0.7), rtol=1e-11, atol=1e-11
+    )
+    torch.testing.assert_close(
+        PointKernel(x, y).cols(torch.randn(50, dtype=F64) * 0, 0.7),
+        dense.cols(torch.zeros(50, dtype=F64), 0.7),
+    )
     ax = [torch.linspace(0, 1, 7, dtype=F64), torch.linspace(0, 2, 5, dtype=F64)]
     pts = torch.cartesian_prod(*ax)
     grid = GridKernel([(t[:, None] - t[None, :]) ** 2 for t in ax], (7, 5))
     hg = torch.randn(35, generator=gen, dtype=F64)
-    torch.testing.assert_close(grid.rows(hg, 0.2), DenseKernel(torch.cdist(pts, pts) ** 2).rows(hg, 0.2))
+    torch.testing.assert_close(
+        grid.rows(hg, 0.2), DenseKernel(torch.cdist(pts, pts) ** 2).rows(hg, 0.2)
+    )
 
 
 # --- match(method="sinkhorn"): feasible, converged, right ---------------------------------
@@ -198,7 +236,9 @@ def test_converged_and_feasible_across_blurs(gen, rel_blur):
 def test_cost_tends_to_the_exact_optimum(gen):
     x, y = cloud(300, 2, gen), cloud(300, 2, gen, 1.0, 0.5)
     exact = float(match(x, y, method="exact").cost)
-    gaps = [float(match(x, y, method="sinkhorn", blur=blur).cost) - exact for blur in (0.2, 0.05, 0.01)]
+    gaps = [
+        float(match(x, y, method="sinkhorn", blur=blur).cost) - exact for blur in (0.2, 0.05, 0.01)
+    ]
     assert all(gap >= -1e-12 for gap in gaps)
     assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 1e-3 * exact
 
@@ -212,7 +252,15 @@ def test_unbalanced_matches_pot(gen):
     eps, rho = 2 * blur**2, 2 * reach**2
     C = (torch.cdist(x, y) ** 2).numpy()
     P = ot.unbalanced.sinkhorn_unbalanced(
-        a.numpy(), b.numpy(), C, eps, rho, method="sinkhorn_stabilized", reg_type="kl", stopThr=1e-14, numItermax=100_000
+        a.numpy(),
+        b.numpy(),
+        C,
+        eps,
+        rho,
+        method="sinkhorn_stabilized",
+        reg_type="kl",
+        stopThr=1e-14,
+        numItermax=100_000,
     )
     ra, rb = plan.marginals()
     np.testing.assert_allclose(ra.numpy(), P.sum(1), rtol=1e-6, atol=1e-12)
@@ -259,11 +307,17 @@ def test_stopping_short_warns_and_says_so(gen):
     assert not plan.converged and plan.info["marginal_error"] > 1e-4
     u = torch.full((100,), 0.01, dtype=F64)
     assert max(marginal_errors(plan, u, u)) < 1e-12  # rounded onto the marginals all the same
-    # far from convergence at a tiny blur: still a finite, feasible plan (its entries do not overflow)
-    x, y = torch.rand(300, 2, generator=gen, dtype=F64), torch.rand(300, 2, generator=gen, dtype=F64)
+    # far from convergence at a tiny blur: still a finite, feasible plan (its entries do not
+    # overflow)
+    x, y = (
+        torch.rand(300, 2, generator=gen, dtype=F64),
+        torch.rand(300, 2, generator=gen, dtype=F64),
+    )
     with pytest.warns(RuntimeWarning, match="did not converge"):
         plan = match(x, y, method="sinkhorn", blur=1e-6, max_iter=50)
-    assert math.isfinite(float(plan.cost)) and float(plan.cost) >= float(match(x, y).cost) * (1 - 1e-12)
+    assert math.isfinite(float(plan.cost)) and float(plan.cost) >= float(match(x, y).cost) * (
+        1 - 1e-12
+    )
     u = torch.full((300,), 1 / 300, dtype=F64)
     assert max(marginal_errors(plan, u, u)) < 1e-12
 
@@ -288,7 +342,10 @@ def test_loop_translation_step_is_dual_ascent(gen):
     rho = 0.7
 
     def dual(f, g):
-        return float(-(rho * log_a.exp() * torch.expm1(-f / rho)).sum() - (rho * log_b.exp() * torch.expm1(-g / rho)).sum())
+        return float(
+            -(rho * log_a.exp() * torch.expm1(-f / rho)).sum()
+            - (rho * log_b.exp() * torch.expm1(-g / rho)).sum()
+        )
 
     f2, g2 = _sinkhorn.translate(f, g, log_a, log_b, rho)
     assert dual(f2, g2) >= dual(f, g)
@@ -318,9 +375,13 @@ def test_entropic_value_and_debiased_divergence(gen):
     P, C = pot_plan(x, y, u, v, blur)
     kl = float((P * (P / (u[:, None] * v[None, :])).log()).sum())
     assert float(plain) == pytest.approx(float((P * C).sum()) + 2 * blur**2 * kl, rel=1e-6)
-    assert float(plain) == pytest.approx(match(x, y, method="sinkhorn", blur=blur, tol=1e-8).info["entropic_value"], rel=1e-6)
+    assert float(plain) == pytest.approx(
+        match(x, y, method="sinkhorn", blur=blur, tol=1e-8).info["entropic_value"], rel=1e-6
+    )
     div = entropic_value(x, y, blur=blur, debias=True)
-    ref = SamplesLoss("sinkhorn", p=2, blur=blur, scaling=0.99, debias=True, backend="tensorized")(x, y)
+    ref = SamplesLoss("sinkhorn", p=2, blur=blur, scaling=0.99, debias=True, backend="tensorized")(
+        x, y
+    )
     assert float(div) == pytest.approx(2 * float(ref), rel=1e-4)
     assert abs(float(entropic_value(x, x, blur=blur, debias=True))) < 1e-9
     assert plain.dtype == x.dtype and plain.dim() == 0
@@ -366,6 +427,7 @@ def test_native_and_gathered_plans_agree(gen):
 
 def _blocks(x, y, cell):
     """A block kernel on the cells of side ``cell`` (all block pairs within 2 cells)."""
+
     def binned(p):
         key = torch.floor(p / cell).long()
         key = key[:, 0] * 100_000 + key[:, 1]
@@ -409,7 +471,9 @@ def test_single_precision_blocks_match_the_double_ones(gen):
     g32, s32 = single.cols(f, eps, barycentres=True)
     close(g64, g32, s64, s32)
     h[:] = -math.inf  # no admissible column: +inf, as the double path
-    assert bool(torch.isposinf(single.rows(h, eps)).all()) and bool(torch.isposinf(k.rows(h, eps)).all())
+    assert bool(torch.isposinf(single.rows(h, eps)).all()) and bool(
+        torch.isposinf(k.rows(h, eps)).all()
+    )
     h[:] = 0.0
     h[5] = math.nan  # a NaN reaches the rows that meet it
     assert bool(torch.isnan(single.rows(h, eps)).any()) and bool(torch.isnan(k.rows(h, eps)).any())
@@ -470,7 +534,8 @@ def test_stopping_is_decided_by_exact_iterations(gen, bias):
     assert res.converged
     exact = _sinkhorn.column_error(res.g, K.cols(res.f + eps * a.log(), eps), b, eps, None, 1.0)
     assert exact <= tol and res.error == pytest.approx(exact, rel=1e-9, abs=1e-15)
-    short = _sinkhorn.converge(K, a.log(), b.log(), f, g, eps, None, 1e-12, 3)  # stopped in the single phase
+    # stopped during the single-precision phase
+    short = _sinkhorn.converge(K, a.log(), b.log(), f, g, eps, None, 1e-12, 3)
     exact = _sinkhorn.column_error(short.g, K.cols(short.f + eps * a.log(), eps), b, eps, None, 1.0)
     assert not short.converged and short.error == pytest.approx(exact, rel=1e-9)
 
@@ -483,7 +548,10 @@ def test_merged_entries_and_their_cost(gen):
     n, m = 40, 30
     for _ in range(30):
         parts = []
-        for size in (int(torch.randint(0, 600, (1,), generator=gen)), int(torch.randint(0, 50, (1,), generator=gen))):
+        for size in (
+            int(torch.randint(0, 600, (1,), generator=gen)),
+            int(torch.randint(0, 50, (1,), generator=gen)),
+        ):
             key = torch.unique(torch.randint(0, n * m, (size,), generator=gen))
             parts.append((key // m, key % m, torch.rand(key.shape[0], generator=gen, dtype=F64)))
         dense = torch.zeros(n * m, dtype=F64)
@@ -491,7 +559,7 @@ def test_merged_entries_and_their_cost(gen):
             dense.index_add_(0, s * m + t, w)
         for dtype, room in ((F64, 0), (F64, parts[1][0].shape[0] + 2), (torch.float32, 0)):
             first, second = ((s, t, w.to(dtype)) for s, t, w in parts)
-            if room:  # slices of longer arrays, as the native extraction leaves them: merged in place
+            if room:  # slices of longer arrays, as the native extraction leaves them: in place
                 first = [torch.cat([v, v.new_zeros(room)])[: v.shape[0]] for v in first]
             s, t, w = merge_entries(first, second, m)
             if room and first[0].numel():
@@ -536,5 +604,11 @@ def test_zero_weights_give_finite_values(gen, kernel):
     a, b = weights(300, gen), weights(307, gen)
     a[0] = 0.0
     a = a / a.sum()
-    *_, info = _entropic.entropic_plan(x, y, a, b, blur=0.05, reach=None, tol=1e-6, max_iter=5000, kernel=kernel)
-    assert info["converged"] and math.isfinite(info["entropic_value"]) and math.isfinite(info["entropic_cost"])
+    *_, info = _entropic.entropic_plan(
+        x, y, a, b, blur=0.05, reach=None, tol=1e-6, max_iter=5000, kernel=kernel
+    )
+    assert (
+        info["converged"]
+        and math.isfinite(info["entropic_value"])
+        and math.isfinite(info["entropic_cost"])
+    )

@@ -30,12 +30,16 @@ def test_average_its_adjoint_and_the_tridiagonal_solve(n):
     before = x.clone()
     assert torch.allclose(stg._graph_solve(x, 1, stg._graph_factors(n)), expected, atol=1e-13)
     assert torch.equal(x, before)  # the input is left alone
-    assert torch.allclose(stg._along(x, 1, stg._graph_matrix(n, torch.float64, "cpu")), expected, atol=1e-13)
+    assert torch.allclose(
+        stg._along(x, 1, stg._graph_matrix(n, torch.float64, "cpu")), expected, atol=1e-13
+    )
 
 
 @pytest.mark.parametrize("source", [None, 9.0])
 def test_graph_projection_is_the_same_by_recursion_and_by_matrices(monkeypatch, source):
-    st = SpaceTime((6, 5), (1 / 6, 1 / 6), 4, source_weight=source, dtype=torch.float64, device="cpu")
+    st = SpaceTime(
+        (6, 5), (1 / 6, 1 / 6), 4, source_weight=source, dtype=torch.float64, device="cpu"
+    )
     gen = torch.Generator().manual_seed(1)
     u = [torch.randn(z.shape, dtype=torch.float64, generator=gen) for z in st.staggered_zeros()]
     v = [torch.randn(z.shape, dtype=torch.float64, generator=gen) for z in st.interp(u)]

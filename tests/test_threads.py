@@ -99,11 +99,14 @@ def test_native_batched_assignment_split_matches_one_thread(two_threads):
     from scipy.optimize import linear_sum_assignment
 
     for b in range(9):
-        assert costs[b, np.arange(30), many[b]].sum() == pytest.approx(costs[b][linear_sum_assignment(costs[b])].sum())
+        assert costs[b, np.arange(30), many[b]].sum() == pytest.approx(
+            costs[b][linear_sum_assignment(costs[b])].sum()
+        )
 
 
 def test_a_solver_warning_points_at_the_callers_line():
-    """The wrapper stands between a solver and its caller: its warnings still name the caller's line."""
+    """The wrapper stands between a solver and its caller: its warnings still name the caller's
+    line."""
     import warnings
 
     @fit_threads()

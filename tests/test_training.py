@@ -32,7 +32,8 @@ def test_exact_pairs_are_optimal_permutations(shape):
     assert {tuple(r) for r in b.reshape(n, -1).tolist()} == rows0  # a permutation of x1
     cost = float(((a - b) ** 2).reshape(n, -1).sum(1).mean())
     assert cost == pytest.approx(emd(x0, x1), rel=1e-6)
-    assert cost < float(((x0 - x1) ** 2).reshape(n, -1).sum(1).mean())  # better than the given order
+    # better than the given order
+    assert cost < float(((x0 - x1) ** 2).reshape(n, -1).sum(1).mean())
 
 
 def test_pairs_batched_over_leading_dimensions():
@@ -69,7 +70,9 @@ def test_class_form_and_collate():
     batch = [(torch.randn(2), torch.randn(2) + 3) for _ in range(10)]
     a, b = pair.collate(batch)
     assert a.shape == (10, 2) and b.shape == (10, 2)
-    assert float(((a - b) ** 2).sum(1).mean()) == pytest.approx(emd(a, torch.stack([t[1] for t in batch])), rel=1e-6)
+    assert float(((a - b) ** 2).sum(1).mean()) == pytest.approx(
+        emd(a, torch.stack([t[1] for t in batch])), rel=1e-6
+    )
 
 
 def test_pairs_bad_input():
@@ -127,7 +130,9 @@ def test_w2_loss_in_a_training_loop():
 def test_pairs_and_loss_on_cuda():
     x0, x1 = torch.randn(128, 8, device="cuda"), torch.randn(128, 8, device="cuda")
     a, b = ot_pairs(x0, x1)
-    assert b.is_cuda and float(((a - b) ** 2).sum(1).mean()) == pytest.approx(emd(x0.cpu(), x1.cpu()), rel=1e-5)
+    assert b.is_cuda and float(((a - b) ** 2).sum(1).mean()) == pytest.approx(
+        emd(x0.cpu(), x1.cpu()), rel=1e-5
+    )
     x = torch.randn(50, 2, device="cuda", requires_grad=True)
     w2_loss(x, torch.randn(50, 2, device="cuda")).backward()
     assert x.grad.is_cuda
@@ -136,7 +141,9 @@ def test_pairs_and_loss_on_cuda():
 WORKER = r"""
 import os, sys, torch, torch.distributed as dist
 rank = int(sys.argv[1])
-dist.init_process_group("gloo", init_method="tcp://127.0.0.1:" + sys.argv[2], rank=rank, world_size=2)
+dist.init_process_group(
+    "gloo", init_method="tcp://127.0.0.1:" + sys.argv[2], rank=rank, world_size=2
+)
 import lagrangian_ot as lot
 assert not torch.cuda.is_initialized()
 g = torch.Generator().manual_seed(100 + rank)
@@ -159,8 +166,13 @@ def test_pairs_under_torch_distributed_with_gloo(tmp_path):
         port = str(s.getsockname()[1])
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     procs = [
-        subprocess.Popen([sys.executable, str(script), str(r), port], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, str(script), str(r), port],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         for r in (0, 1)
     ]
     outs = [p.communicate(timeout=120) for p in procs]

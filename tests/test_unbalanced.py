@@ -32,14 +32,19 @@ def test_matches_pot_barycenters(reach):
     eps = 2 * blur**2
     path = barycenter_path(a, b, GRID, TIMES, blur=blur, reach=reach, tol=1e-11)
     x = GRID.axes[0].numpy()
-    M = (x[:, None] - x[None, :]) ** 2 - eps * kernel_log_scale(GRID, eps)  # the heat kernel, as POT's cost
+    # the heat kernel, as POT's cost
+    M = (x[:, None] - x[None, :]) ** 2 - eps * kernel_log_scale(GRID, eps)
     A = np.stack([a.numpy(), b.numpy()], axis=1)
     for k, t in enumerate(TIMES):
         w = np.array([1 - t, t])
         if reach is None:
-            ref = ot.bregman.barycenter(A, M, eps, weights=w, method="sinkhorn_log", numItermax=20000, stopThr=1e-12)
+            ref = ot.bregman.barycenter(
+                A, M, eps, weights=w, method="sinkhorn_log", numItermax=20000, stopThr=1e-12
+            )
         else:
-            ref = ot.unbalanced.barycenter_unbalanced(A, M, eps, 2 * reach**2, weights=w, numItermax=50000, stopThr=1e-13)
+            ref = ot.unbalanced.barycenter_unbalanced(
+                A, M, eps, 2 * reach**2, weights=w, numItermax=50000, stopThr=1e-13
+            )
         np.testing.assert_allclose(path[k].numpy(), ref, rtol=0, atol=1e-6 * ref.max())
 
 
@@ -100,7 +105,9 @@ def test_bad_densities(change, message):
         barycenter_path(*change(a, b), GRID, blur=0.2)
 
 
-@pytest.mark.parametrize("kwargs", [{"blur": 0.0}, {"blur": 0.2, "reach": -1.0}, {"blur": 0.2, "times": [1.5]}])
+@pytest.mark.parametrize(
+    "kwargs", [{"blur": 0.0}, {"blur": 0.2, "reach": -1.0}, {"blur": 0.2, "times": [1.5]}]
+)
 def test_bad_settings(kwargs):
     a, b = _pair()
     kwargs = dict(kwargs)
@@ -111,19 +118,28 @@ def test_bad_settings(kwargs):
 
 @pytest.mark.slow
 def test_lagot_unbalanced_reproduces_the_seed_figure(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "lagrangian_ot", "unbalanced", "--out", str(tmp_path / "u")],
-                       capture_output=True, text=True, timeout=600)  # fmt: skip
+    args = [sys.executable, "-m", "lagrangian_ot", "unbalanced", "--out", str(tmp_path / "u")]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in (tmp_path / "u").iterdir()) == ["unbalanced.pdf", "unbalanced.png"]
+    assert sorted(p.name for p in (tmp_path / "u").iterdir()) == [
+        "unbalanced.pdf",
+        "unbalanced.png",
+    ]
     bal, rel = (list(map(float, m.split())) for m in re.findall(r"\[([^\]]*)\]", r.stdout))
     assert all(abs(m - 1) <= 5e-6 for m in bal)  # REFERENCE.md: balanced mass 1 to 5e-6
-    assert all(0.8 < m < 1.01 for m in rel) and min(rel) < 0.95  # relaxed: dips, stays in (0.8, 1.01)
+    # relaxed: dips, stays in (0.8, 1.01)
+    assert all(0.8 < m < 1.01 for m in rel) and min(rel) < 0.95
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mixture", ["1:0", "", "1:50:0.1"])
 def test_lagot_unbalanced_bad_mixture(tmp_path, mixture):
-    r = subprocess.run([sys.executable, "-m", "lagrangian_ot", "unbalanced", "--alpha", mixture, "--out", str(tmp_path / "u")],
-                       capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert r.returncode == 2 and r.stderr.startswith("lagot: error:") and len(r.stderr.strip().splitlines()) == 1
+    args = [sys.executable, "-m", "lagrangian_ot", "unbalanced", "--alpha", mixture]
+    out = str(tmp_path / "u")
+    r = subprocess.run([*args, "--out", out], capture_output=True, text=True, timeout=120)
+    assert (
+        r.returncode == 2
+        and r.stderr.startswith("lagot: error:")
+        and len(r.stderr.strip().splitlines()) == 1
+    )
     assert not (tmp_path / "u").exists()

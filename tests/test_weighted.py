@@ -1,4 +1,5 @@
-"""Exact plans for weighted clouds: costs against POT's network simplex, certificates at every scale."""
+"""Exact plans for weighted clouds: costs against POT's network simplex, certificates at every
+scale."""
 
 import numpy as np
 import ot
@@ -75,11 +76,16 @@ def field(kind: str, side: int, gen) -> torch.Tensor:
     if kind == "white":
         return torch.rand(side, side, generator=gen, dtype=F64)
     if kind == "heavy":  # Cauchy-tailed values over five orders of magnitude
-        return torch.tan(torch.pi * (torch.rand(side, side, generator=gen, dtype=F64) - 0.5)).abs() + 1e-5
+        return (
+            torch.tan(torch.pi * (torch.rand(side, side, generator=gen, dtype=F64) - 0.5)).abs()
+            + 1e-5
+        )
     if kind == "shape":  # a ring: most cells empty
         ax = torch.linspace(-1, 1, side, dtype=F64)
         r = (ax[:, None] ** 2 + ax[None, :] ** 2).sqrt()
-        return ((r > 0.5) & (r < 0.8)).to(F64) * (1 + torch.rand(side, side, generator=gen, dtype=F64))
+        return ((r > 0.5) & (r < 0.8)).to(F64) * (
+            1 + torch.rand(side, side, generator=gen, dtype=F64)
+        )
     raise ValueError(kind)
 
 

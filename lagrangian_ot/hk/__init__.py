@@ -10,7 +10,8 @@ half of ours); Liero-Mielke-Savare's ``HK`` is the case ``kappa = 1/2``.
 **Static form** (Liero-Mielke-Savare 2018, logarithmic entropy-transport), with
 ``theta(x, y) = min(|x - y| / (2 kappa), pi/2)`` and ``ell = -log cos^2 theta``:
 
-    WFR^2(mu0, mu1) = 4 kappa^2 min_{gamma >= 0} KL(P0#gamma | mu0) + KL(P1#gamma | mu1) + sum gamma ell,
+    WFR^2(mu0, mu1) = 4 kappa^2 min_{gamma >= 0} KL(P0#gamma | mu0) + KL(P1#gamma | mu1) + sum gamma
+    ell,
 
 ``KL(p | q) = sum p log(p / q) - p + q``. Its first-order conditions on the support
 of an optimal ``gamma`` read ``sigma0_i sigma1_j = cos^2 theta_ij`` with
@@ -105,4 +106,12 @@ from ._plan import HKPlan
 from ._solver import DENSE_NEWTON, NEWTON_FACTOR, NEWTON_FROM
 
 __all__ = ["HKPlan", "cost_matrix", "hk_action", "hk_interpolate", "hk_plan"]
-__all__ += ["BLOCK_BYTES", "CACHE_PAIRS", "DEFAULT_BLUR", "DENSE_NEWTON", "EPS_FLOOR", "NEWTON_FACTOR", "NEWTON_FROM"]
+__all__ += [
+    "BLOCK_BYTES",
+    "CACHE_PAIRS",
+    "DEFAULT_BLUR",
+    "DENSE_NEWTON",
+    "EPS_FLOOR",
+    "NEWTON_FACTOR",
+    "NEWTON_FROM",
+]

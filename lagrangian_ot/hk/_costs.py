@@ -13,7 +13,8 @@ _HALF_PI = 0.5 * math.pi
 
 
 def cost_matrix(x: torch.Tensor, y: torch.Tensor, kappa: float) -> torch.Tensor:
-    """The entropy-transport cost ``4 kappa^2 ell(|x_i - y_j|)``, ``(n, m)``; ``inf`` from ``pi kappa`` on.
+    """The entropy-transport cost ``4 kappa^2 ell(|x_i - y_j|)``, ``(n, m)``; ``inf`` from
+    ``pi kappa`` on.
 
     ``ell(d) = -log cos^2(d / (2 kappa))``, evaluated as ``-2 log1p(-2 sin^2(d / (4 kappa)))``
     (accurate at small distances, where the cost is ``|x - y|^2 (1 + O(d^2 / kappa^2))``).
@@ -48,17 +49,38 @@ class _Costs:
         step = max(1, BLOCK_BYTES // (8 * self.y.shape[0]))
         for s in range(0, self.x.shape[0], step):
             rows = slice(s, s + step)
-            yield s, self.full[rows] if self.full is not None else cost_matrix(self.x[rows], self.y, self.kappa)
+            yield (
+                s,
+                self.full[rows]
+                if self.full is not None
+                else cost_matrix(self.x[rows], self.y, self.kappa),
+            )
+
+    @property
+    def m(self) -> int:
+        return self.y.shape[0]
+
+    def pairs(self):
+        """``(i, j, c_ij)`` flattened over the row blocks of :meth:`row_blocks`, as the kernels of
+        ``kernels/softmin.py`` give them (whole rows, row-major)."""
+        cols = torch.arange(self.m, device=self.y.device)
+        for s, c in self.row_blocks():
+            i = torch.arange(s, s + c.shape[0], device=c.device)[:, None].expand_as(c)
+            yield i.reshape(-1), cols.expand_as(c).reshape(-1), c.reshape(-1)
 
     def rows(self, h: torch.Tensor, eps: float) -> torch.Tensor:
-        """The soft-minimum kernel of the Sinkhorn loop: ``-eps log sum_j exp((h_j - c_ij) / eps)``."""
+        """The soft-minimum kernel of the Sinkhorn loop:
+        ``-eps log sum_j exp((h_j - c_ij) / eps)``."""
         return self.softmin(h, torch.zeros_like(h), eps)
 
     def cols(self, h: torch.Tensor, eps: float) -> torch.Tensor:
         return self.softmin(h, torch.zeros_like(h), eps, transpose=True)
 
-    def softmin(self, g: torch.Tensor, log_w: torch.Tensor, eps: float, transpose: bool = False) -> torch.Tensor:
-        """``-eps log sum_j w_j exp((g_j - c_ij) / eps)`` per row (``eps = 0``: ``min_j c_ij - g_j``).
+    def softmin(
+        self, g: torch.Tensor, log_w: torch.Tensor, eps: float, transpose: bool = False
+    ) -> torch.Tensor:
+        """``-eps log sum_j w_j exp((g_j - c_ij) / eps)`` per row (``eps = 0``:
+        ``min_j c_ij - g_j``).
 
         ``transpose=True`` reduces over the rows instead (one value per column).
         """
@@ -73,20 +95,26 @@ class _Costs:
         return torch.cat(out)
 
 
-def _softmin_block(c: torch.Tensor, g: torch.Tensor, log_w: torch.Tensor, eps: float) -> torch.Tensor:
+def _softmin_block(
+    c: torch.Tensor, g: torch.Tensor, log_w: torch.Tensor, eps: float
+) -> torch.Tensor:
     if eps == 0.0:
         return (c - g).amin(dim=1)
     return -eps * torch.logsumexp(log_w + (g - c) / eps, dim=1)
 
 
-def _has_partner(p: torch.Tensor, q: torch.Tensor, q_ok: torch.Tensor, reach: float) -> torch.Tensor:
+def _has_partner(
+    p: torch.Tensor, q: torch.Tensor, q_ok: torch.Tensor, reach: float
+) -> torch.Tensor:
     """For each row of ``p``: is some ``q[q_ok]`` nearer than ``reach``? (row blocks)"""
     q = q[q_ok]
     if q.shape[0] == 0:
         return torch.zeros(p.shape[0], dtype=torch.bool, device=p.device)
     step = max(1, BLOCK_BYTES // (8 * q.shape[0]))
     out = [
-        (torch.cdist(p[s : s + step], q, compute_mode="donot_use_mm_for_euclid_dist") < reach).any(1)
+        (torch.cdist(p[s : s + step], q, compute_mode="donot_use_mm_for_euclid_dist") < reach).any(
+            1
+        )
         for s in range(0, p.shape[0], step)
     ]
     return torch.cat(out)

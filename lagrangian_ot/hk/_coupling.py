@@ -10,7 +10,6 @@ from typing import Any
 import torch
 
 from .._geometry import diameter
-from .._sinkhorn import ROW_CAP
 from ..errors import InputError, check_cloud, check_int, check_positive
 from ..kernels.threads import fit_threads
 from ._costs import _Costs, _has_partner
@@ -20,15 +19,23 @@ from ._solver import _lower_bound, _solve, _sparse_plan
 EPS_FLOOR = 1e-11  # eps is at least this fraction of 4 kappa^2 (Newton systems stay solvable)
 DEFAULT_BLUR = 1e-3  # default blur, relative to min(diameter, pi kappa)
 RESIDUAL_WARN = 1e-4  # a final marginal residual above this is not converged (and warns)
+ROW_CAP = 64  # default row_cap: entries kept per row of the plan's sparse form
 
 
-def _check(x, y, a, b, kappa) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float]:
+def _check(
+    x, y, a, b, kappa
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float]:
     for name, cloud in (("x", x), ("y", y)):
         check_cloud(cloud, name)
         if cloud.dim() != 2:
-            raise InputError(f"{name} must have shape (n, d); batches are not supported, got {tuple(cloud.shape)}")
+            raise InputError(
+                f"{name} must have shape (n, d); batches "
+                f"are not supported, got {tuple(cloud.shape)}"
+            )
     if x.shape[1] != y.shape[1]:
-        raise InputError(f"x and y must have the same dimension d, got {x.shape[1]} and {y.shape[1]}")
+        raise InputError(
+            f"x and y must have the same dimension d, got {x.shape[1]} and {y.shape[1]}"
+        )
     if x.device != y.device:
         raise InputError(f"x is on {x.device} but y is on {y.device}")
     kappa = check_positive(kappa, "kappa")
@@ -37,10 +44,15 @@ def _check(x, y, a, b, kappa) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
     masses = []
     for name, w, cloud in (("a", a, x), ("b", b, y)):
         if w is None:
-            w = torch.full((cloud.shape[0],), 1.0 / cloud.shape[0], dtype=cloud.dtype, device=cloud.device)
+            w = torch.full(
+                (cloud.shape[0],), 1.0 / cloud.shape[0], dtype=cloud.dtype, device=cloud.device
+            )
         w = torch.as_tensor(w, device=cloud.device)
         if w.shape != (cloud.shape[0],):
-            raise InputError(f"{name} must have shape ({cloud.shape[0]},) to match the cloud, got {tuple(w.shape)}")
+            raise InputError(
+                f"{name} must have shape ({cloud.shape[0]},) "
+                f"to match the cloud, got {tuple(w.shape)}"
+            )
         if not w.is_floating_point():
             w = w.to(cloud.dtype)
         if not bool(torch.isfinite(w).all()):
@@ -54,7 +66,8 @@ def _check(x, y, a, b, kappa) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
 
 
 def _semi_coupling(a, b, src, dst, gamma):
-    """Pairs, decays and growths of the semi-coupling induced by ``gamma`` (docstring of :mod:`lagrangian_ot.hk`)."""
+    """Pairs, decays and growths of the semi-coupling induced by ``gamma`` (docstring of
+    :mod:`lagrangian_ot.hk`)."""
     m = b.shape[0]
     g0 = torch.zeros_like(a).index_add_(0, src, gamma)  # P0#gamma on the kept entries
     g1 = torch.zeros_like(b).index_add_(0, dst, gamma)
@@ -75,7 +88,8 @@ def _semi_coupling(a, b, src, dst, gamma):
 
 
 def _static(x, y, a, b, kappa, src, dst, gamma, g0, g1) -> float:
-    """``4 kappa^2 [KL(g0 | a) + KL(g1 | b) + sum gamma ell]`` for a plan supported on admissible pairs."""
+    """``4 kappa^2 [KL(g0 | a) + KL(g1 | b) + sum gamma ell]`` for a plan supported on admissible
+    pairs."""
     pairs = (src >= 0) & (dst >= 0)
     s, t, gam = src[pairs], dst[pairs], gamma[pairs]
     theta = (x[s] - y[t]).norm(dim=-1) / (2.0 * kappa)
@@ -102,12 +116,12 @@ def hk_plan(
     row_cap: int = ROW_CAP,
     progress: bool | None = None,
 ) -> HKPlan:
-    """Optimal Wasserstein-Fisher-Rao semi-coupling between ``sum a_i delta_x_i`` and ``sum b_j delta_y_j``.
+    """Optimal Wasserstein-Fisher-Rao semi-coupling between ``sum a_i delta_x_i`` and
+    ``sum b_j delta_y_j``.
 
-    Solves the logarithmic entropy-transport problem (docstring of :mod:`lagrangian_ot.hk`) by annealed
-    log-domain unbalanced Sinkhorn and builds the Liero-Mielke-Savare semi-coupling
-    of its plan: travelling particles for the pairs, pure decay and growth for the
-    uncovered points.
+    Solves the logarithmic entropy-transport problem (docstring of :mod:`lagrangian_ot.hk`) by
+    annealed log-domain unbalanced Sinkhorn and builds the Liero-Mielke-Savare semi-coupling of its
+    plan: travelling particles for the pairs, pure decay and growth for the uncovered points.
 
     Parameters
     ----------
@@ -179,7 +193,9 @@ def hk_plan(
         blur_used = DEFAULT_BLUR * (scale or min(1.0, reach)) if blur is None else blur
         eps = max(2.0 * blur_used**2, EPS_FLOOR * rho)
         costs = _Costs(xa, yb, kappa)
-        f, g, solver = _solve(costs, aa, bb, rho, eps, scale**2, scaling, tol, max_iter, row_cap, progress)
+        f, g, solver = _solve(
+            costs, aa, bb, rho, eps, scale**2, scaling, tol, max_iter, row_cap, progress
+        )
         residual = solver["residual"]
         if residual > RESIDUAL_WARN:
             warnings.warn(
@@ -206,7 +222,9 @@ def hk_plan(
         return torch.tensor(v, dtype=dtype, device=x.device)
 
     return HKPlan(
-        x=x, y=y, a=a, b=b, kappa=kappa, src=src, dst=dst, gamma=gamma.to(dtype), h0=h0.to(dtype), h1=h1.to(dtype),
-        value=scalar(value), static=scalar(static), lower=scalar(lower), gap=max(0.0, value - lower),  # a scalar tensor, rounded up (HKPlan)
+        x=x, y=y, a=a, b=b, kappa=kappa, src=src, dst=dst, gamma=gamma.to(dtype),
+        h0=h0.to(dtype), h1=h1.to(dtype), value=scalar(value), static=scalar(static),
+        lower=scalar(lower),
+        gap=max(0.0, value - lower),  # a scalar tensor, rounded up (HKPlan)
         method="sinkhorn", info=info,
     )  # fmt: skip

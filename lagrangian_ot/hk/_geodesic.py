@@ -12,8 +12,11 @@ from ..errors import InputError, check_int, check_times
 from ._plan import HKPlan, _ends
 
 
-def _state(plan: HKPlan, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Positions, masses, velocities, sources at times ``t (T,)``: ``(T, K, d), (T, K), (T, K, d), (T, K)``."""
+def _state(
+    plan: HKPlan, t: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Positions, masses, velocities, sources at times ``t (T,)``:
+    ``(T, K, d), (T, K), (T, K, d), (T, K)``."""
     start, end = _ends(plan)  # (K, d)
     delta = end - start
     theta = delta.norm(dim=-1) / (2.0 * plan.kappa)  # (K,)
@@ -27,17 +30,23 @@ def _state(plan: HKPlan, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, t
     source = 2.0 * (px * dpx + py * dpy)
     # fraction of the segment covered: polar angle over theta (its limit t r1 / px at theta = 0)
     safe_theta = torch.where(theta > 0, theta, torch.ones_like(theta))
-    limit = torch.where(px > 0, tt * r1 / torch.where(px > 0, px, torch.ones_like(px)), torch.zeros_like(px))
+    limit = torch.where(
+        px > 0, tt * r1 / torch.where(px > 0, px, torch.ones_like(px)), torch.zeros_like(px)
+    )
     frac = torch.where(theta > 0, torch.atan2(py, px) / safe_theta, limit)
     points = start + frac[..., None] * delta  # (T, K, d)
     speed = r0 * r1 * torch.sinc(theta / math.pi)  # sqrt(h0 h1) sin(theta) / theta
     moving = h > 0
-    rate = torch.where(moving, speed / torch.where(moving, h, torch.ones_like(h)), torch.zeros_like(h))
+    rate = torch.where(
+        moving, speed / torch.where(moving, h, torch.ones_like(h)), torch.zeros_like(h)
+    )
     velocities = rate[..., None] * delta
     return points, h, velocities, source
 
 
-def hk_interpolate(plan: HKPlan, t) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def hk_interpolate(
+    plan: HKPlan, t
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Particles of the WFR geodesic at time(s) ``t``: positions, masses, velocities, sources.
 
     Each row of the plan is a travelling Dirac (docstring of :mod:`lagrangian_ot.hk`): mass
@@ -63,12 +72,14 @@ def hk_interpolate(plan: HKPlan, t) -> tuple[torch.Tensor, torch.Tensor, torch.T
     >>> x, y = torch.tensor([[0.0]]), torch.tensor([[1.0]])
     >>> plan = hk_plan(x, y, torch.tensor([1.0]), torch.tensor([1.0]), kappa=1.0)
     >>> z, h, v, s = hk_interpolate(plan, 0.5)
-    >>> round(float(z[0, 0]), 6), round(float(h[0]), 6), round(float(s[0]), 6)  # the midpoint, lighter
+    >>> round(float(z[0, 0]), 6), round(float(h[0]), 6), round(float(s[0]), 6)  # midpoint, lighter
     (0.5, 0.938791, 0.0)
     """
     if not isinstance(plan, HKPlan):
         raise InputError(f"plan must be an HKPlan (from hk_plan), got {type(plan).__name__}")
-    tt, scalar = check_times(t, "t", hint=": the travelling-Dirac path is not extrapolated", dtype=plan.h0.dtype)
+    tt, scalar = check_times(
+        t, "t", hint=": the travelling-Dirac path is not extrapolated", dtype=plan.h0.dtype
+    )
     tt = tt.to(plan.h0.device)
     points, masses, velocities, sources = _state(plan, tt)
     if scalar:
@@ -105,6 +116,6 @@ def hk_action(plan: HKPlan, n_times: int = 16) -> float:
 def _as_double(plan: HKPlan) -> HKPlan:
     d = {name: getattr(plan, name).double() for name in ("x", "y", "a", "b", "gamma", "h0", "h1")}
     return HKPlan(
-        src=plan.src, dst=plan.dst, kappa=plan.kappa, value=plan.value, static=plan.static, lower=plan.lower,
-        gap=plan.gap, method=plan.method, info=plan.info, **d,
+        src=plan.src, dst=plan.dst, kappa=plan.kappa, value=plan.value, static=plan.static,
+        lower=plan.lower, gap=plan.gap, method=plan.method, info=plan.info, **d,
     )  # fmt: skip

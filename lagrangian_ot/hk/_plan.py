@@ -12,7 +12,8 @@ from ..result import upper_bound
 
 @dataclass(frozen=True)
 class HKPlan:
-    """An optimal semi-coupling for Wasserstein-Fisher-Rao transport (see the docstring of :mod:`lagrangian_ot.hk`).
+    """An optimal semi-coupling for Wasserstein-Fisher-Rao transport (see the docstring of
+    :mod:`lagrangian_ot.hk`).
 
     Row ``k`` is one travelling particle: from mass ``h0[k]`` at ``x[src[k]]`` to mass
     ``h1[k]`` at ``y[dst[k]]``. ``src[k] = -1`` marks pure growth at ``y[dst[k]]``
@@ -102,13 +103,15 @@ class HKPlan:
 
     @property
     def angle(self) -> torch.Tensor:
-        """Cone angle ``theta = |end - start| / (2 kappa)`` of each particle, ``(K,)``, below pi/2."""
+        """Cone angle ``theta = |end - start| / (2 kappa)`` of each particle, ``(K,)``, below
+        pi/2."""
         start, end = _ends(self)
         return (end - start).norm(dim=-1) / (2.0 * self.kappa)
 
     @property
     def pair_costs(self) -> torch.Tensor:
-        """Cone cost ``4 kappa^2 (h0 + h1 - 2 sqrt(h0 h1) cos theta)`` of each particle, ``(K,)``."""
+        """Cone cost ``4 kappa^2 (h0 + h1 - 2 sqrt(h0 h1) cos theta)`` of each particle,
+        ``(K,)``."""
         return _cone_cost(self.h0, self.h1, self.angle, self.kappa)
 
 
@@ -117,7 +120,8 @@ def _ends(plan: HKPlan) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _endpoints(x, y, src, dst) -> tuple[torch.Tensor, torch.Tensor]:
-    """Start and end of each particle, ``(K, d)`` each: a decay ends, a growth starts, where it stands."""
+    """Start and end of each particle, ``(K, d)`` each: a decay ends, a growth starts, where it
+    stands."""
     has_src = (src >= 0).unsqueeze(-1)
     has_dst = (dst >= 0).unsqueeze(-1)
     xs = x[src.clamp_min(0)]
@@ -125,7 +129,9 @@ def _endpoints(x, y, src, dst) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.where(has_src, xs, yd), torch.where(has_dst, yd, xs)
 
 
-def _cone_cost(h0: torch.Tensor, h1: torch.Tensor, theta: torch.Tensor, kappa: float) -> torch.Tensor:
+def _cone_cost(
+    h0: torch.Tensor, h1: torch.Tensor, theta: torch.Tensor, kappa: float
+) -> torch.Tensor:
     """``4 kappa^2 (h0 + h1 - 2 sqrt(h0 h1) cos theta)``, written without cancellation."""
     r0, r1 = h0.sqrt(), h1.sqrt()
     return 4.0 * kappa**2 * ((r0 - r1) ** 2 + 4.0 * r0 * r1 * torch.sin(0.5 * theta) ** 2)

@@ -7,10 +7,9 @@ import math
 
 import torch
 
-from .. import _sinkhorn
+from .. import _entropic, _sinkhorn
 from .._cg import pcg
 from .._progress import Progress
-from .._sinkhorn import top_entries
 from ._costs import _Costs
 
 DENSE_NEWTON = 1_000  # Newton systems up to this size (n + m) are solved densely
@@ -36,7 +35,8 @@ def _anneal(costs: _Costs, a, b, rho: float, eps: float, eps0: float, scaling: f
 
 class _Dual:
     """The entropic dual at ``eps``: ``D(f, g) = -rho sum a expm1(-f/rho) - rho sum b expm1(-g/rho)
-    - eps (sum gamma - sum a b)``, its gradient (first-order marginal residuals) and Newton steps."""
+    - eps (sum gamma - sum a b)``, its gradient (first-order marginal residuals) and Newton
+      steps."""
 
     def __init__(self, costs: _Costs, a, b, rho: float, eps: float):
         self.costs, self.a, self.b, self.rho, self.eps = costs, a, b, rho, eps
@@ -44,7 +44,8 @@ class _Dual:
         self.total = float(a.sum() + b.sum())
 
     def evaluate(self, f, g):
-        """``(D, grad_f, grad_g, residual, P0#gamma, P1#gamma)``; ``grad_f = a e^(-f/rho) - P0#gamma``.
+        """``(D, grad_f, grad_g, residual, P0#gamma, P1#gamma)``;
+        ``grad_f = a e^(-f/rho) - P0#gamma``.
 
         The residual is ``(|grad_f|_1 + |grad_g|_1) / (sum a + sum b)``.
         """
@@ -53,7 +54,9 @@ class _Dual:
         g1 = self.b * ((g - self.costs.softmin(f, self.log_a, eps, transpose=True)) / eps).exp()
         ea, eb = self.a * (-f / rho).exp(), self.b * (-g / rho).exp()
         mass = float(g0.sum())
-        value = -rho * float((self.a * torch.expm1(-f / rho)).sum() + (self.b * torch.expm1(-g / rho)).sum())
+        value = -rho * float(
+            (self.a * torch.expm1(-f / rho)).sum() + (self.b * torch.expm1(-g / rho)).sum()
+        )
         value -= eps * (mass - float(self.a.sum() * self.b.sum()))
         grad_f, grad_g = ea - g0, eb - g1
         residual = float(grad_f.abs().sum() + grad_g.abs().sum()) / self.total
@@ -62,23 +65,30 @@ class _Dual:
     def direction(self, f, g, grad_f, grad_g, g0, g1, row_cap: int, rtol: float):
         """Newton direction: ``-Hessian^-1 grad``, the Hessian being
 
-        ``-[[diag(a e^(-f/rho) / rho + g0 / eps), gamma / eps], [gamma^T / eps, diag(b e^(-g/rho) / rho + g1 / eps)]]``:
-        a dense Cholesky solve for small problems, else Jacobi-preconditioned conjugate gradients
-        on the plan's entries kept by :func:`_sparse_plan` (relative residual ``rtol``).
+        ``-[[D_f, gamma / eps], [gamma^T / eps, D_g]]``, with
+        ``D_f = diag(a e^(-f/rho) / rho + g0 / eps)`` and
+        ``D_g = diag(b e^(-g/rho) / rho + g1 / eps)``:
+        a dense Cholesky solve for small problems, else Jacobi-preconditioned conjugate gradients on
+        the plan's entries kept by :func:`_sparse_plan` (relative residual ``rtol``).
         """
         eps, rho = self.eps, self.rho
         n, m = f.shape[0], g.shape[0]
-        diag = torch.cat([self.a * (-f / rho).exp() / rho + g0 / eps, self.b * (-g / rho).exp() / rho + g1 / eps])
+        diag = torch.cat(
+            [self.a * (-f / rho).exp() / rho + g0 / eps, self.b * (-g / rho).exp() / rho + g1 / eps]
+        )
         rhs = torch.cat([grad_f, grad_g])
         if self.costs.full is not None and n + m <= DENSE_NEWTON:
-            plan = (self.log_a[:, None] + self.log_b + (f[:, None] + g - self.costs.full) / eps).exp() / eps
+            plan = (
+                self.log_a[:, None] + self.log_b + (f[:, None] + g - self.costs.full) / eps
+            ).exp() / eps
             hess = torch.diag(diag)
             hess[:n, n:] = plan
             hess[n:, :n] = plan.t()
             chol, failed = torch.linalg.cholesky_ex(hess)
             if int(failed) == 0:
                 return torch.cholesky_solve(rhs[:, None], chol)[:, 0]
-            return torch.linalg.solve(hess, rhs)  # positive definite, but not to round-off: eps << rho
+            # positive definite, but not to round-off: eps << rho
+            return torch.linalg.solve(hess, rhs)
         s, t, v, _ = _sparse_plan(self.costs, self.a, self.b, f, g, eps, row_cap)
         v = v / eps
 
@@ -88,7 +98,9 @@ class _Dual:
             out_g = torch.zeros_like(ug).index_add_(0, t, v * uf[s])
             return diag * u + torch.cat([out_f, out_g])
 
-        u, _, _ = pcg(lambda p: matvec(p[0])[None], lambda r: r / diag, rhs[None], rtol, 2 * (n + m) + 50)
+        u, _, _ = pcg(
+            lambda p: matvec(p[0])[None], lambda r: r / diag, rhs[None], rtol, 2 * (n + m) + 50
+        )
         return u[0]
 
 
@@ -127,7 +139,16 @@ def _newton(dual: _Dual, f, g, tol: float, max_steps: int, row_cap: int):
 
 
 def _solve(
-    costs: _Costs, a, b, rho: float, eps: float, eps0: float, scaling: float, tol: float, max_iter: int, row_cap: int,
+    costs: _Costs,
+    a,
+    b,
+    rho: float,
+    eps: float,
+    eps0: float,
+    scaling: float,
+    tol: float,
+    max_iter: int,
+    row_cap: int,
     progress: bool | None = False,
 ):
     """Annealed Sinkhorn down to ``NEWTON_FROM * eps``, then Newton continuation down to ``eps``.
@@ -143,7 +164,8 @@ def _solve(
     (zero at the optimum).
     """
     e = max(min(eps0, NEWTON_FROM * eps), eps)
-    total = 2 + max(0, math.ceil(math.log(e / eps) / math.log(1 / NEWTON_FACTOR)))  # annealing, Newton levels
+    # annealing, Newton levels
+    total = 2 + max(0, math.ceil(math.log(e / eps) / math.log(1 / NEWTON_FACTOR)))
     with Progress(total, enabled=progress) as bar:
         bar.step("annealed Sinkhorn")
         f, g, updates = _anneal(costs, a, b, rho, e, eps0, scaling)
@@ -151,17 +173,27 @@ def _solve(
         while True:
             last = e <= eps
             bar.step(f"Newton at eps {e:.1e}")
-            f, g, k, residual = _newton(_Dual(costs, a, b, rho, e), f, g, tol if last else 1e-2, max_iter, row_cap)
+            f, g, k, residual = _newton(
+                _Dual(costs, a, b, rho, e), f, g, tol if last else 1e-2, max_iter, row_cap
+            )
             steps, levels = steps + k, levels + 1
             if last:
                 break
             e = max(e * NEWTON_FACTOR, eps)
-    info = {"sinkhorn_updates": updates, "newton_steps": steps, "newton_levels": levels, "residual": residual}
+    info = {
+        "sinkhorn_updates": updates,
+        "newton_steps": steps,
+        "newton_levels": levels,
+        "residual": residual,
+    }
     return f, g, info
 
 
-def _lower_bound(costs: _Costs, f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, rho: float) -> float:
-    """Dual value ``rho [sum a (1 - e^(-f/rho)) + sum b (1 - e^(-g/rho))]`` at c-transformed potentials."""
+def _lower_bound(
+    costs: _Costs, f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, rho: float
+) -> float:
+    """Dual value ``rho [sum a (1 - e^(-f/rho)) + sum b (1 - e^(-g/rho))]`` at c-transformed
+    potentials."""
     zero_a, zero_b = torch.zeros_like(a), torch.zeros_like(b)
     g = costs.softmin(f, zero_a, 0.0, transpose=True)  # g_j = min_i c_ij - f_i: feasible
     f = costs.softmin(g, zero_b, 0.0)  # f_i = min_j c_ij - g_j: feasible, and no smaller dual value
@@ -169,16 +201,10 @@ def _lower_bound(costs: _Costs, f: torch.Tensor, a: torch.Tensor, b: torch.Tenso
 
 
 def _sparse_plan(costs: _Costs, a, b, f, g, eps: float, row_cap: int):
-    """Per row, the ``row_cap`` largest plan entries above the relative floor: ``src, dst, gamma, dropped``."""
-    log_a, log_b = a.log(), b.log()
-    k = min(row_cap, b.shape[0])
-    src, dst, mass, dropped = [], [], [], 0.0
-    for s, c in costs.row_blocks():
-        rows = slice(s, s + c.shape[0])
-        logp = log_a[rows, None] + log_b + (f[rows, None] + g - c) / eps  # (r, m), log gamma
-        i, j, p, rest = top_entries(logp, k, s)
-        src.append(i)
-        dst.append(j)
-        mass.append(p)
-        dropped += rest
-    return torch.cat(src), torch.cat(dst), torch.cat(mass), dropped
+    """Per row, the ``row_cap`` largest plan entries above the relative floor (the entropic
+    plans' builder, :func:`lagrangian_ot._entropic.sparse_plan`): ``src, dst, gamma, dropped``,
+    sorted by ``src`` then ``dst``."""
+    src, dst, gamma, dropped, _, _ = _entropic.sparse_plan(
+        costs, f, g, a.log(), b.log(), eps, 0.0, row_cap=row_cap
+    )
+    return src, dst, gamma, dropped

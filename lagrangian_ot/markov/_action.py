@@ -36,11 +36,15 @@ def log_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     [0.0, 0.0]
     """
     empty = (a == 0) | (b == 0)
-    theta = _log_mean_derivatives(torch.where(empty, 1.0, a), torch.where(empty, 1.0, b), order=0)[0]
+    theta = _log_mean_derivatives(torch.where(empty, 1.0, a), torch.where(empty, 1.0, b), order=0)[
+        0
+    ]
     return torch.where(empty, 0.0, theta)
 
 
-def _log_mean_derivatives(a: torch.Tensor, b: torch.Tensor, order: int = 2) -> tuple[torch.Tensor, ...]:
+def _log_mean_derivatives(
+    a: torch.Tensor, b: torch.Tensor, order: int = 2
+) -> tuple[torch.Tensor, ...]:
     """``theta``, and with ``order=2`` also ``d theta / da``, ``d^2 theta / da^2`` and
     ``d^2 theta / da db``, at positive ``(a, b)``.
 

@@ -38,11 +38,14 @@ def _check_tensor(x, name: str, dim: int) -> torch.Tensor:
 
 
 def _check_probability(p: torch.Tensor, name: str, n: int, tol: float) -> torch.Tensor:
-    """A nonnegative vector of length ``n`` summing to 1 within ``tol``, as float64, renormalised."""
+    """A nonnegative vector of length ``n`` summing to 1 within ``tol``, as float64,
+    renormalised."""
     if p.shape[0] != n:
         raise InputError(f"{name} has length {p.shape[0]}, but rho0 has length {n}")
     if bool((p < 0).any()):
-        raise InputError(f"{name} has negative entries (smallest {float(p.min()):.3g}); masses must be >= 0")
+        raise InputError(
+            f"{name} has negative entries (smallest {float(p.min()):.3g}); masses must be >= 0"
+        )
     p = p.double()
     total = float(p.sum())
     if abs(total - 1.0) > tol:
@@ -59,14 +62,17 @@ def _check_rates(rates: torch.Tensor, pi: torch.Tensor, tol: float) -> torch.Ten
     k.fill_diagonal_(0.0)
     if bool((k < 0).any()):
         x, y = np.unravel_index(int(torch.argmin(k)), (n, n))
-        raise InputError(f"rates has negative off-diagonal entries (K({x}, {y}) = {float(k[x, y]):.3g})")
+        raise InputError(
+            f"rates has negative off-diagonal entries (K({x}, {y}) = {float(k[x, y]):.3g})"
+        )
     flow = pi[:, None] * k
     gap = (flow - flow.T).abs()
     bad = gap > tol * torch.maximum(flow, flow.T)
     if bool(bad.any()):
         x, y = (int(i) for i in torch.nonzero(bad)[0])
         raise InputError(
-            f"rates are not reversible with respect to pi: pi_x K(x, y) = {float(flow[x, y]):.6g} but "
+            "rates are not reversible with respect to pi: "
+            f"pi_x K(x, y) = {float(flow[x, y]):.6g} but "
             f"pi_y K(y, x) = {float(flow[y, x]):.6g} for (x, y) = ({x}, {y})"
         )
     return 0.5 * (flow + flow.T)
@@ -104,7 +110,9 @@ def _match_components(
         nodes = torch.as_tensor(np.flatnonzero(label == c), device=p0.device)
         m0, m1 = float(p0[nodes].sum()), float(p1[nodes].sum())
         if abs(m0 - m1) > tol:
-            shown = str(nodes.tolist()) if len(nodes) <= 8 else str(nodes[:8].tolist())[:-1] + ", ...]"
+            shown = (
+                str(nodes.tolist()) if len(nodes) <= 8 else str(nodes[:8].tolist())[:-1] + ", ...]"
+            )
             raise InputError(
                 f"rho0 and rho1 put different masses ({m0:.6g} vs {m1:.6g}) on the states {shown}, "
                 "which no edge joins to the others: the distance is infinite"
@@ -114,7 +122,9 @@ def _match_components(
     return proj, p1
 
 
-def _initial_path(p0: torch.Tensor, p1: torch.Tensor, pi: torch.Tensor, label: torch.Tensor, steps: int):
+def _initial_path(
+    p0: torch.Tensor, p1: torch.Tensor, pi: torch.Tensor, label: torch.Tensor, steps: int
+):
     """``(T + 1, n)``: the straight path, pulled towards ``pi`` (rescaled to the mass of ``p0`` on
     every component) by ``sin(pi t) / 2``, so that no interior node starts near zero."""
     count = int(label.max()) + 1
@@ -126,7 +136,9 @@ def _initial_path(p0: torch.Tensor, p1: torch.Tensor, pi: torch.Tensor, label: t
     return (1.0 - pull) * ((1.0 - s) * p0 + s * p1) + pull * nu
 
 
-def _floor(p0: torch.Tensor, p1: torch.Tensor, pi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _floor(
+    p0: torch.Tensor, p1: torch.Tensor, pi: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Both endpoints mixed with ``pi`` by :data:`FLOOR` if either has a density below it (both,
     so that they keep equal masses on every component)."""
     if float(torch.minimum(p0, p1).div(pi).min()) < FLOOR:

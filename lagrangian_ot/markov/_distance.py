@@ -10,6 +10,7 @@ from functools import reduce
 import torch
 
 from ..errors import InputError, check_int
+from ..result import scalar
 from ._action import _Action
 from ._checks import (
     FLOOR,
@@ -35,9 +36,10 @@ class MarkovGeodesic:
     ----------
     distance : float
         ``W(rho0, rho1) = sqrt(value)``.
-    value : float
-        ``W^2``, the minimal discrete action (a Python float: the one result whose value is not
-        yet a scalar tensor, see :mod:`lagrangian_ot.result`).
+    value : Tensor
+        ``W^2``, the minimal discrete action: a scalar tensor in the dtype and on the device of
+        the inputs (the shared result protocol, :mod:`lagrangian_ot.result`;
+        ``float(geo.value)`` is the number).
     path : Tensor
         ``(T + 1, n)``: the probability vectors ``p_k`` at the times ``k / T``; ``path[0]`` and
         ``path[-1]`` are ``rho0`` and ``rho1`` (mixed with ``pi`` if they have zeros, see
@@ -49,9 +51,9 @@ class MarkovGeodesic:
         Newton steps taken.
     residual : float
         ``(N mu + lambda^2 / 2) / value`` at the returned path (barrier gap bound plus half the
-        squared Newton decrement, see the docstring of :mod:`lagrangian_ot.markov`): an estimate of the relative excess
-        of ``value`` over the discrete minimum; 0 when nothing was solved (equal endpoints or
-        ``n_times=1``).
+        squared Newton decrement, see the docstring of :mod:`lagrangian_ot.markov`): an estimate of
+        the relative excess of ``value`` over the discrete minimum; 0 when nothing was solved (equal
+        endpoints or ``n_times=1``).
     converged : bool
         ``residual <= tol``.
     info : dict
@@ -59,7 +61,7 @@ class MarkovGeodesic:
     """
 
     distance: float
-    value: float
+    value: torch.Tensor
     path: torch.Tensor
     flux: torch.Tensor
     iterations: int
@@ -68,6 +70,8 @@ class MarkovGeodesic:
     info: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
+        if not isinstance(self.value, torch.Tensor):
+            object.__setattr__(self, "value", scalar(self.value, self.path))
         self.info.setdefault("iterations", self.iterations)
         self.info.setdefault("residuals", {"relative_excess": self.residual})
 
@@ -85,11 +89,11 @@ def markov_distance(
     """The transport distance ``W(rho0, rho1)`` of a reversible Markov chain, and its geodesic.
 
     The discrete dynamic distance of Maas (2011) with the logarithmic-mean mobility; see the
-    docstring of :mod:`lagrangian_ot.markov` for the conventions, the discretisation and the solver. The result
-    converges to the continuous-time distance as ``O(1 / n_times^2)`` for smooth geodesics
-    (from below: the mobility of time-averaged densities is at least their average mobility),
-    and at about first order when an endpoint has empty states. The graph of the rates may be
-    disconnected if both endpoints put the same mass on each of its components.
+    docstring of :mod:`lagrangian_ot.markov` for the conventions, the discretisation and the solver.
+    The result converges to the continuous-time distance as ``O(1 / n_times^2)`` for smooth
+    geodesics (from below: the mobility of time-averaged densities is at least their average
+    mobility), and at about first order when an endpoint has empty states. The graph of the rates
+    may be disconnected if both endpoints put the same mass on each of its components.
 
     Parameters
     ----------
@@ -116,8 +120,8 @@ def markov_distance(
     Returns
     -------
     MarkovGeodesic
-        ``distance``, ``value = distance^2``, the ``path (T + 1, n)`` and ``flux (T, n, n)``
-        (antisymmetric), in the dtype and on the device of the inputs.
+        ``distance`` (a float), ``value = distance^2`` (a scalar tensor), the ``path (T + 1, n)``
+        and ``flux (T, n, n)`` (antisymmetric), in the dtype and on the device of the inputs.
 
     Raises
     ------
@@ -191,7 +195,7 @@ def markov_distance(
     value = max(action.value(path), 0.0)
     return MarkovGeodesic(
         distance=math.sqrt(value),
-        value=value,
+        value=scalar(value, path.to(dtype)),
         path=path.to(dtype),
         flux=action.flux(path).to(dtype),
         iterations=iterations,

@@ -78,9 +78,9 @@ def _newton_direction(gradient, diag, sub, basis) -> torch.Tensor:
 
 
 def _damped(factor, matrix: torch.Tensor):
-    """Factor ``matrix + mu diag(matrix)`` (one matrix or a batch of blocks) with the smallest ``mu``
-    in ``0, 1e-10, 1e-9, ...`` that works (Levenberg-Marquardt damping, only needed if rounding
-    makes ``matrix`` indefinite)."""
+    """Factor ``matrix + mu diag(matrix)`` (one matrix or a batch of blocks) with the smallest
+    ``mu`` in ``0, 1e-10, 1e-9, ...`` that works (Levenberg-Marquardt damping, only needed if
+    rounding makes ``matrix`` indefinite)."""
     result = factor(matrix)
     mu = 1e-10
     while result is None:
@@ -120,7 +120,8 @@ def _block_solver(diag: torch.Tensor, sub: torch.Tensor):
 
 
 def _max_step(inner: torch.Tensor, step: torch.Tensor) -> float:
-    """The largest ``s <= 1`` keeping ``inner + s step`` at least 1/100 of ``inner`` (so positive)."""
+    """The largest ``s <= 1`` keeping ``inner + s step`` at least 1/100 of ``inner`` (so
+    positive)."""
     shrinking = step < 0
     if not bool(shrinking.any()):
         return 1.0
@@ -136,7 +137,9 @@ class _Barrier:
     def value(self, path: torch.Tensor, mu: float) -> float:
         return self.action.value(path) - mu * float(torch.log(path[1:-1]).sum())
 
-    def step(self, path: torch.Tensor, derivatives, mu: float, ref: torch.Tensor) -> tuple[torch.Tensor, float]:
+    def step(
+        self, path: torch.Tensor, derivatives, mu: float, ref: torch.Tensor
+    ) -> tuple[torch.Tensor, float]:
         """The Newton step and ``lambda^2 / 2`` (half the squared Newton decrement)."""
         gradient, diag, sub = derivatives
         inner = path[1:-1]

@@ -37,7 +37,15 @@ def duality_figure(result):
     ]
     for ax_, (title, values, cmap, sym) in zip(axes, panels):
         kw = {"vmin": -sym, "vmax": sym} if sym else {}
-        im = ax_.imshow(values, origin="lower", extent=extent, aspect="auto", cmap=cmap, interpolation="nearest", **kw)
+        im = ax_.imshow(
+            values,
+            origin="lower",
+            extent=extent,
+            aspect="auto",
+            cmap=cmap,
+            interpolation="nearest",
+            **kw,
+        )
         ax_.contour(
             np.linspace(grid.lo[0], grid.hi[0], rho.shape[1]), np.linspace(0, 1, rho.shape[0]), rho,
             levels=np.linspace(0.1, 0.9, 5) * rho.max(), colors="k", linewidths=0.5, alpha=0.5,
@@ -47,7 +55,10 @@ def duality_figure(result):
         ax_.set_xlabel("x")
     axes[0].set_ylabel("t")
     name = "Benamou-Brenier" if result.source is None else "Wasserstein-Fisher-Rao"
-    fig.suptitle(f"{name} on {grid.shape[0]} cells x {rho.shape[0] - 1} steps: value {result.value:.5g}", fontsize=10)
+    fig.suptitle(
+        f"{name} on {grid.shape[0]} cells x {rho.shape[0] - 1} steps: value {result.value:.5g}",
+        fontsize=10,
+    )
     return fig
 
 
@@ -65,8 +76,15 @@ def grid_sequence(result, times: Sequence[float] = (0, 0.25, 0.5, 0.75, 1)):
     rho_all = result.rho.double().cpu().numpy()
     for ax_, t in zip(axes, times):
         k = int(round(t * steps))
-        ax_.imshow(_style.rgba_image(rho_all[k], _style.time_color(k / steps)), origin="lower", extent=grid.extent)
+        ax_.imshow(
+            _style.rgba_image(rho_all[k], _style.time_color(k / steps)),
+            origin="lower",
+            extent=grid.extent,
+        )
         mass = float(rho_all[k].sum()) * grid.cell_volume
-        ax_.set_title(f"t = {k / steps:.2f}" + ("" if result.source is None else f", mass {mass:.3f}"), fontsize=9)
+        ax_.set_title(
+            f"t = {k / steps:.2f}" + ("" if result.source is None else f", mass {mass:.3f}"),
+            fontsize=9,
+        )
         _style.bare(ax_)
     return fig

@@ -17,7 +17,9 @@ def save(fig, path: str | os.PathLike) -> None:
 
     suffix = os.path.splitext(os.fspath(path))[1].lower()
     if suffix not in FORMATS:
-        raise InputError(f"cannot save a figure as {suffix or 'a file without suffix'}; use {', '.join(FORMATS)}")
+        raise InputError(
+            f"cannot save a figure as {suffix or 'a file without suffix'}; use {', '.join(FORMATS)}"
+        )
     folder = os.path.dirname(os.path.abspath(os.fspath(path)))
     if not os.path.isdir(folder):
         raise InputError(f"cannot save {os.fspath(path)!r}: the folder {folder!r} does not exist")
@@ -25,7 +27,9 @@ def save(fig, path: str | os.PathLike) -> None:
         fig.savefig(tmp, format=suffix[1:])
 
 
-def join_side_by_side(left: str | os.PathLike, right: str | os.PathLike, target: str | os.PathLike) -> None:
+def join_side_by_side(
+    left: str | os.PathLike, right: str | os.PathLike, target: str | os.PathLike
+) -> None:
     """Two PNG files as one, scaled to the same height (no second rendering)."""
     from PIL import Image
 

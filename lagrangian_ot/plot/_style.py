@@ -54,8 +54,11 @@ def density_alpha(rho: np.ndarray, gamma: float = 0.8, peak: float | None = None
     return np.clip(rho / (0.85 * peak), 0, 1) ** gamma if peak > 0 else np.zeros_like(rho)
 
 
-def rgba_image(rho: np.ndarray, rgb: np.ndarray, gamma: float = 0.8, peak: float | None = None) -> np.ndarray:
-    """A density as a colour image: constant colour, opacity rising with the density (:func:`density_alpha`).
+def rgba_image(
+    rho: np.ndarray, rgb: np.ndarray, gamma: float = 0.8, peak: float | None = None
+) -> np.ndarray:
+    """A density as a colour image: constant colour, opacity rising with the density
+    (:func:`density_alpha`).
 
     ``rho (H, W)`` indexed ``[x, y]`` -> ``(W, H, 4)`` ready for ``imshow(origin="lower")``.
     """

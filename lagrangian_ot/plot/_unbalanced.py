@@ -37,14 +37,24 @@ def barycenter_rows(
     for r, (label, path) in enumerate(rows):
         values = path.double().cpu().numpy()
         if values.shape != (len(times), len(x)):
-            raise InputError(f"row {label!r}: expected shape {(len(times), len(x))}, got {values.shape}")
+            raise InputError(
+                f"row {label!r}: expected shape {(len(times), len(x))}, got {values.shape}"
+            )
         for c, t in enumerate(times):
             ax = axes[r, c]
             colour = _style.time_color(t)
             ax.fill_between(x, values[c], color=colour, alpha=0.35, linewidth=0)
             ax.plot(x, values[c], color=colour, linewidth=1.0)
             mass = float(values[c].sum() * grid.cell_volume)
-            ax.text(0.5, -0.06, f"mass {mass:.3f}", transform=ax.transAxes, ha="center", va="top", fontsize=7)
+            ax.text(
+                0.5,
+                -0.06,
+                f"mass {mass:.3f}",
+                transform=ax.transAxes,
+                ha="center",
+                va="top",
+                fontsize=7,
+            )
             if r == 0:
                 ax.set_title(f"t = {t:g}")
             ax.set_ylim(0, 1.08 * top)
@@ -66,7 +76,9 @@ def fading_rows(rho, canvas: Grid, labels: Sequence[str], times: Sequence[float]
 
     rho = torch.as_tensor(rho).double().cpu().numpy()
     if rho.ndim != 4 or rho.shape[:2] != (len(labels), len(times)):
-        raise InputError(f"rho must have shape ({len(labels)}, {len(times)}, W, H), got {rho.shape}")
+        raise InputError(
+            f"rho must have shape ({len(labels)}, {len(times)}, W, H), got {rho.shape}"
+        )
     peak = float(rho.max())
     span = (canvas.hi[0] - canvas.lo[0]) / (canvas.hi[1] - canvas.lo[1])
     fig = Figure(figsize=(1.9 * span * len(times), 1.9 * len(labels) + 0.35), layout="constrained")
@@ -74,7 +86,8 @@ def fading_rows(rho, canvas: Grid, labels: Sequence[str], times: Sequence[float]
     for r, label in enumerate(labels):
         for c, t in enumerate(times):
             ax = axes[r, c]
-            img = _style.rgba_image(rho[r, c], _style.time_color(t), peak=peak)  # one scale: fading shows
+            # one scale: fading shows
+            img = _style.rgba_image(rho[r, c], _style.time_color(t), peak=peak)
             ax.imshow(img, origin="lower", extent=canvas.extent)
             _style.bare(ax)
             if r == 0:
