@@ -59,6 +59,20 @@ def test_gaussians_2d_within_one_percent(gauss64):
 
 
 @pytest.mark.slow
+def test_the_path_is_a_valid_density_path():
+    """The returned path is nonnegative with each time's mass kept, so it goes straight into
+    least_action_velocity (the README's example); the splitting's iterate dips below zero."""
+    from lagrangian_ot.dynamic import least_action_velocity
+
+    g = square_grid(24)
+    res = benamou_brenier(gaussian(g, (0.3, 0.4), 0.07), gaussian(g, (0.65, 0.6), 0.1), g, n_times=12)
+    assert float(res.rho.min()) >= 0.0
+    mass = res.rho.flatten(1).sum(1) * g.cell_volume
+    assert torch.allclose(mass, torch.ones_like(mass), atol=1e-10)
+    v = least_action_velocity(res.rho, g, dt=1 / 12)
+    assert bool(torch.isfinite(v.velocity).all())
+
+
 def test_gaussians_error_falls_with_the_grid(gauss64):
     errors = []
     for n, steps in ((8, 4), (12, 6)):

@@ -87,7 +87,7 @@ def solve_on_grid(
     centred = st.interp(out.u)
     d = grid.dim
     return DynamicResult(
-        rho=out.u[0] * units.density,
+        rho=_nonnegative(out.u[0]) * units.density,
         momentum=torch.stack(centred[1 : 1 + d], dim=-1) * units.momentum,
         source=None if c is None else centred[-1] * math.sqrt(c) * units.density,
         potential=out.p / step * (value_scale / units.M),
@@ -97,3 +97,14 @@ def solve_on_grid(
         converged=out.converged,
         grid=grid,
     )
+
+
+def _nonnegative(rho: torch.Tensor) -> torch.Tensor:
+    """The path's densities with the splitting's small negative values (about ``tol`` of the
+    peak) set to zero and each time's mass kept, so the path is a valid input elsewhere
+    (``least_action_velocity``, figures)."""
+    mass = rho.flatten(1).sum(1)
+    pos = rho.clamp_min(0.0)
+    kept = pos.flatten(1).sum(1)
+    scale = torch.where(kept > 0, mass / torch.where(kept > 0, kept, 1.0), 1.0).clamp_min(0.0)
+    return pos * scale.reshape(-1, *([1] * (rho.dim() - 1)))
