@@ -336,8 +336,8 @@ class BlockSparseKernel:
         )
 
     def single(self):
-        """The same kernel with its exponentials in single precision (each term good to about
-        1e-7 relative; row blocks much wider than the blur run in double), about twice as
+        """The same kernel with its exponentials in single precision (each term good to a few
+        1e-6 relative; row blocks much wider than the blur run in double), about twice as
         fast, for the iterations before the last ones and for barycentres; None where there
         is no such path (off the CPU, d > 4, no AVX2)."""
         if self._native is None or self.x.shape[1] > 4 or _single_symbol() is None:
@@ -558,7 +558,7 @@ def _csr(a: torch.Tensor, b: torch.Tensor, size: int):
 class _SingleBlocks:
     """:meth:`BlockSparseKernel.single`: its row and column soft-minima in single precision."""
 
-    floor = 1e-6  # marginal errors below this are left to the exact kernel
+    floor = 1e-5  # marginal errors below this are left to the exact kernel
 
     def __init__(self, native):
         self._native = native
