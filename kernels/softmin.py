@@ -246,12 +246,7 @@ def _softmin_points(
             S = X[s : s + step] @ Yt  # (b, m) in cache
             lse32(S.shape[0], m, S.data_ptr(), -1.0 / eps, out[s:].data_ptr())
 
-        starts = range(0, n, step)
-        if _threads() > 1 and len(starts) > 1:
-            list(_pool().map(run32, starts))
-        else:
-            for s in starts:
-                run32(s)
+        _each(run32, range(0, n, step))
         return out.mul_(-eps)
     if _native_ok(x):
         _, lse_rows, _ = _symbols()
@@ -271,12 +266,7 @@ def _softmin_points(
                 work.data_ptr(),
             )
 
-        starts = range(0, n, step)
-        if _threads() > 1 and len(starts) > 1:
-            list(_pool().map(run, starts))
-        else:
-            for s in starts:
-                run(s)
+        _each(run, range(0, n, step))
         return out.mul_(-eps)
     step = row_block(m)
     for s in range(0, n, step):
@@ -679,6 +669,15 @@ def _native_entries(side: _NativeSide, s_row, h_col, eps: float, lthr, labels=No
     if math.isnan(out[0]):
         raise MemoryError("out of memory while writing the plan's entries")
     return rows, cols, mass, out
+
+
+def _each(fn, items) -> None:
+    """``fn`` on every item, across the native threads when there are several items."""
+    if _threads() > 1 and len(items) > 1:
+        list(_pool().map(fn, items))
+    else:
+        for item in items:
+            fn(item)
 
 
 @functools.lru_cache(maxsize=1)

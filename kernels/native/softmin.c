@@ -378,6 +378,15 @@ __attribute__((target("avx2,fma"))) static double lse4(const double *t, int64_t 
         for (int a = 0; a < D; a++) v = _mm256_fmadd_ps(dl[a], _mm256_loadu_ps(W + a * wmax + (q)), v);  \
     } while (0)
 
+/* Thirty-two columns from q, as four vectors of eight. */
+#define V8X4(v0, v1, v2, v3, q) \
+    do {                        \
+        V8(v0, q);              \
+        V8(v1, q + 8);          \
+        V8(v2, q + 16);         \
+        V8(v3, q + 24);         \
+    } while (0)
+
 /* One row: log sum_q exp(A_q + dx . W_q) over w columns (w a multiple of 32), by its
  * largest term then the shifted sum; with mw (D doubles), also the weighted means
  * sum_q e_q W_q / sum_q e_q of the W's. */
@@ -389,10 +398,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline double row32(in
     __m256 t0 = _mm256_set1_ps(-INFINITY), t1 = t0, t2 = t0, t3 = t0;
     for (int64_t q = 0; q < w; q += 32) {
         __m256 v0, v1, v2, v3;
-        V8(v0, q);
-        V8(v1, q + 8);
-        V8(v2, q + 16);
-        V8(v3, q + 24);
+        V8X4(v0, v1, v2, v3, q);
         t0 = _mm256_max_ps(t0, v0);
         t1 = _mm256_max_ps(t1, v1);
         t2 = _mm256_max_ps(t2, v2);
@@ -413,10 +419,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline double row32(in
     for (int a = 0; a < D; a++) m0[a] = m1[a] = s0;
     for (int64_t q = 0; q < w; q += 32) {
         __m256 v0, v1, v2, v3;
-        V8(v0, q);
-        V8(v1, q + 8);
-        V8(v2, q + 16);
-        V8(v3, q + 24);
+        V8X4(v0, v1, v2, v3, q);
         v0 = exp8(_mm256_sub_ps(v0, shift));
         v1 = exp8(_mm256_sub_ps(v1, shift));
         v2 = exp8(_mm256_sub_ps(v2, shift));
