@@ -22,6 +22,10 @@ sees which kernel it runs on:
   :class:`PointKernel` by the current potentials); native on CPU, segment
   reductions elsewhere.
 - :class:`GridKernel`: a separable cost on a tensor grid, one axis at a time.
+
+The module is longer than the others on purpose: the five kernels implement one contract,
+and their native glue (the ctypes symbols, the thread pool, the single-precision views)
+is shared, so the contract and every implementation of it read in one place.
 """
 
 from __future__ import annotations

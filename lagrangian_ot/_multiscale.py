@@ -138,33 +138,33 @@ def _lower_bound(lo1, hi1, lo2, hi2, s1, s2) -> torch.Tensor:
 
 
 def _pattern(X: _Levels, Y: _Levels, depth: int, sx, sy, bound: float) -> torch.Tensor:
-    """Pairs of level-``depth`` cells ``(I, J)`` whose lower bound is at most ``bound``.
+    """Pairs of level-``depth`` cells ``(bi, bj)`` whose lower bound is at most ``bound``.
 
     ``sx[j]``, ``sy[j]``: the affine bounds of the potentials on the cells of level ``j``
     (:func:`_affine`). Descends from level 0, keeping the sub-cell pairs of the pairs that pass.
     """
     nx0, ny0 = X.lo[0].shape[0], Y.lo[0].shape[0]
     dev = X.lo[0].device
-    I = torch.arange(nx0, device=dev).repeat_interleave(ny0)
-    J = torch.arange(ny0, device=dev).repeat(nx0)
+    bi = torch.arange(nx0, device=dev).repeat_interleave(ny0)
+    bj = torch.arange(ny0, device=dev).repeat(nx0)
     for k in range(depth + 1):
         if k:  # children of the surviving pairs
             cx = _children(X.parent[k], X.lo[k - 1].shape[0])
             cy = _children(Y.parent[k], Y.lo[k - 1].shape[0])
-            I, J = _child_pairs(I, J, cx, cy)
+            bi, bj = _child_pairs(bi, bj, cx, cy)
         a1, b1, c1 = sx[k]
         a2, b2, c2 = sy[k]
         lb = _lower_bound(
-            X.lo[k][I],
-            X.hi[k][I],
-            Y.lo[k][J],
-            Y.hi[k][J],
-            (a1[I], b1[I], c1[I]),
-            (a2[J], b2[J], c2[J]),
+            X.lo[k][bi],
+            X.hi[k][bi],
+            Y.lo[k][bj],
+            Y.hi[k][bj],
+            (a1[bi], b1[bi], c1[bi]),
+            (a2[bj], b2[bj], c2[bj]),
         )
         keep = lb <= bound
-        I, J = I[keep], J[keep]
-    return torch.stack([I, J], 1)
+        bi, bj = bi[keep], bj[keep]
+    return torch.stack([bi, bj], 1)
 
 
 def _children(parent: torch.Tensor, n_parents: int):
@@ -174,15 +174,15 @@ def _children(parent: torch.Tensor, n_parents: int):
     return ptr
 
 
-def _child_pairs(I, J, cx, cy):
-    """All pairs ``(i, j)`` of children of the pairs ``(I, J)``."""
-    nI = cx[I + 1] - cx[I]
-    nJ = cy[J + 1] - cy[J]
-    size = nI * nJ
-    p = torch.repeat_interleave(torch.arange(I.shape[0], device=I.device), size)
+def _child_pairs(bi, bj, cx, cy):
+    """All pairs ``(i, j)`` of children of the pairs ``(bi, bj)``."""
+    ni = cx[bi + 1] - cx[bi]
+    nj = cy[bj + 1] - cy[bj]
+    size = ni * nj
+    p = torch.repeat_interleave(torch.arange(bi.shape[0], device=bi.device), size)
     first = torch.cumsum(size, 0) - size
-    r = torch.arange(p.shape[0], device=I.device) - first[p]
-    return cx[I[p]] + torch.div(r, nJ[p], rounding_mode="floor"), cy[J[p]] + r % nJ[p]
+    r = torch.arange(p.shape[0], device=bi.device) - first[p]
+    return cx[bi[p]] + torch.div(r, nj[p], rounding_mode="floor"), cy[bj[p]] + r % nj[p]
 
 
 def _barycentres(kernel, f, g, log_a, log_b, eps):

@@ -1,4 +1,10 @@
-"""``lagot``: the command line, a thin shell over the library."""
+"""``lagot``: the command line, a thin shell over the library.
+
+Longer than the project's other modules on purpose: one parser and one small function per
+subcommand (interpolate, figure, shapes, unbalanced, bb, doctor), each of which only
+parses, calls the library and prints; staging, examples, figures and probes live in the
+library (``_io``, ``examples``, ``plot``, ``kernels.backend``).
+"""
 
 from __future__ import annotations
 

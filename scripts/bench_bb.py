@@ -1,4 +1,5 @@
-"""Benamou-Brenier on grids: iterations and time to 1% and 0.1% of the closed form, before and after.
+"""Benamou-Brenier on grids: iterations and time to 1% and 0.1% of the closed form, before and
+after.
 
 Two 2-D Gaussians (a translation and a change of width; closed form
 ``W2^2 = |m1 - m0|^2 + 2 (s1 - s0)^2``) on the unit square. Each setting is run once
@@ -44,7 +45,9 @@ SETTINGS = {"before": {"multilevel": False, "tol": 1e-4}, "after": {}}
 
 def gaussian(grid: Grid, mean, std, dtype, device):
     p = grid.points().to(dtype)
-    r = torch.exp(-((p - torch.tensor(mean, dtype=dtype)) ** 2).sum(-1) / (2 * std**2)).reshape(grid.shape)
+    r = torch.exp(-((p - torch.tensor(mean, dtype=dtype)) ** 2).sum(-1) / (2 * std**2)).reshape(
+        grid.shape
+    )
     return (r / (r.sum() * grid.cell_volume)).to(device)
 
 
@@ -56,7 +59,9 @@ def trajectory(r0, r1, grid, steps, multilevel, max_iter, sync):
     the internal units the user's.
     """
     units = Units(grid, 1.0)
-    st = SpaceTime(grid.shape, units.spacing, steps, source_weight=None, dtype=r0.dtype, device=r0.device)
+    st = SpaceTime(
+        grid.shape, units.spacing, steps, source_weight=None, dtype=r0.dtype, device=r0.device
+    )
     gamma = GAMMA * float(torch.maximum(r0.amax(), r1.amax()))
     log = []
     sync()
@@ -71,12 +76,26 @@ def trajectory(r0, r1, grid, steps, multilevel, max_iter, sync):
 
     warm = None
     if multilevel and ml.can_coarsen(st.shape, st.T):
-        coarse_st = SpaceTime(tuple(n // 2 for n in st.shape), tuple(2 * h for h in st.spacing), st.T // 2,
-                              source_weight=None, dtype=st.dtype, device=st.device)  # fmt: skip
+        coarse_st = SpaceTime(
+            tuple(n // 2 for n in st.shape),
+            tuple(2 * h for h in st.spacing),
+            st.T // 2,
+            source_weight=None,
+            dtype=st.dtype,
+            device=st.device,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            coarse = solve(coarse_st, ml.coarsen(r0), ml.coarsen(r1), prox_w2, gamma=gamma, tol=1e-3,
-                           max_iter=5000, multilevel=True)  # fmt: skip
+            coarse = solve(
+                coarse_st,
+                ml.coarsen(r0),
+                ml.coarsen(r1),
+                prox_w2,
+                gamma=gamma,
+                tol=1e-3,
+                max_iter=5000,
+                multilevel=True,
+            )
         warm = ml.prolong(*coarse.z, st.d, False)
     douglas_rachford(st, r0, r1, prox, gamma=gamma, tol=1e-12, max_iter=max_iter, start=warm)
     return log
@@ -98,18 +117,32 @@ def main() -> None:
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    parser.add_argument("--big", action="store_true", help="also 256 x 256 x 32 (minutes on 2 cores)")
-    parser.add_argument("--max-iter", type=int, default=1500, help="iterations recorded per setting")
+    parser.add_argument(
+        "--big", action="store_true", help="also 256 x 256 x 32 (minutes on 2 cores)"
+    )
+    parser.add_argument(
+        "--max-iter", type=int, default=1500, help="iterations recorded per setting"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     cuda = device.type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    name = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} torch threads"
+    name = (
+        torch.cuda.get_device_name(device)
+        if cuda
+        else f"CPU, {torch.get_num_threads()} torch threads"
+    )
     dtype = getattr(torch, args.dtype)
     print(f"Benamou-Brenier between Gaussians, {args.dtype}; {name}; torch {torch.__version__}")
-    print(f"closed form W2^2 = {EXACT:.6f}; anchors: 'before' in this run, {ANCHOR_MS:.0f} ms/iteration (NumPy port)")
-    head = f"{'grid':>11} {'setting':>7} {'ms/it':>6} {'to 1%':>14} {'to 0.1%':>14} {'stopping rule':>26} {'peak GB':>7}"
+    print(
+        f"closed form W2^2 = {EXACT:.6f}; anchors: 'before' in this run, "
+        f"{ANCHOR_MS:.0f} ms/iteration (NumPy port)"
+    )
+    head = (
+        f"{'grid':>11} {'setting':>7} {'ms/it':>6} {'to 1%':>14} {'to 0.1%':>14} "
+        f"{'stopping rule':>26} {'peak GB':>7}"
+    )
     print(head)
     sizes = [(64, 32), (50, 100)] + ([(256, 32)] if args.big else [])
     for n, steps in sizes:
@@ -122,7 +155,9 @@ def main() -> None:
             multilevel = opts.get("multilevel", True)
             cap = args.max_iter if n < 256 else 300
             log = trajectory(r0, r1, grid, steps, multilevel, cap, sync)
-            fine_ms = 1e3 * (log[-1][1] - log[len(log) // 2][1]) / max(len(log) - 1 - len(log) // 2, 1)
+            fine_ms = (
+                1e3 * (log[-1][1] - log[len(log) // 2][1]) / max(len(log) - 1 - len(log) // 2, 1)
+            )
             cells = []
             for target in (1e-2, 1e-3):
                 k, secs = reach(log, target)
@@ -139,8 +174,11 @@ def main() -> None:
             flag = "" if res.converged and not caught else " (warned)"
             stop = f"{res.iterations:5d} {secs:6.2f}s {res.value / EXACT - 1:+.1e}{flag}"
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
-            print(f"{f'{n}x{n}x{steps}':>11} {setting:>7} {fine_ms:6.1f} {cells[0]:>14} {cells[1]:>14} {stop:>26} "
-                  f"{peak:7.2f}  {vs_before}, x{ANCHOR_MS / fine_ms:.1f} vs NumPy port")  # fmt: skip
+            print(
+                f"{f'{n}x{n}x{steps}':>11} {setting:>7} {fine_ms:6.1f} {cells[0]:>14} "
+                f"{cells[1]:>14} {stop:>26} "
+                f"{peak:7.2f}  {vs_before}, x{ANCHOR_MS / fine_ms:.1f} vs NumPy port"
+            )
 
 
 if __name__ == "__main__":

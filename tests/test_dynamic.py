@@ -29,7 +29,9 @@ def one_thread():
 
 def gaussian(grid: Grid, mean, std, mass=1.0, dtype=torch.float64):
     p = grid.points().to(dtype)
-    r = torch.exp(-((p - torch.tensor(mean, dtype=dtype)) ** 2).sum(-1) / (2 * std**2)).reshape(grid.shape)
+    r = torch.exp(-((p - torch.tensor(mean, dtype=dtype)) ** 2).sum(-1) / (2 * std**2)).reshape(
+        grid.shape
+    )
     return mass * r / (r.sum() * grid.cell_volume)
 
 
@@ -40,7 +42,9 @@ def square_grid(n: int) -> Grid:
 @pytest.fixture(scope="module")
 def gauss64():
     g = BOX2
-    return benamou_brenier(gaussian(g, M0, S0), gaussian(g, M1, S1), g, n_times=32, tol=1e-3, multilevel=False)
+    return benamou_brenier(
+        gaussian(g, M0, S0), gaussian(g, M1, S1), g, n_times=32, tol=1e-3, multilevel=False
+    )
 
 
 @pytest.mark.slow
@@ -65,7 +69,9 @@ def test_the_path_is_a_valid_density_path():
     from lagrangian_ot.dynamic import least_action_velocity
 
     g = square_grid(24)
-    res = benamou_brenier(gaussian(g, (0.3, 0.4), 0.07), gaussian(g, (0.65, 0.6), 0.1), g, n_times=12)
+    res = benamou_brenier(
+        gaussian(g, (0.3, 0.4), 0.07), gaussian(g, (0.65, 0.6), 0.1), g, n_times=12
+    )
     assert float(res.rho.min()) >= 0.0
     mass = res.rho.flatten(1).sum(1) * g.cell_volume
     assert torch.allclose(mass, torch.ones_like(mass), atol=1e-10)
@@ -123,7 +129,9 @@ LINE = Grid((0.0,), (1.0,), (128,))
 
 def mixture_1d(grid: Grid):
     x = grid.axes[0]
-    r = torch.exp(-((x - 0.3) ** 2) / (2 * 0.05**2)) + 0.6 * torch.exp(-((x - 0.55) ** 2) / (2 * 0.04**2))
+    r = torch.exp(-((x - 0.3) ** 2) / (2 * 0.05**2)) + 0.6 * torch.exp(
+        -((x - 0.55) ** 2) / (2 * 0.04**2)
+    )
     return r / (r.sum() * grid.cell_volume)
 
 
@@ -211,7 +219,8 @@ def _mobility_action(res, beta: float, grid: Grid) -> float:
 
 @pytest.mark.slow
 def test_intermediate_mobility_beats_other_paths(line_problem):
-    """beta = 1/2 has no closed form: its optimum is below the action of the W2 and H^-1 geodesics."""
+    """beta = 1/2 has no closed form: its optimum is below the action of the W2 and H^-1
+    geodesics."""
     rho0, rho1 = line_problem
     g = Grid((0.0,), (1.0,), (32,))
     r0 = torch.nn.functional.avg_pool1d(rho0[None, None], 4)[0, 0]
@@ -220,7 +229,10 @@ def test_intermediate_mobility_beats_other_paths(line_problem):
     assert res.converged and math.isfinite(res.value) and res.value > 0
     assert res.rho.min() > -1e-3 * r0.max()
     assert abs(_mobility_action(res, 0.5, g) / res.value - 1) < 1e-2
-    for other in (benamou_brenier(r0, r1, g, n_times=8, tol=1e-5), benamou_brenier(r0, r1, g, n_times=8, beta=0.0)):
+    for other in (
+        benamou_brenier(r0, r1, g, n_times=8, tol=1e-5),
+        benamou_brenier(r0, r1, g, n_times=8, beta=0.0),
+    ):
         assert _mobility_action(other, 0.5, g) > 1.02 * res.value
 
 
@@ -338,7 +350,9 @@ def test_three_dimensional_gaussians():
 @pytest.mark.slow
 def test_multilevel_warm_start_reaches_the_same_geodesic(gauss64):
     g = BOX2
-    res = benamou_brenier(gaussian(g, M0, S0), gaussian(g, M1, S1), g, n_times=32, tol=1e-3, multilevel=True)
+    res = benamou_brenier(
+        gaussian(g, M0, S0), gaussian(g, M1, S1), g, n_times=32, tol=1e-3, multilevel=True
+    )
     assert res.converged and res.iterations < gauss64.iterations
     assert abs(res.value / W2_GAUSS - 1) < 0.01
     assert abs(res.value / gauss64.value - 1) < 5e-3
@@ -349,7 +363,11 @@ def test_multilevel_warm_start_reaches_the_same_geodesic(gauss64):
 
 def test_stopping_short_warns_with_the_residuals():
     rho0, rho1 = mixture_1d(LINE), mixture_1d(LINE).flip(0)
-    with pytest.warns(RuntimeWarning, match=r"benamou_brenier stopped at max_iter=20 short of tol=1e-06: continuity residual [0-9.e+-]+, fixed-point residual") as record:
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"benamou_brenier stopped at max_iter=20 short of tol=1e-06: "
+        r"continuity residual [0-9.e+-]+, fixed-point residual",
+    ) as record:
         res = benamou_brenier(rho0, rho1, LINE, n_times=8, max_iter=20, tol=1e-6)
     assert not res.converged and "raise max_iter" in str(record[0].message)
     assert record[0].filename == __file__  # points at the caller
@@ -363,7 +381,9 @@ def test_converged_solve_is_silent_and_progress_draws_on_stderr(capsys, monkeypa
 
     from lagrangian_ot import _progress
 
-    monkeypatch.setattr(_progress, "DELAY", 0.0)  # draw at once (a quick job otherwise prints nothing)
+    monkeypatch.setattr(
+        _progress, "DELAY", 0.0
+    )  # draw at once (a quick job otherwise prints nothing)
     rho0, rho1 = mixture_1d(LINE), mixture_1d(LINE).flip(0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -113,8 +113,8 @@ def test_block_sparse_torch_path_matches_native(gen):
     # against the dense soft-minimum restricted to the pattern
     C = torch.cdist(x, y) ** 2
     mask = torch.zeros(200, 150, dtype=torch.bool)
-    for I, J in pattern.tolist():
-        mask[xoff[I] : xoff[I + 1], yoff[J] : yoff[J + 1]] = True
+    for bi, bj in pattern.tolist():
+        mask[xoff[bi] : xoff[bi + 1], yoff[bj] : yoff[bj + 1]] = True
     ref = DenseKernel(C.masked_fill(~mask, math.inf)).rows(h_y, 0.3)
     torch.testing.assert_close(native[0][0], ref, rtol=1e-12, atol=1e-12)
 
@@ -401,9 +401,9 @@ def test_native_and_gathered_plans_agree(gen):
     x, y = x[torch.argsort(x[:, 0])], y[torch.argsort(y[:, 0])]
     log_a, log_b = weights(900, gen).log(), weights(800, gen).log()
     xoff, yoff = torch.arange(0, 901, 30), torch.arange(0, 801, 40)
-    I, J = torch.meshgrid(torch.arange(30), torch.arange(20), indexing="ij")
-    keep = (I * 20 - J * 30).abs() < 200  # blocks near the diagonal of the sorted clouds
-    k = BlockSparseKernel(x, y, xoff, yoff, torch.stack([I[keep], J[keep]], 1))
+    bi, bj = torch.meshgrid(torch.arange(30), torch.arange(20), indexing="ij")
+    keep = (bi * 20 - bj * 30).abs() < 200  # blocks near the diagonal of the sorted clouds
+    k = BlockSparseKernel(x, y, xoff, yoff, torch.stack([bi[keep], bj[keep]], 1))
     g = torch.randn(800, generator=gen, dtype=F64) * 0.01
     f = k.rows(g + 0.05 * log_b, 0.05)  # rows exact, as after the loop
     labels = (torch.randperm(900, generator=gen), torch.randperm(800, generator=gen))

@@ -26,12 +26,20 @@ def one_thread():
 def bump(grid: Grid, centre: float, half_width: float, mass: float = 1.0):
     """A compactly supported cos^2 bump (exact closed forms need disjoint supports)."""
     x = grid.axes[0]
-    r = torch.where((x - centre).abs() < half_width, torch.cos(math.pi * (x - centre) / (2 * half_width)) ** 2, 0.0)
+    r = torch.where(
+        (x - centre).abs() < half_width,
+        torch.cos(math.pi * (x - centre) / (2 * half_width)) ** 2,
+        0.0,
+    )
     return mass * r / (r.sum() * grid.cell_volume)
 
 
 def two_dirac(h0, h1, d, kappa):
-    return 4 * kappa**2 * (h0 + h1 - 2 * math.sqrt(h0 * h1) * math.cos(min(d / (2 * kappa), math.pi / 2)))
+    return (
+        4
+        * kappa**2
+        * (h0 + h1 - 2 * math.sqrt(h0 * h1) * math.cos(min(d / (2 * kappa), math.pi / 2)))
+    )
 
 
 @pytest.mark.slow
@@ -52,7 +60,8 @@ def test_scaled_copies_match_the_closed_form():
 
 @pytest.mark.slow
 def test_far_bumps_only_fade_and_grow():
-    """Supports farther apart than pi kappa: WFR^2 = 4 kappa^2 (m0 + m1) exactly in the continuum."""
+    """Supports farther apart than pi kappa: WFR^2 = 4 kappa^2 (m0 + m1) exactly in the
+    continuum."""
     kappa = 0.04
     rho0, rho1 = bump(LINE, 0.3, 0.06), bump(LINE, 0.7, 0.06, mass=0.6)
     exact = 4 * kappa**2 * 1.6
@@ -98,7 +107,13 @@ def test_agrees_with_the_static_entropy_transport():
     dyn = wfr(rho0, rho1, grid, kappa, n_times=32, tol=1e-5, max_iter=20000)
     pts = grid.points().double()
     keep0, keep1 = rho0 > 0, rho1 > 0
-    static = hk_plan(pts[keep0], pts[keep1], rho0[keep0] * grid.cell_volume, rho1[keep1] * grid.cell_volume, kappa)
+    static = hk_plan(
+        pts[keep0],
+        pts[keep1],
+        rho0[keep0] * grid.cell_volume,
+        rho1[keep1] * grid.cell_volume,
+        kappa,
+    )
     assert abs(dyn.value / static.value - 1) < 0.02
 
 
@@ -156,7 +171,9 @@ def test_cuda_matches_cpu():
 def test_two_dimensional_scaled_copies_and_growth():
     grid = Grid((0.0, 0.0), (1.0, 1.0), (32, 32))
     p = grid.points().double()
-    g = torch.exp(-((p - torch.tensor([0.45, 0.5], dtype=torch.float64)) ** 2).sum(-1) / (2 * 0.1**2)).reshape(32, 32)
+    g = torch.exp(
+        -((p - torch.tensor([0.45, 0.5], dtype=torch.float64)) ** 2).sum(-1) / (2 * 0.1**2)
+    ).reshape(32, 32)
     rho0 = g / (g.sum() * grid.cell_volume)
     res = wfr(rho0, 0.25 * rho0, grid, 0.3, n_times=8, tol=1e-4)
     exact = 4 * 0.3**2 * (math.sqrt(0.25) - 1) ** 2
@@ -168,7 +185,11 @@ def test_two_dimensional_scaled_copies_and_growth():
 
 def test_stopping_short_warns_with_the_residuals():
     rho0, rho1 = bump(LINE, 0.3, 0.1), bump(LINE, 0.6, 0.1, mass=1.7)
-    with pytest.warns(RuntimeWarning, match=r"wfr stopped at max_iter=30 short of tol=1e-07: continuity residual .*fixed-point residual"):
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"wfr stopped at max_iter=30 short of tol=1e-07: "
+        r"continuity residual .*fixed-point residual",
+    ):
         res = wfr(rho0, rho1, LINE, 0.2, n_times=8, max_iter=30, tol=1e-7)
     assert not res.converged
 
@@ -189,10 +210,12 @@ REGIMES = {
     # name: (rho0, rho1, kappa, closed form)
     "scaled copies, shrinking": (bump(FINE, 0.45, 0.15), 0.3 * bump(FINE, 0.45, 0.15), 0.2,
                                  4 * 0.2**2 * (math.sqrt(0.3) - 1) ** 2),
-    "travel": (bump(FINE, 0.4, 0.02), bump(FINE, 0.6, 0.02, mass=0.8), 0.25, two_dirac(1.0, 0.8, 0.2, 0.25)),
+    "travel": (bump(FINE, 0.4, 0.02), bump(FINE, 0.6, 0.02, mass=0.8), 0.25,
+               two_dirac(1.0, 0.8, 0.2, 0.25)),
     "travel and growth": (bump(FINE, 0.35, 0.01), bump(FINE, 0.65, 0.01, mass=1.5), 0.12,
                           two_dirac(1.0, 1.5, 0.3, 0.12)),
-    "near-empty background": (floored(bump(FINE, 0.4, 0.02), 1e-5), floored(bump(FINE, 0.6, 0.02, mass=0.8), 1e-5),
+    "near-empty background": (floored(bump(FINE, 0.4, 0.02), 1e-5),
+                              floored(bump(FINE, 0.6, 0.02, mass=0.8), 1e-5),
                               0.25, two_dirac(1.0, 0.8, 0.2, 0.25)),
 }  # fmt: skip
 

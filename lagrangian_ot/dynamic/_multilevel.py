@@ -20,7 +20,11 @@ MIN_STEPS = 8  # coarsest number of time steps
 
 
 def can_coarsen(shape, n_times: int) -> bool:
-    return n_times % 2 == 0 and n_times // 2 >= MIN_STEPS and all(n % 2 == 0 and n // 2 >= MIN_CELLS for n in shape)
+    return (
+        n_times % 2 == 0
+        and n_times // 2 >= MIN_STEPS
+        and all(n % 2 == 0 and n // 2 >= MIN_CELLS for n in shape)
+    )
 
 
 def coarsen(rho: torch.Tensor) -> torch.Tensor:
@@ -31,7 +35,8 @@ def coarsen(rho: torch.Tensor) -> torch.Tensor:
 
 
 def _refine_cells(x: torch.Tensor, axes) -> torch.Tensor:
-    """Cells ``0..n-1`` -> ``0..2n-1`` along each of ``axes``, linearly: each half-cell takes 3/4 of its
+    """Cells ``0..n-1`` -> ``0..2n-1`` along each of ``axes``, linearly: each half-cell takes 3/4
+    of its
     cell and 1/4 of the neighbour on its side (the cell itself at the ends).
 
     Convex weights, so positive densities stay positive; the values stay smooth across the
@@ -42,7 +47,9 @@ def _refine_cells(x: torch.Tensor, axes) -> torch.Tensor:
         n = x.shape[a]
         left = torch.cat([x.narrow(a, 0, 1), x.narrow(a, 0, n - 1)], dim=a)
         right = torch.cat([x.narrow(a, 1, n - 1), x.narrow(a, n - 1, 1)], dim=a)
-        x = torch.stack([0.75 * x + 0.25 * left, 0.75 * x + 0.25 * right], dim=a + 1).flatten(a, a + 1)
+        x = torch.stack([0.75 * x + 0.25 * left, 0.75 * x + 0.25 * right], dim=a + 1).flatten(
+            a, a + 1
+        )
     return x
 
 
@@ -60,7 +67,9 @@ def _refine_faces(m: torch.Tensor, axis: int) -> torch.Tensor:
 def prolong(zu: list[torch.Tensor], zv: list[torch.Tensor], d: int, has_source: bool):
     """The splitting variables of a grid twice as fine in space and time."""
     space = list(range(1, d + 1))
-    out = [_refine_faces(_refine_cells(zu[0], space), 0)]  # densities at the time nodes: linear in time
+    out = [
+        _refine_faces(_refine_cells(zu[0], space), 0)
+    ]  # densities at the time nodes: linear in time
     for a in range(d):
         m = _refine_faces(_refine_cells(zu[1 + a], [0]), 1 + a)
         out.append(_refine_cells(m, [1 + b for b in range(d) if b != a]))

@@ -86,7 +86,8 @@ def check_densities(rho0, rho1, grid: Grid, *, balanced: bool):
     m1 = float(rho1.double().sum()) * grid.cell_volume
     if balanced and abs(m1 - m0) > MASS_RTOL * max(m0, m1):
         raise InputError(
-            f"rho0 has mass {m0:.6g} but rho1 has {m1:.6g}: the balanced solver needs equal masses; "
+            f"rho0 has mass {m0:.6g} but rho1 has {m1:.6g}: "
+            "the balanced solver needs equal masses; "
             f"normalise (rho1 * {m0 / m1:.6g}) or use wfr() for unbalanced transport"
         )
     return rho0, rho1, m0, m1

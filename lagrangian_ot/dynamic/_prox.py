@@ -50,7 +50,9 @@ def prox_wp(r: torch.Tensor, m: torch.Tensor, gamma: float, p: float):
 
     beta = _bisect(h, torch.zeros_like(beta0), beta0)
     a = torch.where(inside, a0, -c * beta**q)
-    ratio = torch.where(inside | (beta0 == 0), torch.ones_like(beta0), beta / beta0.clamp(min=1e-300))
+    ratio = torch.where(
+        inside | (beta0 == 0), torch.ones_like(beta0), beta / beta0.clamp(min=1e-300)
+    )
     b = b0 * ratio
     return r - gamma * a, m - gamma * b
 

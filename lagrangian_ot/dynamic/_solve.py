@@ -1,4 +1,5 @@
-"""The part the grid solvers share: internal units, the splitting, and the result in the user's units."""
+"""The part the grid solvers share: internal units, the splitting, and the result in the
+user's units."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ GAMMA = 0.125  # the splitting's step, times the largest density in internal uni
 
 
 def residual_summary(out, centred: list[torch.Tensor]) -> dict:
-    """The stopping residuals and the mismatch between the centred variables and the staggered ones interpolated."""
+    """The stopping residuals and the mismatch between the centred variables and the staggered
+    ones interpolated."""
     inter = math.sqrt(sum(float(((a - b) ** 2).sum()) for a, b in zip(centred, out.v)))
     inter /= max(math.sqrt(sum(float((b * b).sum()) for b in out.v)), 1e-300)
     return {"divergence": out.divergence, "fixed_point": out.fixed_point, "interpolation": inter}
@@ -35,7 +37,9 @@ def warn_unconverged(name: str, out, tol: float, max_iter: int, multilevel: bool
     )
 
 
-@fit_threads(lambda rho0, *_, n_times, **__: rho0.numel() * (n_times + 1))  # one thread on small grids
+@fit_threads(
+    lambda rho0, *_, n_times, **__: rho0.numel() * (n_times + 1)
+)  # one thread on small grids
 def solve_on_grid(
     rho0: torch.Tensor,
     rho1: torch.Tensor,
@@ -67,7 +71,9 @@ def solve_on_grid(
         gamma = check_positive(gamma, "gamma")
     dtype = rho0.dtype
     c = source_weight
-    st = SpaceTime(grid.shape, units.spacing, n_times, source_weight=c, dtype=dtype, device=rho0.device)
+    st = SpaceTime(
+        grid.shape, units.spacing, n_times, source_weight=c, dtype=dtype, device=rho0.device
+    )
     r0 = rho0 / units.density
     r1 = rho1 / units.density  # already in rho0's dtype
     if c is None:
@@ -79,11 +85,23 @@ def solve_on_grid(
             where = f"level {level} " if level else ""
             bar.update(it, f"{where}residual {max(fix, div):.1e}/{tol:.0e}")
 
-        out = solve(st, r0, r1, prox, gamma=step, tol=tol, max_iter=max_iter, multilevel=multilevel, report=report)
+        out = solve(
+            st,
+            r0,
+            r1,
+            prox,
+            gamma=step,
+            tol=tol,
+            max_iter=max_iter,
+            multilevel=multilevel,
+            report=report,
+        )
     if not out.converged:
         warn_unconverged(name, out, tol, max_iter, multilevel)
     rho_c, m_c = out.v[0], torch.stack(out.v[1:])
-    value = float(action_density(rho_c, m_c).double().sum()) * st.dt * units.cell_volume * value_scale
+    value = (
+        float(action_density(rho_c, m_c).double().sum()) * st.dt * units.cell_volume * value_scale
+    )
     centred = st.interp(out.u)
     d = grid.dim
     return DynamicResult(

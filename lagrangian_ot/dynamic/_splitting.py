@@ -63,7 +63,9 @@ def douglas_rachford(
         zu, zv = [z.clone() for z in start[0]], [z.clone() for z in start[1]]
     else:
         zu = st.staggered_zeros()
-        t = torch.linspace(0, 1, st.T + 1, dtype=st.dtype, device=st.device).reshape(-1, *([1] * st.d))
+        t = torch.linspace(0, 1, st.T + 1, dtype=st.dtype, device=st.device).reshape(
+            -1, *([1] * st.d)
+        )
         zu[0] = (1 - t) * rho0 + t * rho1
         zv = st.interp(zu)
     last_rho = None
@@ -74,7 +76,9 @@ def douglas_rachford(
         rho_c, m_c = prox(zv[0], torch.stack(zv[1:]), gamma, last_rho)
         last_rho = rho_c
         xv = [rho_c, *m_c.unbind(0)]
-        yu, yv = st.project_graph([2 * a - b for a, b in zip(xu, zu)], [2 * a - b for a, b in zip(xv, zv)])
+        yu, yv = st.project_graph(
+            [2 * a - b for a, b in zip(xu, zu)], [2 * a - b for a, b in zip(xv, zv)]
+        )
         du = [a - b for a, b in zip(yu, xu)]
         dv = [a - b for a, b in zip(yv, xv)]
         check = it % CHECK_EVERY == 0 or it == max_iter
@@ -96,12 +100,23 @@ def douglas_rachford(
 
 
 def solve(
-    st: SpaceTime, rho0, rho1, prox, *, gamma: float, tol, max_iter, multilevel: bool, report: Callable | None = None
+    st: SpaceTime,
+    rho0,
+    rho1,
+    prox,
+    *,
+    gamma: float,
+    tol,
+    max_iter,
+    multilevel: bool,
+    report: Callable | None = None,
 ) -> Splitting:
-    """:func:`douglas_rachford`, warm-started from coarser grids when ``multilevel`` and the sizes allow.
+    """:func:`douglas_rachford`, warm-started from coarser grids when ``multilevel`` and the
+    sizes allow.
 
     Every level uses the same step ``gamma`` (the splitting variables carry it in their dual
-    part). Each level runs at most ``max_iter`` iterations; ``iterations`` reports the finest level's.
+    part). Each level runs at most ``max_iter`` iterations; ``iterations`` reports the finest
+    level's.
     ``report(level, it, fixed_point, divergence)`` follows the iterations (level 0 is the finest).
     """
     from . import _multilevel as ml
@@ -117,4 +132,6 @@ def solve(
                        max_iter=max_iter, multilevel=True, report=up)  # fmt: skip
         start = ml.prolong(*coarse.z, st.d, st.c is not None)
     here = None if report is None else (lambda *a: report(0, *a))
-    return douglas_rachford(st, rho0, rho1, prox, gamma=gamma, tol=tol, max_iter=max_iter, start=start, report=here)
+    return douglas_rachford(
+        st, rho0, rho1, prox, gamma=gamma, tol=tol, max_iter=max_iter, start=start, report=here
+    )

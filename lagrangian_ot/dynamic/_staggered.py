@@ -76,11 +76,14 @@ def _average_adjoint(v: torch.Tensor, axis: int) -> torch.Tensor:
     return out
 
 
-THOMAS_MIN_CELLS = 1 << 20  # arrays at least this large solve the graph systems by recursion, not a dense matrix
+THOMAS_MIN_CELLS = (
+    1 << 20
+)  # arrays at least this large solve the graph systems by recursion, not a dense matrix
 
 
 def _graph_factors(n: int) -> tuple[list[float], list[float]]:
-    """Elimination factors of the tridiagonal ``Id + I^T I`` (``n + 1`` nodes): multipliers and inverse pivots.
+    """Elimination factors of the tridiagonal ``Id + I^T I`` (``n + 1`` nodes): multipliers and
+    inverse pivots.
 
     Its diagonal is ``5/4`` at the ends and ``3/2`` inside, its off-diagonal ``1/4``.
     """
@@ -92,7 +95,8 @@ def _graph_factors(n: int) -> tuple[list[float], list[float]]:
 
 
 def _graph_solve(x: torch.Tensor, axis: int, factors) -> torch.Tensor:
-    """``(Id + I^T I)^{-1}`` along ``axis`` by the tridiagonal (Thomas) recursion: O(1) work per value.
+    """``(Id + I^T I)^{-1}`` along ``axis`` by the tridiagonal (Thomas) recursion: O(1) work per
+    value.
 
     The recursion runs over the leading axis of a contiguous copy (the input is left
     alone), so every step is one whole-slice operation.
@@ -119,7 +123,8 @@ def _graph_matrix(n: int, dtype, device) -> torch.Tensor:
 
 
 class SpaceTime:
-    """Operators of the staggered grid for ``shape`` cells of size ``spacing`` and ``n_times`` steps.
+    """Operators of the staggered grid for ``shape`` cells of size ``spacing`` and ``n_times``
+    steps.
 
     ``source_weight`` ``c``: when given, ``U`` and ``V`` carry a last component
     ``s~ = s / sqrt(c)`` and the constraint reads ``d_t rho + div m = sqrt(c) s~``,
@@ -134,7 +139,9 @@ class SpaceTime:
         self.dt = 1.0 / self.T
         self.c = source_weight
         self.dtype, self.device = dtype, device
-        self.lam = laplace_eigenvalues((self.T, *self.shape), (self.dt, *self.spacing), dtype=dtype, device=device)
+        self.lam = laplace_eigenvalues(
+            (self.T, *self.shape), (self.dt, *self.spacing), dtype=dtype, device=device
+        )
         self._mats, self._factors = {}, {}
         for n in {self.T, *self.shape}:
             self._mats[n] = _graph_matrix(n, dtype, device)

@@ -60,7 +60,9 @@ def _prox_for(kind: str, p: float, beta: float):
     return lambda r, m, g, start: prox_mobility(r, m, g, beta)
 
 
-def _density_of(kind: str, p: float, beta: float, rho: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+def _density_of(
+    kind: str, p: float, beta: float, rho: torch.Tensor, m: torch.Tensor
+) -> torch.Tensor:
     """The action density per centred cell, ``0/0 = 0``."""
     if kind == "mobility" and beta == 0:
         return (m * m).sum(0)
@@ -68,7 +70,9 @@ def _density_of(kind: str, p: float, beta: float, rho: torch.Tensor, m: torch.Te
     power = norm**p if kind == "wp" else norm * norm
     denom = rho ** (p - 1) if kind == "wp" else rho**beta if kind == "mobility" else rho
     safe = denom > 0
-    return torch.where(safe, power / torch.where(safe, denom, torch.ones_like(denom)), torch.zeros_like(rho))
+    return torch.where(
+        safe, power / torch.where(safe, denom, torch.ones_like(denom)), torch.zeros_like(rho)
+    )
 
 
 def value_scale(units: Units, kind: str, p: float, beta: float) -> float:
@@ -154,10 +158,20 @@ def benamou_brenier(
     T, tol, max_iter = check_steps(n_times, tol, max_iter, grid)
     units = Units(grid, m0)
     return solve_on_grid(
-        rho0, rho1, grid, units, n_times=T, prox=_prox_for(kind, p, beta),
-        action_density=lambda r, m: _density_of(kind, p, beta, r, m), value_scale=value_scale(units, kind, p, beta),
-        gamma=gamma, tol=tol, max_iter=max_iter, multilevel=multilevel,
-        progress=progress, name="benamou_brenier",
-    )  # fmt: skip
+        rho0,
+        rho1,
+        grid,
+        units,
+        n_times=T,
+        prox=_prox_for(kind, p, beta),
+        action_density=lambda r, m: _density_of(kind, p, beta, r, m),
+        value_scale=value_scale(units, kind, p, beta),
+        gamma=gamma,
+        tol=tol,
+        max_iter=max_iter,
+        multilevel=multilevel,
+        progress=progress,
+        name="benamou_brenier",
+    )
 
 

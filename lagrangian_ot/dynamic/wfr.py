@@ -100,9 +100,20 @@ def wfr(
             f"1e-6 to 1e6 times the side (far above it, use benamou_brenier)"
         )
     return solve_on_grid(
-        rho0, rho1, grid, units, n_times=T, prox=prox_w2, action_density=lambda r, m: _density_of("w2", 2, 1, r, m),
-        value_scale=value_scale(units, "w2", 2, 1), source_weight=c, gamma=gamma, tol=tol, max_iter=max_iter,
+        rho0,
+        rho1,
+        grid,
+        units,
+        n_times=T,
+        prox=prox_w2,
+        action_density=lambda r, m: _density_of("w2", 2, 1, r, m),
+        value_scale=value_scale(units, "w2", 2, 1),
+        source_weight=c,
+        gamma=gamma,
+        tol=tol,
+        max_iter=max_iter,
         multilevel=multilevel,
-        progress=progress, name="wfr",
-    )  # fmt: skip
+        progress=progress,
+        name="wfr",
+    )
 
