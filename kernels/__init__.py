@@ -19,7 +19,7 @@ names a caller may pass.
 
 from .backend import BACKENDS, available_backends, resolve_backend
 from .gaussian import gaussian_sum, gaussian_sum_grid
-from .native import farthest_points, ssp_transport
+from .native import farthest_points, network_simplex, ssp_transport
 from .reductions import cmin, ctopk, sqdist
 
 __all__ = [
@@ -32,5 +32,6 @@ __all__ = [
     "gaussian_sum_grid",
     "resolve_backend",
     "sqdist",
+    "network_simplex",
     "ssp_transport",
 ]

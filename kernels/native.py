@@ -68,8 +68,8 @@ def _library() -> ctypes.CDLL:
     fn = lib.lagot_ssp_transport
     fn.restype = ctypes.c_int64
     fn.argtypes = (
-        [ctypes.c_int64, ctypes.c_int64] + [_I64] * 5 + [_F64] * 3 + [ctypes.c_double] * 2
-        + [_F64] * 3 + [ctypes.c_int64, _I64]
+        [ctypes.c_int64, ctypes.c_int64] + [_I64] * 5 + [_F64] * 3 + [ctypes.c_double]
+        + [_F64] * 3 + [_I64]
     )  # fmt: skip
     fps = lib.lagot_farthest_points
     fps.restype = ctypes.c_int64
@@ -86,9 +86,12 @@ def _library() -> ctypes.CDLL:
     bc = lib.lagot_batch_assign_costs
     bc.restype = ctypes.c_int64
     bc.argtypes = [ctypes.c_int64] * 3 + [_F64, _I64, _F64, _F64, _F64]
-    mb = lib.lagot_make_basic
-    mb.restype = ctypes.c_int64
-    mb.argtypes = [ctypes.c_int64] * 3 + [_I64, _I64, _F64]
+    ns = lib.lagot_network_simplex
+    ns.restype = ctypes.c_int64
+    ns.argtypes = (
+        [ctypes.c_int64] * 3 + [_I64] * 2 + [_F64] * 5 + [ctypes.c_double, ctypes.c_int64]
+        + [ctypes.c_void_p] + [_F64] * 3 + [_I64]
+    )  # fmt: skip
     pd = lib.lagot_poisson_disk
     pd.restype = ctypes.c_int64
     pd.argtypes = [ctypes.c_int64, _F64, _I64, ctypes.c_double, _I64]
@@ -154,11 +157,13 @@ class NonFiniteCost(ValueError):
 
 
 class InfeasibleGraph(Exception):
-    """The candidate graph admits no feasible flow from ``source``."""
+    """The candidate graph admits no feasible flow: ``node`` (a source, or a sink numbered
+    after the sources) keeps supply or demand it cannot route."""
 
-    def __init__(self, source: int):
-        super().__init__(f"source {source} reaches no sink with remaining demand")
-        self.source = source
+    def __init__(self, node: int, n: int | None = None):
+        what = f"sink {node - n}" if n is not None and node >= n else f"source {node}"
+        super().__init__(f"{what} has an amount the graph cannot route")
+        self.node = node
 
 
 def ssp_transport(
@@ -171,17 +176,14 @@ def ssp_transport(
     demand: torch.Tensor,
     v: torch.Tensor,
     tol: float,
-    *,
-    flow: torch.Tensor | None = None,
-    tight: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
     """Solve the transportation problem restricted to the edges ``(src[e], dst[e])``.
 
     Tensors on any device (or arrays), read as int64 / float64 on the host: ``E`` edges
     with ``cost (E,)``, ``supply (n,)`` and ``demand (m,)`` of equal totals, a warm start
     ``v (m,)`` for the sink potentials and the tolerance below which an amount counts as
-    zero. A warm ``flow (E,)`` is kept where its edges stay within ``tight`` of tight, and
-    the rest is routed again.
+    zero. Fastest on assignment problems (unit supplies and demands, ``n == m``), where it
+    starts with a row reduction; :func:`network_simplex` serves the general case.
 
     Returns float64 CPU tensors ``flow (E,)``, ``u (n,)``, ``v (m,)`` with
     ``u_i + v_j <= cost_e`` on every edge and equality where ``flow_e > 0``, and counters.
@@ -199,18 +201,13 @@ def ssp_transport(
     supply, demand = _host(supply, torch.float64), _host(demand, torch.float64)
     u = torch.zeros(n, dtype=torch.float64)
     v = _host(v, torch.float64).clone()
-    warm = flow is not None
-    flow = (
-        _host(flow, torch.float64)[order]
-        if warm
-        else torch.zeros(cost.shape[0], dtype=torch.float64)
-    )
+    flow = torch.zeros(cost.shape[0], dtype=torch.float64)
     stats = torch.zeros(2, dtype=torch.int64)
     status = _library().lagot_ssp_transport(
         n, m,
         _ptr(rowptr, _I64), _ptr(dst, _I64), _ptr(colptr, _I64), _ptr(cedge, _I64), _ptr(src, _I64),
-        _ptr(cost, _F64), _ptr(supply, _F64), _ptr(demand, _F64), float(tol), float(tight),
-        _ptr(u, _F64), _ptr(v, _F64), _ptr(flow, _F64), int(warm), _ptr(stats, _I64),
+        _ptr(cost, _F64), _ptr(supply, _F64), _ptr(demand, _F64), float(tol),
+        _ptr(u, _F64), _ptr(v, _F64), _ptr(flow, _F64), _ptr(stats, _I64),
     )  # fmt: skip
     if status == 1:
         raise MemoryError("the transportation solver ran out of memory")
@@ -218,6 +215,66 @@ def ssp_transport(
         raise InfeasibleGraph(int(-status - 1))
     info = {"augmentations": int(stats[0]), "scanned": int(stats[1])}
     return torch.empty_like(flow).index_copy_(0, order, flow), u, v, info
+
+
+def network_simplex(
+    n: int,
+    m: int,
+    src: torch.Tensor,
+    dst: torch.Tensor,
+    cost: torch.Tensor,
+    supply: torch.Tensor,
+    demand: torch.Tensor,
+    u0: torch.Tensor,
+    v0: torch.Tensor,
+    tol: float,
+    *,
+    basis: torch.Tensor | None = None,
+    max_pivots: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+    """Solve the transportation problem on the arcs ``(src[e], dst[e])`` by network simplex.
+
+    Tensors on any device (or arrays), read as int64 / float64 on the host: ``E`` arcs with
+    ``cost (E,)``, ``supply (n,)`` and ``demand (m,)`` of equal totals, warm potentials
+    ``u0 (n,)``, ``v0 (m,)`` (the first prices are ``cost - u0 - v0``) and the tolerance
+    below which an amount counts as zero. ``basis (E + n + m,)`` (bool), a forest of arcs
+    that can carry the supplies followed by the roots of its trees (the basis of an earlier
+    solve, carried onto new arcs, or the support of a plan that is a forest) is the starting
+    tree; without one every node starts alone. Arcs sorted by source price fastest.
+
+    Returns float64 CPU tensors ``flow (E,)``, ``u (n,)``, ``v (m,)`` with
+    ``u_i + v_j <= cost_e`` on every arc (up to rounding) and equality on the basis, the
+    basis ``(E + n + m,)`` (bool: a spanning forest holding the flow, at most ``n + m - 1``
+    arcs, then its trees' roots) and counters. Raises :class:`InfeasibleGraph` when the arcs
+    cannot carry the supplies.
+    """
+    src, dst = _host(src, torch.int64), _host(dst, torch.int64)
+    cost = _host(cost, torch.float64)
+    E = cost.shape[0]
+    tree = (
+        torch.zeros(E + n + m, dtype=torch.int8)
+        if basis is None
+        else _host(basis, torch.int8).clone()
+    )
+    flow = torch.zeros(E, dtype=torch.float64)
+    u, v = torch.zeros(n, dtype=torch.float64), torch.zeros(m, dtype=torch.float64)
+    stats = torch.zeros(2, dtype=torch.int64)
+    supply, demand = _host(supply, torch.float64), _host(demand, torch.float64)
+    u0, v0 = _host(u0, torch.float64), _host(v0, torch.float64)
+    status = _library().lagot_network_simplex(
+        n, m, E, _ptr(src, _I64), _ptr(dst, _I64), _ptr(cost, _F64), _ptr(supply, _F64),
+        _ptr(demand, _F64), _ptr(u0, _F64), _ptr(v0, _F64), float(tol), int(max_pivots),
+        ctypes.c_void_p(tree.data_ptr()), _ptr(flow, _F64), _ptr(u, _F64), _ptr(v, _F64),
+        _ptr(stats, _I64),
+    )  # fmt: skip
+    if status == 1:
+        raise MemoryError("the transportation solver ran out of memory")
+    if status < 0:
+        raise InfeasibleGraph(int(-status - 1), n)
+    if status == 4:
+        raise RuntimeError("the transportation solver met a cycle of unbounded descent")
+    info = {"pivots": int(stats[0]), "phase1_pivots": int(stats[1]), "converged": status == 0}
+    return flow, u, v, tree.bool(), info
 
 
 SPANS_PER_THREAD = 4
@@ -318,21 +375,6 @@ def assign_costs(costs):
 
     _run_batches(B, run)
     return col4row, u, v, bad
-
-
-def make_basic(n: int, m: int, src, dst, mass) -> torch.Tensor:
-    """Masses of an equivalent basic plan (acyclic support) on the same edges; see ``basic.c``.
-
-    Tensors on any device (or arrays); returns a float64 CPU tensor. Valid for optimal plans
-    (all support edges tight): the cost is unchanged.
-    """
-    src, dst = _host(src, torch.int64), _host(dst, torch.int64)
-    out = _host(mass, torch.float64).clone()
-    if _library().lagot_make_basic(
-        n, m, out.shape[0], _ptr(src, _I64), _ptr(dst, _I64), _ptr(out, _F64)
-    ):
-        raise MemoryError("make_basic ran out of memory")
-    return out
 
 
 def farthest_points(points, n: int, start: int = 0) -> torch.Tensor:

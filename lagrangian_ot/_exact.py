@@ -7,8 +7,11 @@ The solver (cost ``|x - y|^2``, weights ``a``, ``b`` of equal totals):
    c-transform.
 2. Candidate graph: for every point, the ``k`` best partners in reduced cost
    (``|x_i - y_j|^2 - g_j`` per row, ``|x_i - y_j|^2 - f_i`` per column).
-3. Solve the transportation problem on that sparse graph exactly
-   (successive shortest paths, :func:`lagrangian_ot.kernels.ssp_transport`).
+3. Solve the transportation problem on that sparse graph exactly: network
+   simplex (:func:`lagrangian_ot.kernels.network_simplex`), its first prices
+   the warm potentials' reduced costs, or for an assignment problem (unit
+   amounts) successive shortest paths (:func:`lagrangian_ot.kernels.ssp_transport`),
+   faster there. Later rounds restart the network simplex from the last plan.
 4. Certify over all pairs: ``f = min_j (C_ij - g_j)`` makes ``(f, g)`` dual
    feasible, and ``gap = cost - (a.f + b.g)`` bounds ``cost - optimum``.
    Rows where the graph missed a better partner get their best partners added,
@@ -28,8 +31,8 @@ from dataclasses import dataclass
 import torch
 
 from ._geometry import diameter
-from .kernels import ssp_transport
-from .kernels.native import InfeasibleGraph, make_basic
+from .kernels import network_simplex, ssp_transport
+from .kernels.native import InfeasibleGraph
 from .kernels.reductions import Reductions
 
 DENSE_EDGES = 1 << 12  # solve on the complete graph below this many pairs
@@ -93,12 +96,20 @@ def _edge_costs(
     return ((x[src] - y[dst]) ** 2).sum(-1)  # (E,)
 
 
-def _solve_on_edges(x, y, src, dst, supply, demand, g, tol, flow=None, tight=0.0):
+def _solve_on_edges(x, y, src, dst, supply, demand, f, g, tol, basis):
+    """Optimal flow on the edges, duals, and the basis to restart from (edges, then roots)."""
+    n, m = x.shape[0], y.shape[0]
     cost = _edge_costs(x, y, src, dst)
-    flow, u, v, info = ssp_transport(
-        x.shape[0], y.shape[0], src, dst, cost, supply, demand, g, tol, flow=flow, tight=tight
-    )  # on the host: (E,), (n,), (m,)
-    return flow.to(x.device), u.to(x.device), v.to(x.device), cost, info
+    if basis is None and n == m and bool((supply == 1).all()) and bool((demand == 1).all()):
+        flow, u, v, info = ssp_transport(n, m, src, dst, cost, supply, demand, g, tol)
+        basis = torch.cat([flow > tol, torch.zeros(n + m, dtype=torch.bool)])  # a matching
+        info = {"augmentations": info["augmentations"]}
+    else:
+        flow, u, v, basis, info = network_simplex(
+            n, m, src, dst, cost, supply, demand, f, g, tol, basis=basis
+        )  # on the host: (E,), (n,), (m,), (E + n + m,)
+    dev = x.device
+    return flow.to(dev), u.to(dev), v.to(dev), basis.to(dev), cost, info
 
 
 def _unique_edges(src, dst, m):
@@ -149,10 +160,12 @@ def _monotone_edges(x, y, supply, demand):
     return ox[i], oy[j]
 
 
-def _carry_flow(old_src, old_dst, flow, src, dst, m):
-    """The flow of the old edge list laid on the new one (a superset)."""
-    out = torch.zeros(src.shape[0], dtype=flow.dtype, device=flow.device)
-    out[torch.searchsorted(src * m + dst, old_src * m + old_dst)] = flow
+def _carry(old_src, old_dst, basis, src, dst, m):
+    """A basis of the old edge list (edges, then roots) laid on the new one (a superset)."""
+    E = old_src.shape[0]
+    out = torch.zeros(src.shape[0] + basis.shape[0] - E, dtype=basis.dtype, device=basis.device)
+    out[torch.searchsorted(src * m + dst, old_src * m + old_dst)] = basis[:E]
+    out[src.shape[0] :] = basis[E:]
     return out
 
 
@@ -234,12 +247,13 @@ def solve(
     diam2 = diameter(x, y) ** 2  # the scale of every cost and dual
     rows = Reductions(x, y, backend)
     cols = Reductions(y, x, backend)
-    info: dict = {"rounds": 0, "edges": 0, "augmentations": 0}
+    info: dict = {"rounds": 0, "edges": 0, "pivots": 0, "augmentations": 0}
 
     if n * m <= DENSE_EDGES:
         src = torch.arange(n, device=x.device).repeat_interleave(m)
         dst = torch.arange(m, device=x.device).repeat(n)
         g = torch.zeros(m, dtype=torch.float64, device=x.device)
+        f = torch.zeros(n, dtype=torch.float64, device=x.device)
     else:
         g, info["coarse"] = _coarse_potential(x, y, a, b, backend, depth)
         f, _ = rows.min(g)
@@ -249,12 +263,11 @@ def solve(
 
     k = neighbours
     gap = math.inf
-    flow = None
-    tight = 0.0
+    basis = None
     for rounds in range(1, MAX_ROUNDS + 1):
         try:
-            flow, u, g, cost, sinfo = _solve_on_edges(
-                x0, y0, src, dst, supply, demand, g, tol, flow, tight
+            flow, u, g, basis, cost, sinfo = _solve_on_edges(
+                x0, y0, src, dst, supply, demand, f, g, tol, basis
             )
         except InfeasibleGraph:
             if k >= m:
@@ -263,15 +276,17 @@ def solve(
                 ) from None
             k *= 2  # the graph cannot carry the masses: widen it everywhere
             s2, d2 = _candidates(rows, cols, rows.min(g)[0], g, k)
+            old_src, old_dst = src, dst
             src, dst = _unique_edges(torch.cat([src, s2]), torch.cat([dst, d2]), m)
-            flow = None
+            if basis is not None:
+                basis = _carry(old_src, old_dst, basis, src, dst, m)
             continue
         info["rounds"] = rounds
         info["edges"] = int(src.shape[0])
-        info["augmentations"] += sinfo["augmentations"]
+        for key in sinfo.keys() & {"pivots", "augmentations"}:
+            info[key] += sinfo[key]
         primal = _fsum(flow * cost) * unit
         slack = SLACK * (u.abs() + primal / total + diam2)  # (n,) rounding allowance of the duals
-        tight = float(slack.max())  # a warm restart keeps flow on edges this close to tight
         # All pairs: the best C_ij - g_j of every row, as a rigorous lower bound.
         best, _ = rows.min(g, u + slack)  # +inf where nothing is below u_i + slack_i
         f = torch.minimum(best, u + slack)  # f_i + g_j <= C_ij for all pairs
@@ -295,16 +310,11 @@ def solve(
                     f"exact solver could not certify its plan (cost {primal:.6g}, gap {gap:.3g}); "
                     "the weights or coordinates may span too many orders of magnitude for float64"
                 )
-            support = flow > tol
-            if int(support.sum()) > n + m - 1:  # cycles in the support: make the plan basic
-                kept = torch.nonzero(support).reshape(-1)
-                basic = make_basic(n, m, src[kept], dst[kept], flow[kept])
-                flow = torch.zeros_like(flow)
-                flow[kept] = basic.to(flow)
-                support = flow > tol
+            support = flow > tol  # within the basis: a forest, at most n + m - 1 edges
             return ExactSolution(
                 src=src[support], dst=dst[support], mass=flow[support] * unit, f=f, g=g,
                 cost=_fsum(flow[support] * cost[support]) * unit, gap=max(gap, 0.0), info=info,
             )  # fmt: skip
-        flow = _carry_flow(old_src, old_dst, flow, src, dst, m)
+        f = u  # warm row potentials for the next round
+        basis = _carry(old_src, old_dst, basis, src, dst, m)
     raise RuntimeError(f"exact solver did not certify its plan in {MAX_ROUNDS} rounds")

@@ -49,8 +49,9 @@ class Plan:
         Dual potentials ``(f, g)`` with ``f_i + g_j <= |x_i - y_j|^2`` (exact), or
         the entropic potentials (Sinkhorn), in the cost ``|x - y|^2``.
     info : dict
-        Solver details (blur, dropped mass, ...), with ``iterations`` (augmentations of the
-        exact solver, Sinkhorn iterations) and ``residuals`` (``marginal``, ``gap``).
+        Solver details (blur, dropped mass, ...), with ``iterations`` (pivots and
+        augmentations of the exact solver, Sinkhorn iterations) and ``residuals``
+        (``marginal``, ``gap``).
     value : Tensor
         ``cost`` under the name every result shares (:mod:`lagrangian_ot.result`).
     """
@@ -77,7 +78,9 @@ class Plan:
             object.__setattr__(self, "gap", upper_bound(self.gap, ref))  # rounded up: still a bound
 
         if "iterations" not in self.info:  # the shared result protocol (lagrangian_ot.result)
-            self.info["iterations"] = int(self.info.get("augmentations", 0))
+            self.info["iterations"] = int(
+                self.info.get("pivots", 0) + self.info.get("augmentations", 0)
+            )
         if "residuals" not in self.info:
             residuals = {}
             if "marginal_error" in self.info:

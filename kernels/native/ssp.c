@@ -31,10 +31,6 @@
  * Amounts below tol count as zero: rounding residues of real-valued supplies
  * are left unrouted once no sink has demand above tol.
  *
- * With warm != 0 the given flow is kept on edges whose reduced cost under the
- * given v (and the recomputed u) is at most `tight`; the rest is released and
- * routed again. Rounds that only add a few edges then cost a few augmentations.
- *
  * Return value: 0 on success; 1 when memory ran out; -(s + 1) when source s
  * has remaining supply but no sink with remaining demand is reachable in the
  * graph (the caller adds edges and calls again).
@@ -178,9 +174,9 @@ int64_t lagot_ssp_transport(
     const int64_t *colptr, const int64_t *cedge, const int64_t *erow,
     const double *cost,
     const double *supply, const double *demand,
-    double tol, double tight,
+    double tol,
     double *u, double *v,
-    double *flow, int64_t warm,
+    double *flow,
     int64_t *stats)
 {
     const int64_t N = n + m; /* sources 0..n-1, sinks n..n+m-1 */
@@ -219,24 +215,9 @@ int64_t lagot_ssp_transport(
     }
     for (int64_t i = 0; i < n; i++) excess[i] = supply[i];
     for (int64_t j = 0; j < m; j++) deficit[j] = demand[j];
-    if (warm) {
-        /* Keep the flow on edges that are still tight (within `tight`); release the rest. */
-        for (int64_t i = 0; i < n; i++) {
-            for (int64_t e = rowptr[i]; e < rowptr[i + 1]; e++) {
-                if (flow[e] <= 0.0) continue;
-                if (cost[e] - v[col[e]] > u[i] + tight) {
-                    flow[e] = 0.0;
-                    continue;
-                }
-                excess[i] -= flow[e];
-                deficit[col[e]] -= flow[e];
-            }
-        }
-    } else {
-        for (int64_t e = 0; e < rowptr[n]; e++) flow[e] = 0.0;
-    }
+    for (int64_t e = 0; e < rowptr[n]; e++) flow[e] = 0.0;
 
-    if (!warm && n == m) {
+    if (n == m) {
         int unit = 1;
         for (int64_t i = 0; i < n && unit; i++) unit = supply[i] == 1.0 && demand[i] == 1.0;
         if (unit) {
