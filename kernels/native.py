@@ -251,6 +251,16 @@ def network_simplex(
     src, dst = _host(src, torch.int64), _host(dst, torch.int64)
     cost = _host(cost, torch.float64)
     E = cost.shape[0]
+    sizes = (src.shape, dst.shape, len(supply), len(u0), len(demand), len(v0))
+    if sizes != ((E,), (E,), n, n, m, m) or (basis is not None and len(basis) != E + n + m):
+        raise ValueError(
+            "network_simplex: src, dst and cost need E entries, supply and u0 n, demand and v0 "
+            "m, basis E + n + m"
+        )
+    if E and not (0 <= int(src.min()) <= int(src.max()) < n):
+        raise ValueError("network_simplex: an arc starts outside the n sources")
+    if E and not (0 <= int(dst.min()) <= int(dst.max()) < m):
+        raise ValueError("network_simplex: an arc ends outside the m sinks")
     tree = (
         torch.zeros(E + n + m, dtype=torch.int8)
         if basis is None

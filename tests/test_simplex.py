@@ -103,3 +103,17 @@ def test_infeasible_graph_and_pivot_limit():
     w = np.ones(30)
     *_, info = network_simplex(30, 30, src, dst, C[src, dst], w, w, 0 * w, 0 * w, 0.5, max_pivots=3)
     assert info["pivots"] == 3 and not info["converged"]
+
+
+def test_bad_input_is_refused():
+    one, z = np.ones(2), np.zeros(2)
+    src, dst, cost = [0, 1], [0, 1], [1.0, 1.0]
+    with pytest.raises(ValueError, match="basis"):
+        network_simplex(2, 2, src, dst, cost, one, one, z, z, 0.5, basis=np.ones(3, bool))
+    with pytest.raises(ValueError, match="sinks"):
+        network_simplex(2, 2, src, [0, 2], cost, one, one, z, z, 0.5)
+    # more arcs than a forest can have: solved from the artificial tree instead
+    S, D = np.repeat(np.arange(2), 2), np.tile(np.arange(2), 2)
+    flow, *_ = network_simplex(2, 2, S, D, [0.0, 1, 1, 0], one, one, z, z, 0.5,
+                               basis=np.ones(8, bool))  # fmt: skip
+    assert flow.tolist() == [1.0, 0.0, 0.0, 1.0]

@@ -312,7 +312,7 @@ int64_t lagot_network_simplex(
     t.root = N;
     t.tail = (int64_t *)malloc((size_t)A * sizeof(int64_t));
     t.head = (int64_t *)malloc((size_t)A * sizeof(int64_t));
-    t.cost = (double *)malloc((size_t)A * sizeof(double));
+    t.cost = (double *)calloc((size_t)A, sizeof(double));
     t.flow = (double *)calloc((size_t)A, sizeof(double));
     t.basic = (int8_t *)calloc((size_t)A, 1);
     t.parent = (int64_t *)malloc((size_t)(N + 1) * sizeof(int64_t));
@@ -352,14 +352,15 @@ int64_t lagot_network_simplex(
      * flows from the supplies, leaves first. An arc that would carry less than nothing, or
      * nothing away from the root, is cut and its subtree hung from the root by its own
      * artificial arc: every arc without flow points to the root (strongly feasible). */
-    for (int64_t e = 0; e < E; e++)
+    int cyclic = nb > N - 1; /* more arcs than a forest has: start from the root alone */
+    for (int64_t e = 0; e < E && !cyclic; e++)
         if (basis[e]) {
             start[t.tail[e] + 1]++;
             start[t.head[e] + 1]++;
         }
     for (int64_t w = 0; w < N; w++) start[w + 1] += start[w];
     memcpy(t.path, start, (size_t)N * sizeof(int64_t));
-    for (int64_t e = 0; e < E; e++)
+    for (int64_t e = 0; e < E && !cyclic; e++)
         if (basis[e]) {
             adj[t.path[t.tail[e]]++] = e;
             adj[t.path[t.head[e]]++] = e;
@@ -367,7 +368,6 @@ int64_t lagot_network_simplex(
     for (int64_t w = 0; w <= N; w++) t.parent[w] = -2;
     t.parent[t.root] = -1;
     int64_t *queue = t.seg, *order = t.seg + N + 1, norder = 0;
-    int cyclic = nb > N - 1;
     for (int64_t k = 0; k < 2 * N && !cyclic; k++) { /* roots: the given ones, then any */
         int64_t r = k % N;
         if (t.parent[r] != -2 || (k < N && !basis[E + r])) continue;
@@ -432,10 +432,16 @@ int64_t lagot_network_simplex(
     int64_t block = (int64_t)(widen * sqrt((double)E));
     if (block < 16) block = 16;
     int64_t next = 0, pivots = 0, first_phase = 0;
+    int fresh = 0; /* potentials recomputed from the tree since the last pivot */
     for (;;) {
         double eps = phase == 1 ? 64.0 * DBL_EPSILON * big : 0.0;
         int64_t in = entering(&t, &next, block, 16.0 * DBL_EPSILON, eps);
-        if (in < 0 && phase == 2) break;
+        if (in < 0 && phase == 2) {
+            if (fresh) break;
+            potentials(&t); /* optimal on updated potentials: check once more on exact ones */
+            fresh = 1;
+            continue;
+        }
         if (in < 0 || (pivots % 4096 == 4095 && phase == 1 && artificial_flow(&t) <= tol)) {
             if (artificial_flow(&t) > tol) { /* optimal with flow left on the root */
                 for (int64_t w = 0; w < N; w++)
@@ -455,6 +461,7 @@ int64_t lagot_network_simplex(
             goto done;
         }
         pivots++;
+        fresh = 0;
         if (max_pivots > 0 && pivots >= max_pivots) {
             status = 2;
             break;
