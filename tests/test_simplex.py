@@ -112,7 +112,7 @@ def test_bad_input_is_refused():
         network_simplex(2, 2, src, dst, cost, one, one, z, z, 0.5, basis=np.ones(3, bool))
     with pytest.raises(ValueError, match="sinks"):
         network_simplex(2, 2, src, [0, 2], cost, one, one, z, z, 0.5)
-    # more arcs than a forest can have: solved from the artificial tree instead
+    # any arcs (here a cycle): the start is a spanning forest of them
     S, D = np.repeat(np.arange(2), 2), np.tile(np.arange(2), 2)
     flow, *_ = network_simplex(2, 2, S, D, [0.0, 1, 1, 0], one, one, z, z, 0.5,
                                basis=np.ones(8, bool))  # fmt: skip

@@ -15,9 +15,10 @@
  * subtree in preorder), with potentials pi: cost + pi[tail] - pi[head] = 0 on
  * tree arcs, so that u[i] = -pi[i] and v[j] = pi[n + j].
  *
- * Start: the given forest of real arcs (basis[e] != 0 for e < E; basis[E + w]
- * != 0 marks w as the root of its tree, as in the basis returned; without
- * one, every node alone). Each tree hangs from the root by the artificial arc of
+ * Start: a breadth-first spanning forest of the given arcs (basis[e] != 0 for
+ * e < E: a basis returned earlier, or the support of any plan; basis[E + w] != 0
+ * marks w as the root of its tree, as in the basis returned; without arcs,
+ * every node alone). Each tree hangs from the root by the artificial arc of
  * its root node, flows computed from the supplies; an arc that would carry less than
  * nothing, or nothing away from the root, is cut and its subtree hung from the
  * root alone. Trees whose supplies do not balance put their excess on the
@@ -326,11 +327,11 @@ int64_t lagot_network_simplex(
     t.dir = (int8_t *)malloc((size_t)(N + 1));
     t.pi = (double *)malloc((size_t)(N + 1) * sizeof(double));
     double *net = (double *)malloc((size_t)(N + 1) * sizeof(double));
-    int64_t *adj = (int64_t *)malloc((size_t)(2 * N + 2) * sizeof(int64_t));
+    int64_t *adj = NULL;
     int64_t *start = (int64_t *)calloc((size_t)(N + 2), sizeof(int64_t));
     if (!t.tail || !t.head || !t.cost || !t.flow || !t.basic || !t.parent || !t.pred ||
         !t.thread || !t.rev || !t.succ || !t.last || !t.path || !t.seg || !t.dir || !t.pi ||
-        !net || !adj || !start) {
+        !net || !start) {
         status = 1;
         goto done;
     }
@@ -348,19 +349,24 @@ int64_t lagot_network_simplex(
     int64_t nb = 0;
     for (int64_t e = 0; e < E; e++) nb += basis[e] != 0;
     if (nb == 0) memset(basis + E, 0, (size_t)N);
-    /* The forest's trees, each hung from the root by the artificial arc of its first node,
-     * flows from the supplies, leaves first. An arc that would carry less than nothing, or
-     * nothing away from the root, is cut and its subtree hung from the root by its own
-     * artificial arc: every arc without flow points to the root (strongly feasible). */
-    int cyclic = nb > N - 1; /* more arcs than a forest has: start from the root alone */
-    for (int64_t e = 0; e < E && !cyclic; e++)
+    adj = (int64_t *)malloc((size_t)(2 * nb + 1) * sizeof(int64_t));
+    if (!adj) {
+        status = 1;
+        goto done;
+    }
+    /* A breadth-first spanning forest of the given arcs (an arc closing a cycle is left out),
+     * each tree hung from the root by the artificial arc of its root node, flows from the
+     * supplies, leaves first. An arc that would carry less than nothing, or nothing away
+     * from the root, is cut and its subtree hung from the root by its own artificial arc:
+     * every arc without flow points to the root (strongly feasible). */
+    for (int64_t e = 0; e < E; e++)
         if (basis[e]) {
             start[t.tail[e] + 1]++;
             start[t.head[e] + 1]++;
         }
     for (int64_t w = 0; w < N; w++) start[w + 1] += start[w];
     memcpy(t.path, start, (size_t)N * sizeof(int64_t));
-    for (int64_t e = 0; e < E && !cyclic; e++)
+    for (int64_t e = 0; e < E; e++)
         if (basis[e]) {
             adj[t.path[t.tail[e]]++] = e;
             adj[t.path[t.head[e]]++] = e;
@@ -368,31 +374,27 @@ int64_t lagot_network_simplex(
     for (int64_t w = 0; w <= N; w++) t.parent[w] = -2;
     t.parent[t.root] = -1;
     int64_t *queue = t.seg, *order = t.seg + N + 1, norder = 0;
-    for (int64_t k = 0; k < 2 * N && !cyclic; k++) { /* roots: the given ones, then any */
+    for (int64_t k = 0; k < 2 * N; k++) { /* roots: the given ones, then any */
         int64_t r = k % N;
         if (t.parent[r] != -2 || (k < N && !basis[E + r])) continue;
         int64_t qh = 0, qt = 0, first = norder;
         t.parent[r] = t.root;
         t.pred[r] = -1;
         queue[qt++] = r;
-        while (qh < qt && !cyclic) { /* breadth-first over the forest's arcs */
+        while (qh < qt) {
             int64_t w = queue[qh++];
             order[norder++] = w;
             net[w] = w < n ? supply[w] : -demand[w - n];
             for (int64_t s = start[w]; s < start[w + 1]; s++) {
                 int64_t e = adj[s], o = t.tail[e] == w ? t.head[e] : t.tail[e];
-                if (e == t.pred[w]) continue;
-                if (t.parent[o] != -2) { /* a cycle: not a forest */
-                    cyclic = 1;
-                    break;
-                }
+                if (e == t.pred[w] || t.parent[o] != -2) continue; /* seen: a cycle */
                 t.parent[o] = w;
                 t.pred[o] = e;
                 t.dir[o] = t.tail[e] == o ? UP : DOWN;
                 queue[qt++] = o;
             }
         }
-        for (int64_t k = norder - 1; k > first && !cyclic; k--) {
+        for (int64_t k = norder - 1; k > first; k--) {
             int64_t w = order[k];
             double f = t.dir[w] == UP ? net[w] : -net[w];
             if (f > tol || (f >= -tol && t.dir[w] == UP)) {
@@ -405,13 +407,6 @@ int64_t lagot_network_simplex(
             }
         }
         attach(&t, r, net[r], r < n ? -u0[r] : v0[r - n], big, tol);
-    }
-    if (cyclic) { /* the artificial tree */
-        memset(t.basic, 0, (size_t)A);
-        memset(t.flow, 0, (size_t)A * sizeof(double));
-        for (int64_t w = 0; w < N; w++)
-            attach(&t, w, w < n ? supply[w] : -demand[w - n], w < n ? -u0[w] : v0[w - n], big,
-                   tol);
     }
     memset(t.succ, 0, (size_t)(N + 1) * sizeof(int64_t));
     if (links(&t)) {
