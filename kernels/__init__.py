@@ -11,7 +11,8 @@ names a caller may pass.
   points or on tensor-product grids (separable, exact).
 - :mod:`.reductions`: the reductions the matching needs, ``min_j (|x_i - y_j|^2 - g_j)``
   with its argmin, and the ``k`` smallest values per row.
-- :mod:`.native`: the sparse min-cost transportation solver and farthest-point
+- :mod:`.native`: the sparse min-cost transportation solvers (network simplex;
+  successive shortest paths for assignment problems) and farthest-point
   sampling (C, loaded with ctypes).
 - :mod:`.threads`: how many CPU threads a computation gets (one for small work,
   the pool only where it pays; ``fit_threads`` wraps the solvers' entry points).

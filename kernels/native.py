@@ -1,5 +1,6 @@
 """Native kernels, written in C and loaded with ctypes: the sparse min-cost
-transportation solver, farthest-point sampling and Poisson-disk selection.
+transportation solvers (network simplex for any amounts, successive shortest paths for
+assignment problems), farthest-point sampling and Poisson-disk selection.
 
 The library is built with the package (``lagrangian_ot/kernels/_native*.so``).
 In a source checkout without that build it is compiled once, on first use, into

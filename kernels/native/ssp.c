@@ -1,6 +1,8 @@
 /*
  * Minimum-cost transportation on a sparse bipartite graph by successive
- * shortest paths (Dijkstra on reduced costs, Johnson potentials).
+ * shortest paths (Dijkstra on reduced costs, Johnson potentials). The exact
+ * solver uses it for the first solve of assignment problems (unit amounts),
+ * where it is fastest; simplex.c serves every other case and the restarts.
  *
  * Problem:   min sum_e cost[e] * flow[e]
  *            s.t. sum_{e from i} flow[e] = supply[i],  sum_{e into j} flow[e] = demand[j],
