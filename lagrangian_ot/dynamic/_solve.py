@@ -30,10 +30,11 @@ def residual_summary(out, centred: list[torch.Tensor]) -> dict:
 def warn_unconverged(name: str, out, tol: float, max_iter: int, multilevel: bool) -> None:
     """The ``RuntimeWarning`` of a splitting that stopped at ``max_iter`` short of ``tol``."""
     other = "a smaller gamma" if multilevel else "multilevel=True"
+    drift = f", change of the value over the last half {out.drift:.2e}" if out.drift else ""
     warn_user(
         f"{name} stopped at max_iter={max_iter} short of tol={tol:g}: continuity residual "
-        f"{out.divergence:.2e}, fixed-point residual {out.fixed_point:.2e} (the value is only as "
-        f"accurate as these); raise max_iter, loosen tol, or try {other}"
+        f"{out.divergence:.2e}, fixed-point residual {out.fixed_point:.2e}{drift} (the value is "
+        f"only as accurate as these); raise max_iter, loosen tol, or try {other}"
     )
 
 
@@ -57,6 +58,8 @@ def solve_on_grid(
     multilevel: bool,
     progress: bool | None = None,
     name: str = "the splitting",
+    adapt: bool = False,
+    watch_value: bool = False,
 ) -> DynamicResult:
     """Solve in internal units (box side 1, mass of ``rho0`` 1) and return the result in the user's.
 
@@ -64,8 +67,11 @@ def solve_on_grid(
     ``value_scale`` converts the internal action to the user's units. With
     ``source_weight`` (``c = 1 / kappa^2`` in internal units) the problem is
     unbalanced; without, the masses are equalised to round-off so that the
-    continuity projection is exact. ``progress`` draws the iterations on stderr (None: when
-    it is a terminal). When ``tol`` is not reached, a ``RuntimeWarning`` names the residuals.
+    continuity projection is exact. ``adapt`` balances the splitting's residuals by
+    changing its step, ``watch_value`` also waits for the action to settle before stopping
+    (:func:`~._splitting.douglas_rachford`). ``progress`` draws the iterations on stderr
+    (None: when it is a terminal). When ``tol`` is not reached, a ``RuntimeWarning`` names
+    the residuals.
     """
     if gamma is not None:
         gamma = check_positive(gamma, "gamma")
@@ -95,6 +101,10 @@ def solve_on_grid(
             max_iter=max_iter,
             multilevel=multilevel,
             report=report,
+            adapt=adapt,
+            value=(lambda v: action_density(v[0], torch.stack(v[1:])).sum())
+            if watch_value
+            else None,
         )
     if not out.converged:
         warn_unconverged(name, out, tol, max_iter, multilevel)
@@ -108,7 +118,7 @@ def solve_on_grid(
         rho=_nonnegative(out.u[0]) * units.density,
         momentum=torch.stack(centred[1 : 1 + d], dim=-1) * units.momentum,
         source=None if c is None else centred[-1] * math.sqrt(c) * units.density,
-        potential=out.p / step * (value_scale / units.M),
+        potential=out.p / out.gamma * (value_scale / units.M),
         value=value,
         residuals=residual_summary(out, centred),
         iterations=out.iterations,

@@ -18,6 +18,11 @@ import torch
 from ._staggered import SpaceTime
 
 CHECK_EVERY = 10
+ADAPT_EVERY = 50  # iterations between two looks at the residual balance
+BALANCE = 3.0  # the step shrinks when the primal residual exceeds the dual this many times
+ADAPT_FACTOR = 2.0  # and then by this factor
+MAX_ADAPT = 10  # at most this many (a step 1024 times smaller); then the step stays fixed
+VALUE_SLACK = 10  # the action's settling is judged at this many times tol (see ``value``)
 
 
 @dataclass
@@ -32,6 +37,8 @@ class Splitting:
     fixed_point: float
     converged: bool
     z: tuple = ()
+    gamma: float = 0.0
+    drift: float = 0.0
 
 
 def _norm(parts: list[torch.Tensor]) -> float:
@@ -50,6 +57,8 @@ def douglas_rachford(
     relax: float = 1.8,
     start: tuple | None = None,
     report: Callable | None = None,
+    adapt: bool = False,
+    value: Callable | None = None,
 ) -> Splitting:
     """Run the splitting from the linear interpolation of the ends with zero momentum.
 
@@ -58,6 +67,25 @@ def douglas_rachford(
     fixed-point residual and the relative divergence of the graph iterate are
     both below ``tol`` (checked every few iterations), or at ``max_iter``.
     ``report(it, fixed_point, divergence)`` is called at every check.
+
+    ``value(v)``: the action of the centred iterate. When given, stopping also needs the
+    action to have changed by at most ``VALUE_SLACK * tol`` (relative) since half the
+    iterations: where the residuals fall long before the action settles (mass growing from
+    nothing converges sublinearly), this change estimates the distance still to go. The
+    slack: near-empty cells make the action noisy at about a hundred times the residuals
+    (``|m|^2 / rho`` with both tiny). ``drift`` returns the change.
+
+    ``adapt``: shrink the step where the residuals say it is too large. Every
+    ``ADAPT_EVERY`` iterations the relative primal residual ``|y - x| / |x|`` (the distance
+    between the two constraint sets' iterates) is compared with the relative dual one
+    ``|y - y_prev| / |z - x|``; when the first exceeds the second ``BALANCE`` times,
+    ``gamma`` is divided by ``ADAPT_FACTOR`` and ``z`` rescaled as ``x + (z - x) / f``, which
+    keeps the scaled multipliers ``(z - x) / gamma`` (ADMM's residual balancing, one way
+    only). Mass that grows from nothing wants a step tens of times smaller than the default,
+    which suits mass that travels; growing the step as well was measured to double the
+    iterations of travelling and scaled problems (the dual residual is noisy). After
+    ``MAX_ADAPT`` changes the step stays fixed, so the usual convergence of the splitting
+    holds. The returned ``gamma`` is the last step.
     """
     if start is not None:  # a warm start (zu, zv), for example prolonged from a coarser grid
         zu, zv = [z.clone() for z in start[0]], [z.clone() for z in start[1]]
@@ -70,7 +98,10 @@ def douglas_rachford(
         zv = st.interp(zu)
     last_rho = None
     div = fix = float("inf")
-    it = 0
+    it = changes = 0
+    prev_y = None
+    values: dict[int, float] = {}
+    drift = float("inf") if value is not None else 0.0
     for it in range(1, max_iter + 1):
         xu, p = st.project_continuity(zu, rho0, rho1)
         rho_c, m_c = prox(zv[0], torch.stack(zv[1:]), gamma, last_rho)
@@ -90,13 +121,47 @@ def douglas_rachford(
                     f"the splitting diverged at iteration {it} (non-finite residuals); "
                     "use float64 or a smaller gamma"
                 )
+            if value is not None:
+                drift = _drift(values, it, float(value(xv)))
             if report is not None:
                 report(it, fix, div)
+        shrink = False
+        if adapt and prev_y is not None:
+            shrink = _primal_dominates(xu + xv, yu + yv, zu + zv, du + dv, prev_y)
+            prev_y = None
         for z, dz in zip(zu + zv, du + dv):
             z.add_(dz, alpha=relax)
-        if check and fix < tol and div < tol:
+        if shrink:
+            for z, x in zip(zu + zv, xu + xv):  # keep the scaled multipliers (z - x) / gamma
+                z.sub_(x).div_(ADAPT_FACTOR).add_(x)
+            gamma /= ADAPT_FACTOR
+            changes += 1
+            last_rho = None
+        if adapt and changes < MAX_ADAPT and (it + 1) % ADAPT_EVERY == 0:
+            prev_y = [y.clone() for y in yu + yv]
+        if check and fix < tol and div < tol and drift <= VALUE_SLACK * tol:
             break
-    return Splitting(xu, xv, p, it, div, fix, fix < tol and div < tol, (zu, zv))
+    done = fix < tol and div < tol and drift <= VALUE_SLACK * tol
+    return Splitting(xu, xv, p, it, div, fix, done, (zu, zv), gamma, drift)
+
+
+def _drift(values: dict[int, float], it: int, now: float) -> float:
+    """Relative change of the action since the check nearest half of ``it`` (inf before two)."""
+    values[it] = now
+    half = (it // 2) // CHECK_EVERY * CHECK_EVERY
+    if half not in values or half == it:
+        return float("inf")
+    return abs(now - values[half]) / max(abs(now), 1e-300)
+
+
+def _primal_dominates(x, y, z, dy, prev_y) -> bool:
+    """Whether the relative primal residual exceeds the dual one ``BALANCE`` times (see
+    ``adapt`` above)."""
+    primal = _norm(dy) / max(_norm(x), 1e-300)
+    dual = _norm([a - b for a, b in zip(y, prev_y)]) / max(
+        _norm([a - b for a, b in zip(z, x)]), 1e-300
+    )
+    return primal > BALANCE * dual
 
 
 def solve(
@@ -110,13 +175,15 @@ def solve(
     max_iter,
     multilevel: bool,
     report: Callable | None = None,
+    adapt: bool = False,
+    value: Callable | None = None,
 ) -> Splitting:
     """:func:`douglas_rachford`, warm-started from coarser grids when ``multilevel`` and the
     sizes allow.
 
-    Every level uses the same step ``gamma`` (the splitting variables carry it in their dual
-    part). Each level runs at most ``max_iter`` iterations; ``iterations`` reports the finest
-    level's.
+    Every level starts from the step the coarser one ended with (the splitting variables
+    carry it in their dual part; it changes only with ``adapt``). Each level runs at most
+    ``max_iter`` iterations; ``iterations`` reports the finest level's.
     ``report(level, it, fixed_point, divergence)`` follows the iterations (level 0 is the finest).
     """
     from . import _multilevel as ml
@@ -129,9 +196,12 @@ def solve(
         )  # fmt: skip
         up = None if report is None else (lambda level, *a: report(level + 1, *a))
         coarse = solve(coarse_st, ml.coarsen(rho0), ml.coarsen(rho1), prox, gamma=gamma, tol=tol,
-                       max_iter=max_iter, multilevel=True, report=up)  # fmt: skip
+                       max_iter=max_iter, multilevel=True, report=up, adapt=adapt,
+                       value=value)  # fmt: skip
         start = ml.prolong(*coarse.z, st.d, st.c is not None)
+        gamma = coarse.gamma
     here = None if report is None else (lambda *a: report(0, *a))
     return douglas_rachford(
-        st, rho0, rho1, prox, gamma=gamma, tol=tol, max_iter=max_iter, start=start, report=here
-    )
+        st, rho0, rho1, prox, gamma=gamma, tol=tol, max_iter=max_iter, start=start, report=here,
+        adapt=adapt, value=value,
+    )  # fmt: skip

@@ -173,5 +173,3 @@ def benamou_brenier(
         progress=progress,
         name="benamou_brenier",
     )
-
-
