@@ -207,6 +207,24 @@ def test_the_step_shrinks_where_mass_grows_from_nothing(monkeypatch):
         assert (ratio - 1).abs().median() < 1e-3
     assert values[0] < values[_splitting.MAX_ADAPT] < exact
     assert values[_splitting.MAX_ADAPT] / values[0] > 1.005
+    # a shrink falls at iteration 700: stopping there, and one iteration later, the potential
+    # still belongs to the step (z rescaled with it, p from before it)
+    for stop in (700, 701):
+        with pytest.warns(RuntimeWarning, match=f"max_iter={stop}"):
+            res = wfr(rho0, rho1, LINE, kappa, max_iter=stop)
+        rho_mid = 0.5 * (res.rho[1:] + res.rho[:-1])
+        support = rho_mid > 0.05 * rho_mid.max()
+        ratio = res.source[support] / (rho_mid[support] * res.potential[support] / (2 * kappa**2))
+        assert (ratio - 1).abs().median() < 1e-2
+
+
+def test_equal_ends_stop_at_once():
+    """Nothing to do: the action is round-off, and its settling is judged on the problem's
+    scale."""
+    rho = bump(LINE, 0.45, 0.1)
+    res = wfr(rho, rho.clone(), LINE, 0.2)
+    assert res.converged and res.iterations <= 30
+    assert abs(res.value) < 1e-12
 
 
 def test_stopping_short_warns_with_the_residuals():

@@ -102,9 +102,10 @@ def solve_on_grid(
             multilevel=multilevel,
             report=report,
             adapt=adapt,
-            value=(lambda v: action_density(v[0], torch.stack(v[1:])).sum())
+            value=(lambda v: action_density(v[0], torch.stack(v[1:])).sum() * st.dt)
             if watch_value
             else None,
+            value_floor=_action_floor(r0, r1, c),
         )
     if not out.converged:
         warn_unconverged(name, out, tol, max_iter, multilevel)
@@ -125,6 +126,16 @@ def solve_on_grid(
         converged=out.converged,
         grid=grid,
     )
+
+
+def _action_floor(r0: torch.Tensor, r1: torch.Tensor, c: float | None) -> float:
+    """A tiny action on the problem's scale (``sqrt(eps)`` times the Fisher-Rao bound
+    ``4 kappa^2 (m0 + m1)`` per cell volume, internal units): the value's settling is judged
+    against it where the action itself vanishes (equal ends)."""
+    if c is None:
+        return 0.0
+    mass = float(r0.sum() + r1.sum())
+    return torch.finfo(r0.dtype).eps ** 0.5 * 4 * mass / c
 
 
 def _nonnegative(rho: torch.Tensor) -> torch.Tensor:
