@@ -67,8 +67,8 @@ def solve_on_grid(
     ``value_scale`` converts the internal action to the user's units. With
     ``source_weight`` (``c = 1 / kappa^2`` in internal units) the problem is
     unbalanced; without, the masses are equalised to round-off so that the
-    continuity projection is exact. ``adapt`` balances the splitting's residuals by
-    changing its step, ``watch_value`` also waits for the action to settle before stopping
+    continuity projection is exact. ``adapt`` shrinks the splitting's step where its
+    residuals ask for it, ``watch_value`` also waits for the action to settle before stopping
     (:func:`~._splitting.douglas_rachford`). ``progress`` draws the iterations on stderr
     (None: when it is a terminal). When ``tol`` is not reached, a ``RuntimeWarning`` names
     the residuals.

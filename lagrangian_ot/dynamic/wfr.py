@@ -65,7 +65,7 @@ def wfr(
         its own discrete optimum (4.4% off the closed form, 256 cells) was reported
         converged. Mass that travels settles more slowly too: narrow bumps on 256 cells can
         take about 8,000 iterations, so the defaults stop short and warn while the value is
-        already within 0.3% (``scripts/bench_wfr.py``).
+        already within 0.5% (``scripts/bench_wfr.py``).
     multilevel : bool
         As there, but off by default: with a source the coarse start can settle the fine
         iteration on a path a few percent away from the geodesic with the same value (a
