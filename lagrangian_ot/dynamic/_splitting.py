@@ -103,6 +103,7 @@ def douglas_rachford(
     prev_y = None
     values: dict[int, float] = {}
     drift = float("inf") if value is not None else 0.0
+    met = False  # tol reached at the last check (the residuals change only at checks)
     for it in range(1, max_iter + 1):
         xu, p = st.project_continuity(zu, rho0, rho1)
         rho_c, m_c = prox(zv[0], torch.stack(zv[1:]), gamma, last_rho)
@@ -126,7 +127,9 @@ def douglas_rachford(
                 drift = _drift(values, it, float(value(xv)), value_floor)
             if report is not None:
                 report(it, fix, div)
-        stop = check and fix < tol and div < tol and drift <= VALUE_SLACK * tol
+        if check:
+            met = fix < tol and div < tol and drift <= VALUE_SLACK * tol
+        stop = check and met
         shrink = False
         if adapt and prev_y is not None:
             shrink = _primal_dominates(xu + xv, yu + yv, zu + zv, du + dv, prev_y)
@@ -143,8 +146,7 @@ def douglas_rachford(
             prev_y = [y.clone() for y in yu + yv]
         if stop:
             break
-    done = fix < tol and div < tol and drift <= VALUE_SLACK * tol
-    return Splitting(xu, xv, p, it, div, fix, done, (zu, zv), gamma, drift)
+    return Splitting(xu, xv, p, it, div, fix, met, (zu, zv), gamma, drift)
 
 
 def _drift(values: dict[int, float], it: int, now: float, floor: float) -> float:
