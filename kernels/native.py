@@ -143,6 +143,59 @@ def prox_w2(
     return rho, mom
 
 
+@functools.lru_cache(maxsize=2)
+def _prox_fr_symbol(dtype: torch.dtype):
+    real = ctypes.c_double if dtype == torch.float64 else ctypes.c_float
+    fn = getattr(_library(), "lagot_prox_fr_f64" if dtype == torch.float64 else "lagot_prox_fr_f32")
+    fn.restype = None
+    fn.argtypes = [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 3 + [real, ctypes.c_int64]
+    fn.argtypes += [ctypes.c_void_p] * 7 + [ctypes.c_int64, real]
+    return fn
+
+
+def prox_fr(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    s: torch.Tensor,
+    gamma: float,
+    ends: tuple[torch.Tensor, torch.Tensor] | None,
+    start: tuple[torch.Tensor, torch.Tensor] | None,
+    max_iter: int,
+    tol: float,
+):
+    """The prox of ``|s|^2 / ((sqrt a + sqrt b) / 2)^2`` per cell (see ``native/prox_fr.c``) on
+    CPU tensors of one float dtype: ``a, b (T, N...)``, ``s (k, T, N...)``.
+
+    ``ends``: the densities that stay fixed, ``a`` on the first row and ``b`` on the last
+    (``(N...)`` each); ``start``: a guess for ``(a, b)``, such as the previous call's result.
+    Returns ``(a, b, s)``.
+    """
+    parts = (a, b, s, *(start or ()), *(ends or ()))
+    if any(t.dtype != a.dtype or t.device.type != "cpu" for t in parts) or a.dtype not in (
+        torch.float32,
+        torch.float64,
+    ):
+        raise TypeError("prox_fr takes float32/float64 CPU tensors of one dtype")
+    shapes_ok = b.shape == a.shape and s.shape[1:] == a.shape and s.dim() == a.dim() + 1
+    shapes_ok &= all(g.shape == a.shape for g in start or ())
+    shapes_ok &= all(e.shape == a.shape[1:] for e in ends or ())
+    if not shapes_ok:
+        raise ValueError(f"prox_fr: shapes {[tuple(t.shape) for t in parts]} do not match")
+    a, b, s = a.contiguous(), b.contiguous(), s.contiguous()
+    out = [torch.empty_like(a), torch.empty_like(b), torch.empty_like(s)]
+    fixed, guess, nfix = [None, None], [None, None], 0
+    if ends is not None:
+        fixed = [e.contiguous() for e in ends]  # kept alive during the call
+        nfix = fixed[0].numel()
+    if start is not None:
+        guess = [g.contiguous() for g in start]
+    fn = _prox_fr_symbol(a.dtype)
+    fn(a.numel(), s.shape[0], a.data_ptr(), b.data_ptr(), s.data_ptr(), gamma, nfix,
+       *(None if f is None else f.data_ptr() for f in fixed + guess),
+       *(o.data_ptr() for o in out), max_iter, tol)  # fmt: skip
+    return tuple(out)
+
+
 def _host(a, dtype: torch.dtype) -> torch.Tensor:
     """``a`` (a tensor on any device, or an array) as a contiguous CPU tensor of ``dtype``."""
     return torch.as_tensor(a).to(device="cpu", dtype=dtype).contiguous()

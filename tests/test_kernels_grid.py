@@ -1,6 +1,8 @@
 """The grid solvers' kernels: DCT against SciPy, the Neumann solve against a dense matrix,
 the per-cell proxes against direct minimisation."""
 
+import math
+
 import numpy as np
 import pytest
 import scipy.fft
@@ -9,7 +11,7 @@ from scipy.optimize import minimize
 
 from lagrangian_ot.dynamic._prox import prox_mobility, prox_wp
 from lagrangian_ot.kernels import dct
-from lagrangian_ot.kernels.prox import prox_w2, prox_w2_torch
+from lagrangian_ot.kernels.prox import prox_fr, prox_fr_torch, prox_w2, prox_w2_torch
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 8, 300])  # 300 > MATMUL_MAX: the FFT path in dctn
@@ -103,3 +105,81 @@ def test_prox_keeps_nan_visible():
     r = torch.tensor([float("nan"), 1.0], dtype=torch.float64)
     m = torch.ones(1, 2, dtype=torch.float64)
     assert torch.isnan(prox_w2(r, m, 0.1)[0][0]) and torch.isnan(prox_w2_torch(r, m, 0.1)[0][0])
+
+
+# -- the prox of the source's action on the mean of sqrt (WFR, near the ends) ------------
+
+
+def _fr_objective(gamma, a0, b0, s0, fixed_a=None, fixed_b=None):
+    """The prox's objective of one cell for scipy (fixed ends drop their distance term)."""
+
+    def f(v):
+        a = fixed_a if fixed_a is not None else v[0]
+        b = fixed_b if fixed_b is not None else v[1]
+        if a < 0 or b < 0:
+            return 1e9 + 1e6 * (min(a, 0.0) ** 2 + min(b, 0.0) ** 2)
+        mean = (0.5 * (math.sqrt(a) + math.sqrt(b))) ** 2
+        action = 0.0 if v[2] == 0 else (v[2] ** 2 / mean if mean > 0 else 1e12)
+        out = gamma * action + 0.5 * (v[2] - s0) ** 2
+        out += 0.0 if fixed_a is not None else 0.5 * (a - a0) ** 2
+        return out + (0.0 if fixed_b is not None else 0.5 * (b - b0) ** 2)
+
+    return f
+
+
+@pytest.mark.parametrize("with_ends", [False, True])
+def test_prox_fr_is_the_minimiser(with_ends):
+    gen = torch.Generator().manual_seed(3)
+    shape = (4, 9)
+    a = 2 * torch.randn(shape, dtype=torch.float64, generator=gen)
+    b = 2 * torch.randn(shape, dtype=torch.float64, generator=gen)
+    s = 3 * torch.randn(shape, dtype=torch.float64, generator=gen)
+    s[1, :3] = 0.0  # no source: the densities are max(a~, 0), max(b~, 0)
+    a[2, :4], b[2, :4], s[2, :4] = -1.5, -0.8, 0.2  # small source on negative ends: the origin
+    ends = None
+    if with_ends:
+        ends = tuple(torch.rand(9, dtype=torch.float64, generator=gen) for _ in range(2))
+        ends[0][:4] = 0.0  # empty ends: the mean's slope is infinite there, the prox must cope
+        ends[1][5:] = 0.0
+    gamma = 0.3
+    ra, rb, rs = prox_fr(a, b, s[None], gamma, ends)
+    rs = rs[0]
+    assert (ra >= 0).all() and (rb >= 0).all()
+    assert torch.equal(rs[1, :3], torch.zeros(3, dtype=torch.float64))
+    assert torch.equal(ra[2, :4], torch.zeros(4, dtype=torch.float64))
+    for i in range(shape[0]):
+        for j in range(shape[1]):
+            fa = float(ends[0][j]) if with_ends and i == 0 else None
+            fb = float(ends[1][j]) if with_ends and i == shape[0] - 1 else None
+            if fa is not None:
+                assert float(ra[i, j]) == pytest.approx(fa, abs=1e-15)
+            if fb is not None:
+                assert float(rb[i, j]) == pytest.approx(fb, abs=1e-15)
+            f = _fr_objective(gamma, float(a[i, j]), float(b[i, j]), float(s[i, j]), fa, fb)
+            ours = [float(ra[i, j]), float(rb[i, j]), float(rs[i, j])]
+            ref = minimize(f, [max(ours[0], 1e-3), max(ours[1], 1e-3), 0.9 * ours[2] + 0.01],
+                           method="Nelder-Mead",
+                           options={"xatol": 1e-12, "fatol": 1e-15, "maxiter": 20000})  # fmt: skip
+            assert f(ours) <= ref.fun + 1e-9
+
+
+def test_prox_fr_backends_and_warm_start_agree():
+    gen = torch.Generator().manual_seed(4)
+    shape = (6, 40)
+    a, b, s = (torch.randn(shape, dtype=torch.float64, generator=gen) for _ in range(3))
+    ends = (torch.rand(40, dtype=torch.float64, generator=gen), torch.zeros(40).double())
+    s = torch.stack([s, 0.5 * s.flip(0)])  # two components, as momentum and source
+    native = prox_fr(a, b, s, 0.2, ends)
+    whole = prox_fr_torch(a, b, s, 0.2, ends, 1e-12)
+    noise = 1 + 0.3 * torch.rand(shape, dtype=torch.float64, generator=gen)
+    warm = prox_fr(a, b, s, 0.2, ends, (native[0] * noise, native[1] * 1.2))
+    for x, y, z in zip(native, whole, warm):
+        assert torch.allclose(x, y, atol=1e-12) and torch.allclose(x, z, atol=1e-9)
+    assert torch.equal(native[0][0], ends[0]) and torch.equal(native[1][-1], ends[1])
+    single = prox_fr(a.float(), b.float(), s.float(), 0.2, tuple(e.float() for e in ends))
+    for x, y in zip(native, single):
+        assert y.dtype == torch.float32 and torch.allclose(x, y.double(), atol=1e-5)
+    # NaN in, NaN out (the splitting checks finiteness)
+    a[2, 5] = float("nan")
+    for t in prox_fr(a, b, s, 0.2, ends) + prox_fr_torch(a, b, s, 0.2, ends, 1e-12):
+        assert bool(t[..., 2, 5].isnan().all())

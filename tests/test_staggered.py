@@ -35,10 +35,11 @@ def test_average_its_adjoint_and_the_tridiagonal_solve(n):
     )
 
 
-@pytest.mark.parametrize("source", [None, 9.0])
-def test_graph_projection_is_the_same_by_recursion_and_by_matrices(monkeypatch, source):
+@pytest.mark.parametrize("source, steps", [(None, 4), (9.0, 4), (9.0, 9)])
+def test_graph_projection_is_the_same_by_recursion_and_by_matrices(monkeypatch, source, steps):
+    # with a source and 9 steps, the steps near the ends have copies and the others not
     st = SpaceTime(
-        (6, 5), (1 / 6, 1 / 6), 4, source_weight=source, dtype=torch.float64, device="cpu"
+        (6, 5), (1 / 6, 1 / 6), steps, source_weight=source, dtype=torch.float64, device="cpu"
     )
     gen = torch.Generator().manual_seed(1)
     u = [torch.randn(z.shape, dtype=torch.float64, generator=gen) for z in st.staggered_zeros()]
@@ -49,9 +50,32 @@ def test_graph_projection_is_the_same_by_recursion_and_by_matrices(monkeypatch, 
     rec_u, rec_v = st.project_graph(u, v)
     for a, b in zip(dense_u + dense_v, rec_u + rec_v):
         assert torch.allclose(a, b, atol=1e-13)
-    # a projection: the residual is orthogonal to the graph {(U, I(U))}
+    # a projection: the residual is orthogonal to the graph {(U, I(U))} in the splitting's
+    # metric (Euclidean, but for the source's part of V near the ends)
     du = [a - b for a, b in zip(u, dense_u)]
     dv = [a - b for a, b in zip(v, dense_v)]
+    dv = [c * x for c, x in zip(st.centred_weights(), dv)]
     w = [torch.randn(z.shape, dtype=torch.float64, generator=gen) for z in u]
     inner = sum(float((a * b).sum()) for a, b in zip(du + dv, w + st.interp(w)))
     assert abs(inner) < 1e-10
+    # and it is one: projecting again changes nothing
+    again_u, again_v = st.project_graph(dense_u, dense_v)
+    for a, b in zip(again_u + again_v, dense_u + dense_v):
+        assert torch.allclose(a, b, atol=1e-12)
+
+
+def test_prolonged_copies_are_the_fine_grids_copies():
+    """For a path linear in time and space, prolonging the coarse centred variables (the
+    source's copies of the densities near the ends included) gives the fine ones."""
+    from lagrangian_ot.dynamic import _multilevel as ml
+
+    coarse = SpaceTime((16,), (1 / 16,), 8, source_weight=4.0, dtype=torch.float64, device="cpu")
+    fine = SpaceTime((32,), (1 / 32,), 16, source_weight=4.0, dtype=torch.float64, device="cpu")
+    x = torch.linspace(0, 1, 16, dtype=torch.float64)
+    t = torch.linspace(0, 1, 9, dtype=torch.float64)[:, None]
+    u = coarse.staggered_zeros()
+    u[0] = 1 + t * x + 2 * t
+    fu, fv = ml.prolong(u, coarse.interp(u), 1, True, coarse.n_centred)
+    expected = fine.interp(fu)
+    for got, want in zip(fv[-2:], expected[-2:]):
+        assert got.shape == want.shape and torch.allclose(got, want, atol=1e-14)

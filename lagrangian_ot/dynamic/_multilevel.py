@@ -64,8 +64,32 @@ def _refine_faces(m: torch.Tensor, axis: int) -> torch.Tensor:
     return out
 
 
-def prolong(zu: list[torch.Tensor], zv: list[torch.Tensor], d: int, has_source: bool):
-    """The splitting variables of a grid twice as fine in space and time."""
+def _refine_copies(a: torch.Tensor, b: torch.Tensor, space) -> tuple[torch.Tensor, torch.Tensor]:
+    """The copies of the densities at the start and the end of the first and last ``F`` steps
+    (``a, b (2F, ...)``), refined in time by linear interpolation of the node values they
+    copy (fine node ``i`` is coarse node ``i / 2``), then in space."""
+    f = a.shape[0] // 2
+
+    def refine(nodes):  # F + 1 coarse nodes from an end -> the F + 1 fine nodes nearest it
+        fine = [nodes[i // 2] if i % 2 == 0 else 0.5 * (nodes[i // 2] + nodes[i // 2 + 1])
+                for i in range(f + 1)]  # fmt: skip
+        return torch.stack(fine)
+
+    first = refine(torch.cat([a[:1], b[:f]]))  # nodes 0..F
+    last = refine(torch.cat([b[-1:], a[f:].flip(0)]))  # nodes T, T - 1, ..., T - F
+    new_a = torch.cat([first[:-1], last[1:].flip(0)])
+    new_b = torch.cat([first[1:], last[:-1].flip(0)])
+    return _refine_cells(new_a, space), _refine_cells(new_b, space)
+
+
+def prolong(zu: list[torch.Tensor], zv: list[torch.Tensor], d: int, has_source: bool,
+            n_centred: int | None = None):  # fmt: skip
+    """The splitting variables of a grid twice as fine in space and time.
+
+    The first ``n_centred`` parts of ``zv`` (all by default) are on the space-time cells; the
+    rest are the source's copies of the densities in the steps near the ends
+    (:func:`_refine_copies`).
+    """
     space = list(range(1, d + 1))
     out = [
         _refine_faces(_refine_cells(zu[0], space), 0)
@@ -75,5 +99,8 @@ def prolong(zu: list[torch.Tensor], zv: list[torch.Tensor], d: int, has_source: 
         out.append(_refine_cells(m, [1 + b for b in range(d) if b != a]))
     if has_source:
         out.append(_refine_cells(zu[-1], [0, *space]))
-    centred = [_refine_cells(v, [0, *space]) for v in zv]
+    n = len(zv) if n_centred is None else n_centred
+    centred = [_refine_cells(v, [0, *space]) for v in zv[:n]]
+    if n < len(zv):
+        centred += list(_refine_copies(zv[n], zv[n + 1], space))
     return out, centred

@@ -13,17 +13,22 @@ problems) and returns ``argmin gamma f(rho, m) + |rho - r|^2 / 2 + |m - m~|^2 / 
 - ``|m|^2 / rho^beta``, ``0 <= beta < 1`` (concave mobility): a scalar root
   search for the density, then ``m = m~ rho^beta / (rho^beta + 2 gamma)``;
   ``beta = 0`` has no positivity constraint.
+- ``(|m|^2 + s^2) / rho`` (Wasserstein-Fisher-Rao, :class:`SourceProx`): as for W2
+  with the source as one more component, but in the steps near the ends the source
+  pays ``s^2 / ((sqrt a + sqrt b) / 2)^2`` on the step's start and end densities,
+  a mean exact for pure growth and decay (:func:`~lagrangian_ot.kernels.prox.prox_fr`).
 """
 
 from __future__ import annotations
 
 import torch
 
-from ..kernels.prox import prox_w2
+from ..kernels.prox import prox_fr, prox_w2
+from ._staggered import SOURCE_METRIC, end_steps
 
 BISECTION_STEPS = 60
 
-__all__ = ["prox_mobility", "prox_w2", "prox_wp"]
+__all__ = ["SourceProx", "fr_mean", "prox_mobility", "prox_w2", "prox_wp", "source_density"]
 
 
 def _bisect(fun, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
@@ -79,3 +84,55 @@ def prox_mobility(r: torch.Tensor, m: torch.Tensor, gamma: float, beta: float):
     rho = torch.where(mm > 0, rho, r.clamp(min=0))
     rb = rho**beta
     return rho, m * (rb / (rb + 2 * gamma))
+
+
+def fr_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``((sqrt a + sqrt b) / 2)^2``: the density halfway between ``a`` and ``b`` along a pure
+    growth (``sqrt(rho)`` affine in time); negative values count as zero."""
+    return (0.5 * (a.clamp(min=0).sqrt() + b.clamp(min=0).sqrt())) ** 2
+
+
+def source_density(rho: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The density the source acts on per centred cell: the average ``rho`` inside the path,
+    ``fr_mean(a, b)`` in the steps near the ends (:func:`~._staggered.end_steps`; ``a, b``
+    hold those steps only)."""
+    near = torch.nonzero(end_steps(rho.shape[0])).flatten().to(rho.device)
+    return rho.index_copy(0, near, fr_mean(a, b))
+
+
+class SourceProx:
+    """The prox of the unbalanced action on the centred parts ``(rho, m_1..m_d, s~, a, b)``
+    (``r``, the stack ``m`` of the momenta and the source, and the copies ``a, b`` of the
+    densities at the start and the end of the steps near the ends, as the splitting passes
+    them).
+
+    Transport pays ``|m|^2 / rho`` on the averaged density, and so does the source inside the
+    path (one cubic prox for both); in the steps near the ends the source pays
+    ``s~^2 / fr_mean(a, b)`` on the step's start and end densities instead, with the step
+    ``gamma / SOURCE_METRIC`` (the splitting's metric weighs this part less, see
+    :mod:`._staggered`). ``bind(rho0, rho1)`` gives the prox of one problem: the given end
+    densities stay fixed in the first and last steps, and each call's start and end
+    densities are the next call's guess (not when ``start`` is None, as after a change of
+    step).
+    """
+
+    def __init__(self, dim: int, ends: tuple[torch.Tensor, torch.Tensor] | None = None):
+        self.dim = dim
+        self.ends = ends
+        self._last: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def bind(self, rho0: torch.Tensor, rho1: torch.Tensor) -> SourceProx:
+        return SourceProx(self.dim, (rho0, rho1))
+
+    def __call__(self, r: torch.Tensor, m: torch.Tensor, gamma: float, start, a, b):
+        d, T = self.dim, r.shape[0]
+        near = torch.nonzero(end_steps(T)).flatten().to(r.device)  # the steps of a and b
+        s = m[d].index_select(0, near)
+        m = m.clone()
+        m[d].index_fill_(0, near, 0.0)  # the source near the ends is not the cubic prox's
+        rho, mom = prox_w2(r, m, gamma, start)
+        guess = None if start is None else self._last
+        a, b, s = prox_fr(a, b, s[None], gamma / SOURCE_METRIC, self.ends, guess)
+        self._last = (a, b)
+        mom[d].index_copy_(0, near, s[0])
+        return rho, mom, a, b

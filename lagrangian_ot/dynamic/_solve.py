@@ -60,16 +60,19 @@ def solve_on_grid(
     name: str = "the splitting",
     adapt: bool = False,
     watch_value: bool = False,
+    step_factor: float = GAMMA,
 ) -> DynamicResult:
     """Solve in internal units (box side 1, mass of ``rho0`` 1) and return the result in the user's.
 
-    ``action_density(rho_c, m_c)`` is the per-cell action of the centred variables,
+    ``action_density(rho_c, m_c, *rest)`` is the per-cell action of the centred variables
+    (``m_c`` the parts of ``rho_c``'s shape stacked, ``rest`` the others),
     ``value_scale`` converts the internal action to the user's units. With
     ``source_weight`` (``c = 1 / kappa^2`` in internal units) the problem is
     unbalanced; without, the masses are equalised to round-off so that the
     continuity projection is exact. ``adapt`` shrinks the splitting's step where its
     residuals ask for it, ``watch_value`` also waits for the action to settle before stopping
-    (:func:`~._splitting.douglas_rachford`). ``progress`` draws the iterations on stderr
+    (:func:`~._splitting.douglas_rachford`). Without ``gamma`` the first step is
+    ``step_factor`` times the largest density. ``progress`` draws the iterations on stderr
     (None: when it is a terminal). When ``tol`` is not reached, a ``RuntimeWarning`` names
     the residuals.
     """
@@ -84,7 +87,7 @@ def solve_on_grid(
     r1 = rho1 / units.density  # already in rho0's dtype
     if c is None:
         r1 = r1 * (r0.sum() / r1.sum())
-    step = GAMMA * float(torch.maximum(r0.amax(), r1.amax())) if gamma is None else gamma
+    step = step_factor * float(torch.maximum(r0.amax(), r1.amax())) if gamma is None else gamma
     with Progress(max_iter, enabled=progress) as bar:
 
         def report(level: int, it: int, fix: float, div: float) -> None:
@@ -102,23 +105,23 @@ def solve_on_grid(
             multilevel=multilevel,
             report=report,
             adapt=adapt,
-            value=(lambda v: action_density(v[0], torch.stack(v[1:])).sum() * st.dt)
+            value=(lambda v: _action(action_density, st, v).sum() * st.dt)
             if watch_value
             else None,
             value_floor=_action_floor(r0, r1, c),
         )
     if not out.converged:
         warn_unconverged(name, out, tol, max_iter, multilevel)
-    rho_c, m_c = out.v[0], torch.stack(out.v[1:])
     value = (
-        float(action_density(rho_c, m_c).double().sum()) * st.dt * units.cell_volume * value_scale
-    )
+        float(_action(action_density, st, out.v).double().sum())
+        * st.dt * units.cell_volume * value_scale
+    )  # fmt: skip
     centred = st.interp(out.u)
     d = grid.dim
     return DynamicResult(
         rho=_nonnegative(out.u[0]) * units.density,
         momentum=torch.stack(centred[1 : 1 + d], dim=-1) * units.momentum,
-        source=None if c is None else centred[-1] * math.sqrt(c) * units.density,
+        source=None if c is None else centred[1 + d] * math.sqrt(c) * units.density,
         potential=out.p / out.gamma * (value_scale / units.M),
         value=value,
         residuals=residual_summary(out, centred),
@@ -126,6 +129,12 @@ def solve_on_grid(
         converged=out.converged,
         grid=grid,
     )
+
+
+def _action(action_density: Callable, st: SpaceTime, v: list[torch.Tensor]) -> torch.Tensor:
+    """The action per centred cell of the centred variables ``v``."""
+    n = st.n_centred
+    return action_density(v[0], torch.stack(v[1:n]), *v[n:])
 
 
 def _action_floor(r0: torch.Tensor, r1: torch.Tensor, c: float | None) -> float:

@@ -7,7 +7,17 @@ Time is cut into ``T`` steps of ``dt = 1 / T``; space is the ``Grid``'s cells.
   mid-times and on the faces normal to axis ``a``, ``(T, ..., n_a + 1, ...)``;
   for unbalanced problems a source ``s`` at the mid-times and cell centres.
 - Centred variables ``V``: the same quantities averaged to the ``(T, *shape)``
-  space-time cell centres, where the action is evaluated cell by cell.
+  space-time cell centres, where the action is evaluated cell by cell. With a source, ``V``
+  also carries the densities at the start and at the end of the first and last
+  ``FR_STEPS`` steps (copies of the nodes, not averaged): there the source's action uses
+  their mean ``((sqrt a + sqrt b) / 2)^2``, exact where mass grows from or fades to
+  nothing (``sqrt(rho)`` affine in time), whereas the average ``(a + b) / 2`` is twice
+  the midpoint density in the first step of ``rho ~ t^2`` and makes growth from nothing
+  about ``1 / T`` too cheap. Inside the path the average stays: where a narrow bump
+  crosses a cell within a step or two, the mean of ``sqrt`` undercounts the density the
+  source acts on. In those end steps the splitting measures the source's part of ``V``
+  (its value and the copies) with weight ``SOURCE_METRIC``, so its prox takes a step
+  ``1 / SOURCE_METRIC`` times larger than the transport's.
 
 The continuity (balance) constraint ``d_t rho + div m = s`` is imposed on
 ``U`` at the space-time cell centres; the end densities and zero flux through
@@ -76,27 +86,49 @@ def _average_adjoint(v: torch.Tensor, axis: int) -> torch.Tensor:
     return out
 
 
+FR_STEPS = 2  # steps at each end where the source sees the mean of sqrt (see above)
+SOURCE_METRIC = 0.25  # weight of V's source part in those steps in the splitting's metric
+
+
+def end_steps(n_times: int) -> torch.Tensor:
+    """Which of ``n_times`` steps are within ``FR_STEPS`` of an end (bool, ``(T,)``)."""
+    k = torch.arange(n_times)
+    return (k < FR_STEPS) | (k >= n_times - FR_STEPS)
+
+
 THOMAS_MIN_CELLS = (
     1 << 20
 )  # arrays at least this large solve the graph systems by recursion, not a dense matrix
 
 
-def _graph_factors(n: int) -> tuple[list[float], list[float]]:
-    """Elimination factors of the tridiagonal ``Id + I^T I`` (``n + 1`` nodes): multipliers and
-    inverse pivots.
+def _graph_factors(n: int, extra=None) -> tuple[list[float], list[float]]:
+    """Elimination factors of the tridiagonal ``Id + I^T I + diag(extra)`` (``n + 1`` nodes):
+    multipliers and inverse pivots.
 
-    Its diagonal is ``5/4`` at the ends and ``3/2`` inside, its off-diagonal ``1/4``.
+    Its diagonal is ``5/4`` at the ends and ``3/2`` inside, plus ``extra`` (the weighted
+    copies of the nodes, :func:`_copy_weights`), its off-diagonal ``1/4``.
     """
-    mult, inv = [0.0], [1 / 1.25]
+    extra = [0.0] * (n + 1) if extra is None else extra
+    mult, inv = [0.0], [1 / (1.25 + extra[0])]
     for i in range(1, n + 1):
         mult.append(0.25 * inv[-1])
-        inv.append(1 / ((1.25 if i == n else 1.5) - 0.25 * mult[-1]))
+        inv.append(1 / ((1.25 if i == n else 1.5) + extra[i] - 0.25 * mult[-1]))
     return mult, inv
 
 
+def _copy_weights(weights: torch.Tensor) -> list[float]:
+    """The diagonal of ``C^T W C`` for the copies ``C`` of the nodes to the start and the end
+    of each step, weighted per step by ``weights (T,)``."""
+    w = weights.double()
+    out = torch.zeros(len(w) + 1, dtype=torch.float64)
+    out[:-1] += w
+    out[1:] += w
+    return out.tolist()
+
+
 def _graph_solve(x: torch.Tensor, axis: int, factors) -> torch.Tensor:
-    """``(Id + I^T I)^{-1}`` along ``axis`` by the tridiagonal (Thomas) recursion: O(1) work per
-    value.
+    """``(Id + I^T I + diag(extra))^{-1}`` along ``axis`` by the tridiagonal (Thomas) recursion
+    (``factors`` from :func:`_graph_factors`): O(1) work per value.
 
     The recursion runs over the leading axis of a contiguous copy (the input is left
     alone), so every step is one whole-slice operation.
@@ -112,13 +144,16 @@ def _graph_solve(x: torch.Tensor, axis: int, factors) -> torch.Tensor:
     return x.movedim(0, axis)
 
 
-def _graph_matrix(n: int, dtype, device) -> torch.Tensor:
-    """``(Id + I^T I)^{-1}`` for the averaging ``I`` of ``n + 1`` nodes to ``n`` midpoints."""
+def _graph_matrix(n: int, dtype, device, extra=None) -> torch.Tensor:
+    """``(Id + I^T I + diag(extra))^{-1}`` for the averaging ``I`` of ``n + 1`` nodes to ``n``
+    midpoints (``extra`` as in :func:`_graph_factors`)."""
     avg = torch.zeros(n, n + 1, dtype=torch.float64)
     idx = torch.arange(n)
     avg[idx, idx] = 0.5
     avg[idx, idx + 1] = 0.5
     mat = torch.eye(n + 1, dtype=torch.float64) + avg.T @ avg
+    if extra is not None:
+        mat += torch.diag(torch.tensor(extra, dtype=torch.float64))
     return torch.linalg.inv(mat).to(dtype=dtype, device=device)
 
 
@@ -128,7 +163,11 @@ class SpaceTime:
 
     ``source_weight`` ``c``: when given, ``U`` and ``V`` carry a last component
     ``s~ = s / sqrt(c)`` and the constraint reads ``d_t rho + div m = sqrt(c) s~``,
-    so that ``|m|^2 + s~^2`` is the unbalanced action density for ``c = 1 / kappa^2``.
+    so that ``|m|^2 / rho + s~^2 / rho`` is the unbalanced action density for
+    ``c = 1 / kappa^2``. ``V`` then ends with the start and end densities of the steps near
+    the ends, ``V = (rho_mid, m_1..m_d, s~, rho_start, rho_end)`` (see the module's notes),
+    the last two ``(E, *shape)`` for the ``E`` steps ``near``; the first ``n_centred`` parts
+    are ``(T, *shape)``.
     """
 
     def __init__(self, shape, spacing, n_times: int, *, source_weight: float | None, dtype, device):
@@ -146,6 +185,16 @@ class SpaceTime:
         for n in {self.T, *self.shape}:
             self._mats[n] = _graph_matrix(n, dtype, device)
             self._factors[n] = _graph_factors(n)
+        self.n_centred = 1 + self.d + (source_weight is not None)
+        if source_weight is not None:  # the copies near the ends, weighted SOURCE_METRIC
+            ends = end_steps(self.T)
+            self.near = torch.nonzero(ends).flatten().to(device)
+            shape = (self.T, *[1] * self.d)
+            self.source_metric = torch.where(ends, SOURCE_METRIC, 1.0).to(dtype)
+            self.source_metric = self.source_metric.to(device).reshape(shape)
+            extra = _copy_weights(SOURCE_METRIC * ends)
+            self._mats["time"] = _graph_matrix(self.T, dtype, device, extra)
+            self._factors["time"] = _graph_factors(self.T, extra)
 
     # -- layout -----------------------------------------------------------------
     def staggered_zeros(self) -> list[torch.Tensor]:
@@ -158,28 +207,43 @@ class SpaceTime:
             parts.append(torch.zeros((self.T, *self.shape), dtype=self.dtype, device=self.device))
         return parts
 
+    def centred_weights(self) -> list:
+        """The weight of each part of ``V`` in the splitting's metric (numbers or ``(T, 1..)``
+        tensors): 1 but for the source's part in the steps near the ends."""
+        ones = [1.0] * (1 + self.d)
+        if self.c is None:
+            return ones
+        return [*ones, self.source_metric, SOURCE_METRIC, SOURCE_METRIC]
+
     # -- averaging --------------------------------------------------------------
     def interp(self, u: list[torch.Tensor]) -> list[torch.Tensor]:
         """Centred values ``I(U)``."""
         out = [_average(u[0], 0)]
         out += [_average(u[1 + a], 1 + a) for a in range(self.d)]
-        if self.c is not None:
-            out.append(u[-1].clone())  # a copy: callers update U and V in place
+        if self.c is not None:  # copies: callers update U and V in place
+            start, end = (u[0].index_select(0, k) for k in (self.near, self.near + 1))
+            out += [u[-1].clone(), start, end]
         return out
 
-    def _solve_graph(self, x: torch.Tensor, axis: int, n: int) -> torch.Tensor:
+    def _solve_graph(self, x: torch.Tensor, axis: int, key) -> torch.Tensor:
         if x.numel() >= THOMAS_MIN_CELLS:
-            return _graph_solve(x, axis, self._factors[n])
-        return _along(x, axis, self._mats[n])  # small arrays: one matrix product is faster
+            return _graph_solve(x, axis, self._factors[key])
+        return _along(x, axis, self._mats[key])  # small arrays: one matrix product is faster
 
     def project_graph(self, u: list[torch.Tensor], v: list[torch.Tensor]):
-        """The nearest pair ``(U, I(U))`` to ``(u, v)`` (Euclidean on all arrays)."""
-        new_u = [self._solve_graph(u[0] + _average_adjoint(v[0], 0), 0, self.T)]
+        """The nearest pair ``(U, I(U))`` to ``(u, v)`` (Euclidean, but for the weight
+        ``SOURCE_METRIC`` on ``V``'s source part)."""
+        rho = u[0] + _average_adjoint(v[0], 0)
+        if self.c is not None:  # the copies' adjoint
+            rho.index_add_(0, self.near, v[-2], alpha=SOURCE_METRIC)
+            rho.index_add_(0, self.near + 1, v[-1], alpha=SOURCE_METRIC)
+        new_u = [self._solve_graph(rho, 0, self.T if self.c is None else "time")]
         for a in range(self.d):
             ax = 1 + a
             new_u.append(self._solve_graph(u[ax] + _average_adjoint(v[ax], ax), ax, self.shape[a]))
         if self.c is not None:
-            new_u.append(0.5 * (u[-1] + v[-1]))
+            w = self.source_metric
+            new_u.append((u[-1] + w * v[1 + self.d]) / (1 + w))
         return new_u, self.interp(new_u)
 
     # -- continuity -------------------------------------------------------------

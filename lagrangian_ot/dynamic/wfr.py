@@ -10,7 +10,10 @@ length scale below which mass moves and above which it fades and grows
 Same splitting as :func:`~lagrangian_ot.dynamic.benamou_brenier`; with the
 scaled source ``s~ = kappa s`` the action is ``(|m|^2 + s~^2) / rho`` (the same
 cubic prox with one more component) and the balance projection solves
-``(-Laplace + 1 / kappa^2) p = r`` in space-time, which has no null space.
+``(-Laplace + 1 / kappa^2) p = r`` in space-time, which has no null space. In the
+first and last two time steps the source's action is evaluated on the mean
+``((sqrt a + sqrt b) / 2)^2`` of the step's end densities instead of their average
+(see Notes).
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ import torch
 from ..errors import InputError, check_positive
 from ..grid import Grid
 from ._problem import DynamicResult, Units, check_densities, check_steps
-from ._prox import prox_w2
+from ._prox import SourceProx, source_density
 from ._solve import solve_on_grid
 from .benamou_brenier import _density_of, value_scale
+
+GAMMA = 0.25  # the first step, times the largest density (internal units); it only shrinks
 
 
 def wfr(
@@ -33,7 +38,7 @@ def wfr(
     *,
     n_times: int = 32,
     tol: float = 1e-4,
-    max_iter: int = 5000,
+    max_iter: int = 4000,
     gamma: float | None = None,
     multilevel: bool = False,
     progress: bool | None = None,
@@ -50,22 +55,23 @@ def wfr(
         1-D, 2-D or 3-D; no flux through the walls of the box.
     kappa : float
         Length scale of the transport (> 0, in the grid's units).
-    n_times, max_iter, progress
+    n_times, progress
         As in :func:`~lagrangian_ot.dynamic.benamou_brenier`.
+    max_iter : int
+        As there; 4,000 by default (about 6 s on 256 cells and 32 steps, one CPU core).
     gamma : float, optional
-        The splitting's first step (internal units, as there). The solver halves it, up to
-        ten times (on each level with ``multilevel``), whenever the primal residual
-        outweighs the dual one three times: where mass grows from nothing the best step is
-        tens of times smaller than where it travels.
+        The splitting's first step (internal units, as there; default a quarter of the
+        largest density). The solver halves it, up to ten times (on each level with
+        ``multilevel``), whenever the primal residual exceeds half the dual one: where mass
+        grows from nothing the best step is tens of times smaller than where it travels.
     tol : float
         As there, but tighter by default (1e-4), and the value must also have settled:
         stopping needs the action to have changed by at most ``10 tol`` (relative) over the
         last half of the iterations. Where mass grows from or fades to nothing the
-        residuals fall long before the value does: without this test a result about 1% off
-        its own discrete optimum (4.4% off the closed form, 256 cells) was reported
-        converged. Mass that travels settles more slowly too: narrow bumps on 256 cells can
-        take about 8,000 iterations, so the defaults stop short and warn while the value is
-        already within 0.5% (``scripts/bench_wfr.py``).
+        residuals fall long before the value does. Narrow bumps that travel settle slowly
+        too, so on 256 cells the defaults often stop short and warn while the value is
+        already within 1% (``scripts/bench_wfr.py``): the warning says how far the value
+        still moved.
     multilevel : bool
         As there, but off by default: with a source the coarse start can settle the fine
         iteration on a path a few percent away from the geodesic with the same value (a
@@ -74,20 +80,28 @@ def wfr(
     Returns
     -------
     DynamicResult
-        With ``source`` set and ``value = WFR^2``.
+        With ``source`` set and ``value = WFR^2``: the discrete action, whose first and last
+        two steps divide the source's part by the mean of ``sqrt`` of the step's end
+        densities, so recomputing it from ``rho`` with the average there gives a little
+        less.
 
     Notes
     -----
     Where mass grows from nothing or fades to nothing (supports farther apart than
     ``pi kappa``, or an end density zero where the other is not and nothing can travel
-    in) two things limit the accuracy. The step next to the empty end averages its node
-    densities to about twice the midpoint value of the quadratic profile, which halves
-    that step's Fisher-Rao cost: the discrete optimum is about ``1 / T`` below the
-    continuum (3.4% at ``T = 32``, 1.7% at ``T = 64``; minimising the one-cell discrete
-    action gives these figures, and a 40,000-iteration run reaches them). And the
-    multiplier grows like ``1 / t`` next to the empty end, which the splitting builds
-    slowly: on 256 cells at the defaults the value is about 4% low after the 5,000
-    iterations (7% with a fixed step), and the solver warns that it stopped short.
+    in), the density grows like ``t^2`` from the empty end. The average of a step's two
+    end densities is then twice the density at its midpoint in the first step, which
+    halves that step's Fisher-Rao cost and puts the discrete optimum about ``1 / T``
+    below the continuum (3.4% at ``T = 32``). So in the first and last two steps the
+    source pays ``kappa^2 s^2`` on ``((sqrt a + sqrt b) / 2)^2``, exact where
+    ``sqrt(rho)`` is affine in time; the discrete optimum of pure growth is then 0.4% low
+    at ``T = 32`` (one-cell discrete action). Inside the path the average stays: where
+    a narrow bump crosses a cell within a step or two, the mean of ``sqrt`` undercounts
+    the density the source acts on (on every step it cost travelling narrow bumps
+    0.5-1%). The given end densities are held fixed in those steps' prox, where the
+    mean's slope is infinite next to an empty end. The multiplier still grows like
+    ``1 / t`` there, which the splitting builds slowly: on 256 cells at the defaults pure
+    growth ends 0.3-0.7% low and warns that it stopped short.
 
     Examples
     --------
@@ -116,8 +130,8 @@ def wfr(
         grid,
         units,
         n_times=T,
-        prox=prox_w2,
-        action_density=lambda r, m: _density_of("w2", 2, 1, r, m),
+        prox=SourceProx(grid.dim),
+        action_density=lambda r, m, a, b: _action_density(grid.dim, r, m, a, b),
         value_scale=value_scale(units, "w2", 2, 1),
         source_weight=c,
         gamma=gamma,
@@ -128,4 +142,15 @@ def wfr(
         name="wfr",
         adapt=True,
         watch_value=True,
+        step_factor=GAMMA,
     )
+
+
+def _action_density(
+    d: int, rho: torch.Tensor, parts: torch.Tensor, a: torch.Tensor, b: torch.Tensor
+) -> torch.Tensor:
+    """``|m|^2 / rho + s~^2 / rho_s`` per centred cell from ``parts = (m_1..m_d, s~)`` and the
+    copies ``a, b`` of the steps near the ends, ``rho_s`` the source's density
+    (:func:`~._prox.source_density`)."""
+    transport = _density_of("w2", 2, 1, rho, parts[:d])
+    return transport + _density_of("w2", 2, 1, source_density(rho, a, b), parts[d : d + 1])
