@@ -145,6 +145,17 @@ def test_prox_fr_is_the_minimiser(with_ends):
     ra, rb, rs = prox_fr(a, b, s[None], gamma, ends)
     rs = rs[0]
     assert (ra >= 0).all() and (rb >= 0).all()
+    # the optimality conditions where both densities are free and positive:
+    # x (x^2 - a~) = y (y^2 - b~) = q S / (2 (S^2 + 2 gamma)^2), x = sqrt a, y = sqrt b
+    x, y = ra.sqrt(), rb.sqrt()
+    half = 0.5 * (x + y)
+    c = gamma * s * s * half / (2 * (half * half + 2 * gamma) ** 2)
+    free = (ra > 0) & (rb > 0) & (s != 0)
+    if with_ends:
+        free[0], free[-1] = False, False
+    assert int(free.sum()) >= 8
+    for root, given in ((x, a), (y, b)):
+        assert torch.allclose((root * (root * root - given))[free], c[free], atol=1e-10)
     assert torch.equal(rs[1, :3], torch.zeros(3, dtype=torch.float64))
     assert torch.equal(ra[2, :4], torch.zeros(4, dtype=torch.float64))
     for i in range(shape[0]):
