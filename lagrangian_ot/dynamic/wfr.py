@@ -97,11 +97,11 @@ def wfr(
     ``sqrt(rho)`` is affine in time; the discrete optimum of pure growth is then 0.4% low
     at ``T = 32`` (one-cell discrete action). Inside the path the average stays: where
     a narrow bump crosses a cell within a step or two, the mean of ``sqrt`` undercounts
-    the density the source acts on (on every step it cost travelling narrow bumps
-    0.5-1%). The given end densities are held fixed in those steps' prox, where the
+    the density the source acts on (on every step it cost travelling narrow bumps about
+    0.5% more). The given end densities are held fixed in those steps' prox, where the
     mean's slope is infinite next to an empty end. The multiplier still grows like
     ``1 / t`` there, which the splitting builds slowly: on 256 cells at the defaults pure
-    growth ends 0.3-0.7% low and warns that it stopped short.
+    growth ends 0.6-0.7% low and warns that it stopped short.
 
     Examples
     --------
