@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 
 from ..kernels.prox import prox_fr, prox_w2
-from ._staggered import SOURCE_METRIC, end_steps
+from ._staggered import SOURCE_METRIC, near_steps
 
 BISECTION_STEPS = 60
 
@@ -94,10 +94,9 @@ def fr_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def source_density(rho: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """The density the source acts on per centred cell: the average ``rho`` inside the path,
-    ``fr_mean(a, b)`` in the steps near the ends (:func:`~._staggered.end_steps`; ``a, b``
+    ``fr_mean(a, b)`` in the steps near the ends (:func:`~._staggered.near_steps`; ``a, b``
     hold those steps only)."""
-    near = torch.nonzero(end_steps(rho.shape[0])).flatten().to(rho.device)
-    return rho.index_copy(0, near, fr_mean(a, b))
+    return rho.index_copy(0, near_steps(rho.shape[0], str(rho.device)), fr_mean(a, b))
 
 
 class SourceProx:
@@ -125,8 +124,7 @@ class SourceProx:
         return SourceProx(self.dim, (rho0, rho1))
 
     def __call__(self, r: torch.Tensor, m: torch.Tensor, gamma: float, start, a, b):
-        d, T = self.dim, r.shape[0]
-        near = torch.nonzero(end_steps(T)).flatten().to(r.device)  # the steps of a and b
+        d, near = self.dim, near_steps(r.shape[0], str(r.device))  # the steps of a and b
         s = m[d].index_select(0, near)
         m = m.clone()
         m[d].index_fill_(0, near, 0.0)  # the source near the ends is not the cubic prox's

@@ -30,6 +30,7 @@ Every variable is stored in units where the box's longest side is 1.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -94,6 +95,13 @@ def end_steps(n_times: int) -> torch.Tensor:
     """Which of ``n_times`` steps are within ``FR_STEPS`` of an end (bool, ``(T,)``)."""
     k = torch.arange(n_times)
     return (k < FR_STEPS) | (k >= n_times - FR_STEPS)
+
+
+@functools.lru_cache(maxsize=16)
+def near_steps(n_times: int, device: str = "cpu") -> torch.Tensor:
+    """The indices of the steps near the ends (:func:`end_steps`), cached per device: the
+    rows of the source's copies of the densities."""
+    return torch.nonzero(end_steps(n_times)).flatten().to(device)
 
 
 THOMAS_MIN_CELLS = (
@@ -188,7 +196,7 @@ class SpaceTime:
         self.n_centred = 1 + self.d + (source_weight is not None)
         if source_weight is not None:  # the copies near the ends, weighted SOURCE_METRIC
             ends = end_steps(self.T)
-            self.near = torch.nonzero(ends).flatten().to(device)
+            self.near = near_steps(self.T, str(device))
             shape = (self.T, *[1] * self.d)
             self.source_metric = torch.where(ends, SOURCE_METRIC, 1.0).to(dtype)
             self.source_metric = self.source_metric.to(device).reshape(shape)
